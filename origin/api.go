@@ -1,0 +1,393 @@
+package origin
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"net"
+	"net/http"
+	"path"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"github.com/potluckfm/potluck/track"
+)
+
+// APIVersion is the version of the HTTP API in docs/protocol.md.
+const APIVersion = 1
+
+// TrackInfo is a catalogue entry as the API lists it.
+type TrackInfo struct {
+	ID          track.ID `json:"id"`
+	Title       string   `json:"title"`
+	Artist      string   `json:"artist"`
+	Album       string   `json:"album"`
+	TrackNumber int      `json:"track_number,omitempty"`
+	Year        int      `json:"year,omitempty"`
+	Genre       string   `json:"genre,omitempty"`
+	DurationMS  int64    `json:"duration_ms"`
+	Size        int64    `json:"size"`
+	Cover       bool     `json:"cover"`
+}
+
+func trackInfo(m *track.Manifest) TrackInfo {
+	return TrackInfo{
+		ID: m.ID, Title: m.Title, Artist: m.Artist, Album: m.Album,
+		TrackNumber: m.TrackNumber, Year: m.Year, Genre: m.Genre,
+		DurationMS: m.Audio.DurationMS, Size: m.Size, Cover: m.Cover != "",
+	}
+}
+
+// Info is what GET /v1/info returns.
+type Info struct {
+	APIVersion int    `json:"api_version"`
+	Key        string `json:"key"` // base64url Ed25519 public key
+	Tracks     int    `json:"tracks"`
+	TrackerTTL int    `json:"tracker_ttl_s"`
+}
+
+// AnnounceRequest is the body of POST /v1/tracker/announce.
+type AnnounceRequest struct {
+	PeerID string     `json:"peer_id"`
+	Addr   string     `json:"addr"`
+	Tracks []track.ID `json:"tracks"`
+}
+
+// AnnounceResponse tells a peer when to announce again.
+type AnnounceResponse struct {
+	TTL      int    `json:"ttl_s"`
+	Interval int    `json:"interval_s"`
+	Addr     string `json:"addr"` // the address the tracker lists for the peer
+}
+
+// PeersResponse is the body of GET /v1/tracker/peers.
+type PeersResponse struct {
+	Peers []PeerInfo `json:"peers"`
+}
+
+// Request kinds, the "kind" label of the metrics.
+const (
+	kindCatalog  = "catalog"
+	kindManifest = "manifest"
+	kindChunk    = "chunk"
+	kindCover    = "cover"
+	kindTracker  = "tracker"
+	kindInfo     = "info"
+	kindOther    = "other"
+)
+
+const immutable = "public, max-age=31536000, immutable"
+
+// maxBodyBytes bounds every request body the API reads.
+const maxBodyBytes = 4 << 20
+
+// handler builds the API. Every route is read-only but the announce.
+func (s *Server) handler() http.Handler {
+	mux := http.NewServeMux()
+	route := func(pattern, kind string, h func(w http.ResponseWriter, r *http.Request) error) {
+		mux.Handle(pattern, s.wrap(kind, h))
+	}
+	route("GET /v1/info", kindInfo, s.getInfo)
+	route("GET /v1/tracks", kindCatalog, s.getTracks)
+	route("GET /v1/tracks/{id}", kindCatalog, s.getTrack)
+	route("GET /v1/tracks/{id}/manifest", kindManifest, s.getManifest)
+	route("GET /v1/tracks/{id}/chunks/{n}", kindChunk, s.getChunk)
+	route("GET /v1/tracks/{id}/cover", kindCover, s.getCover)
+	route("POST /v1/tracker/announce", kindTracker, s.postAnnounce)
+	route("GET /v1/tracker/peers", kindTracker, s.getPeers)
+	route("GET /healthz", kindOther, func(w http.ResponseWriter, r *http.Request) error {
+		_, err := io.WriteString(w, "ok\n")
+		return err
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Refuse dot segments and doubled slashes outright rather than
+		// redirect to a cleaned path: no request names a file anyway.
+		if p := r.URL.Path; p == "" || p[0] != '/' || path.Clean(p) != p {
+			s.wrap(kindOther, func(http.ResponseWriter, *http.Request) error {
+				return badRequest("malformed path")
+			}).ServeHTTP(w, r)
+			return
+		}
+		if h, pattern := mux.Handler(r); pattern == "" {
+			// Unknown path (404) or method (405): the mux's own answer, counted.
+			s.wrap(kindOther, func(w http.ResponseWriter, r *http.Request) error {
+				h.ServeHTTP(w, r)
+				return nil
+			}).ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// httpError is an error with the status the client gets.
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e httpError) Error() string { return e.msg }
+
+func notFound(format string, args ...any) error {
+	return httpError{http.StatusNotFound, fmt.Sprintf(format, args...)}
+}
+
+func badRequest(format string, args ...any) error {
+	return httpError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+// wrap turns a handler that returns an error into an http.Handler that
+// answers errors with their status, counts requests and bytes by kind, and
+// survives a panic in one request.
+func (s *Server) wrap(kind string, h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w := &countingWriter{ResponseWriter: rw}
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.Error("panic serving request", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				if w.status == 0 {
+					http.Error(w, "internal error", http.StatusInternalServerError)
+				}
+			}
+			s.metrics.requests.WithLabelValues(kind, strconv.Itoa(w.statusOr200())).Inc()
+			s.metrics.bytes.WithLabelValues(kind).Add(float64(w.bytes))
+		}()
+		if err := h(w, r); err != nil {
+			var he httpError
+			if !errors.As(err, &he) {
+				s.log.Error("request failed", "path", r.URL.Path, "err", err)
+				he = httpError{http.StatusInternalServerError, "internal error"}
+			}
+			if w.status == 0 {
+				http.Error(w, he.msg, he.code)
+			}
+		}
+	})
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *countingWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *countingWriter) statusOr200() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+func writeJSON(w http.ResponseWriter, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) getInfo(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, Info{
+		APIVersion: APIVersion,
+		Key:        base64.RawURLEncoding.EncodeToString(s.url.Key),
+		Tracks:     s.Catalog().Len(),
+		TrackerTTL: int(s.tracker.TTL().Seconds()),
+	})
+}
+
+func (s *Server) getTracks(w http.ResponseWriter, r *http.Request) error {
+	entries := s.Catalog().Search(r.URL.Query().Get("q"))
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return badRequest("limit must be a non-negative integer")
+		}
+		entries = entries[:min(n, len(entries))]
+	}
+	out := make([]TrackInfo, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, trackInfo(e.Manifest))
+	}
+	return writeJSON(w, out)
+}
+
+// entry resolves the {id} of a request. IDs only ever name catalogue
+// entries, never paths, so no request can reach a file outside the library.
+func (s *Server) entry(r *http.Request) (*Entry, error) {
+	id, err := track.ParseID(r.PathValue("id"))
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	e := s.Catalog().Lookup(id)
+	if e == nil {
+		return nil, notFound("no track %s", id)
+	}
+	return e, nil
+}
+
+func (s *Server) getTrack(w http.ResponseWriter, r *http.Request) error {
+	e, err := s.entry(r)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, trackInfo(e.Manifest))
+}
+
+func (s *Server) getManifest(w http.ResponseWriter, r *http.Request) error {
+	e, err := s.entry(r)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", immutable)
+	_, err = w.Write(e.Signed)
+	return err
+}
+
+func (s *Server) getChunk(w http.ResponseWriter, r *http.Request) error {
+	e, err := s.entry(r)
+	if err != nil {
+		return err
+	}
+	m := e.Manifest
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil || n < 0 || n >= m.NumChunks() || strconv.Itoa(n) != r.PathValue("n") {
+		return notFound("track %s has chunks 0 to %d", m.ID, m.NumChunks()-1)
+	}
+	etag := `"` + m.ChunkHashes[n].String() + `"`
+	w.Header().Set("Cache-Control", immutable)
+	w.Header().Set("ETag", etag)
+	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Contains(inm, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	buf, err := s.readChunk(e, n)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
+	_, err = w.Write(buf)
+	return err
+}
+
+// readChunk reads chunk n from the library and checks it still matches the
+// manifest: if the file changed after the scan, the origin says so rather
+// than serve bytes its own signature disowns.
+func (s *Server) readChunk(e *Entry, n int) ([]byte, error) {
+	off, length := e.Manifest.ChunkBounds(n)
+	f, err := s.library.Open(e.Path)
+	if err != nil {
+		return nil, s.changedFile(e, err)
+	}
+	defer f.Close()
+	buf := make([]byte, length)
+	if ra, ok := f.(io.ReaderAt); ok {
+		_, err = ra.ReadAt(buf, off)
+	} else if sk, ok := f.(io.Seeker); ok {
+		if _, err = sk.Seek(off, io.SeekStart); err == nil {
+			_, err = io.ReadFull(f, buf)
+		}
+	} else {
+		err = errors.New("library file system cannot seek")
+	}
+	if err != nil {
+		return nil, s.changedFile(e, err)
+	}
+	if err := e.Manifest.VerifyChunk(n, buf); err != nil {
+		return nil, s.changedFile(e, err)
+	}
+	return buf, nil
+}
+
+func (s *Server) changedFile(e *Entry, err error) error {
+	s.log.Warn("library file changed since the scan; send SIGHUP to rescan", "path", e.Path, "err", err)
+	return httpError{http.StatusServiceUnavailable, "track changed on the origin; try again after its rescan"}
+}
+
+func (s *Server) getCover(w http.ResponseWriter, r *http.Request) error {
+	e, err := s.entry(r)
+	if err != nil {
+		return err
+	}
+	if len(e.Cover) == 0 {
+		return notFound("track %s has no cover art", e.Manifest.ID)
+	}
+	w.Header().Set("Content-Type", e.Manifest.Cover)
+	w.Header().Set("Cache-Control", immutable)
+	_, err = w.Write(e.Cover)
+	return err
+}
+
+func (s *Server) postAnnounce(w http.ResponseWriter, r *http.Request) error {
+	var req AnnounceRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err := dec.Decode(&req); err != nil {
+		return badRequest("announce: %v", err)
+	}
+	addr, err := listedAddr(req.Addr, r.RemoteAddr)
+	if err != nil {
+		return badRequest("announce: %v", err)
+	}
+	p := PeerInfo{ID: req.PeerID, Addr: addr}
+	if err := s.tracker.Announce(p, req.Tracks); err != nil {
+		return badRequest("%v", err)
+	}
+	s.log.Debug("announce", "peer", p.ID, "addr", p.Addr, "tracks", len(req.Tracks))
+	ttl := int(s.tracker.TTL().Seconds())
+	return writeJSON(w, AnnounceResponse{TTL: ttl, Interval: max(ttl/2, 1), Addr: addr})
+}
+
+// listedAddr is the address the tracker lists for a peer: the one it
+// announced, with an unspecified host (":7000", "0.0.0.0:7000") replaced by
+// the host the announce came from.
+func listedAddr(announced, remote string) (string, error) {
+	host, port, err := net.SplitHostPort(announced)
+	if err != nil {
+		return "", fmt.Errorf("addr %q is not host:port", announced)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		rhost, _, err := net.SplitHostPort(remote)
+		if err != nil {
+			return "", fmt.Errorf("cannot tell the address of %q", remote)
+		}
+		host = rhost
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+func (s *Server) getPeers(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	id, err := track.ParseID(q.Get("track"))
+	if err != nil {
+		return badRequest("track: %v", err)
+	}
+	n := DefaultPeersPerAsk
+	if v := q.Get("limit"); v != "" {
+		if n, err = strconv.Atoi(v); err != nil || n <= 0 {
+			return badRequest("limit must be a positive integer")
+		}
+	}
+	peers := s.tracker.Peers(id, q.Get("peer"), n)
+	if peers == nil {
+		peers = []PeerInfo{}
+	}
+	return writeJSON(w, PeersResponse{Peers: peers})
+}

@@ -1,0 +1,290 @@
+package origin
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+
+	"github.com/potluckfm/potluck/track"
+)
+
+// Transport chooses how a Client reaches its origin.
+type Transport string
+
+// Transports a Client can use. TransportAuto tries HTTP/3 and falls back to
+// HTTPS/TCP when QUIC cannot connect (UDP blocked), retrying QUIC later.
+const (
+	TransportAuto Transport = "auto"
+	TransportQUIC Transport = "quic"
+	TransportTCP  Transport = "tcp"
+)
+
+// ParseTransport parses a --transport flag value.
+func ParseTransport(s string) (Transport, error) {
+	switch t := Transport(s); t {
+	case TransportAuto, TransportQUIC, TransportTCP:
+		return t, nil
+	}
+	return "", fmt.Errorf("transport %q: want auto, quic or tcp", s)
+}
+
+// ClientOptions tune a Client. The zero value is ready to use.
+type ClientOptions struct {
+	// Transport defaults to TransportAuto.
+	Transport Transport
+	// QUICDialTimeout bounds how long TransportAuto waits for a QUIC
+	// handshake before it falls back to TCP; default 1.5s.
+	QUICDialTimeout time.Duration
+	// QUICRetryAfter is how long the fallback sticks before QUIC is tried
+	// again; default 5 minutes.
+	QUICRetryAfter time.Duration
+}
+
+// StatusError is an HTTP error answer from the origin.
+type StatusError struct {
+	Code int
+	Msg  string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("origin answered %d %s: %s", e.Code, http.StatusText(e.Code), e.Msg)
+}
+
+// ErrNotFound matches (with errors.Is) a StatusError with code 404.
+var ErrNotFound = errors.New("not found on the origin")
+
+// Is makes errors.Is(err, ErrNotFound) true for 404 answers.
+func (e *StatusError) Is(target error) bool {
+	return target == ErrNotFound && e.Code == http.StatusNotFound
+}
+
+// Client talks to one origin and trusts only the key its URL pins: the TLS
+// certificate and every manifest must carry it, and every chunk must match
+// its manifest. Safe for concurrent use; Close it when done.
+type Client struct {
+	url  URL
+	opts ClientOptions
+	h3   *http3.Transport
+	tcp  *http.Transport
+
+	quicBrokenUntil atomic.Int64 // unix nanos; TCP is used until then
+	lastTransport   atomic.Value // Transport that answered last
+}
+
+// dialError marks a failure to set up QUIC, as opposed to a failed request.
+type dialError struct{ err error }
+
+func (e dialError) Error() string { return "quic: " + e.err.Error() }
+func (e dialError) Unwrap() error { return e.err }
+
+// NewClient returns a client for the origin at u.
+func NewClient(u URL, opts ClientOptions) *Client {
+	opts.Transport = cmp.Or(opts.Transport, TransportAuto)
+	opts.QUICDialTimeout = cmp.Or(opts.QUICDialTimeout, 1500*time.Millisecond)
+	opts.QUICRetryAfter = cmp.Or(opts.QUICRetryAfter, 5*time.Minute)
+	c := &Client{url: u, opts: opts}
+	c.h3 = &http3.Transport{
+		TLSClientConfig: pinnedTLSConfig(u.Key, []string{http3.NextProtoH3}),
+		QUICConfig:      &quic.Config{MaxIdleTimeout: time.Minute, KeepAlivePeriod: 20 * time.Second},
+		Dial: func(ctx context.Context, addr string, tlsConf *tls.Config, conf *quic.Config) (*quic.Conn, error) {
+			ctx, cancel := context.WithTimeout(ctx, c.opts.QUICDialTimeout)
+			defer cancel()
+			conn, err := quic.DialAddrEarly(ctx, addr, tlsConf, conf)
+			if err != nil {
+				return nil, dialError{err}
+			}
+			return conn, nil
+		},
+	}
+	c.tcp = &http.Transport{
+		TLSClientConfig:     pinnedTLSConfig(u.Key, []string{"h2", "http/1.1"}),
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     time.Minute,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}
+	return c
+}
+
+// URL is the origin this client talks to.
+func (c *Client) URL() URL { return c.url }
+
+// LastTransport reports which transport answered the last request ("quic"
+// or "tcp"), or "" before the first.
+func (c *Client) LastTransport() Transport {
+	t, _ := c.lastTransport.Load().(Transport)
+	return t
+}
+
+// Close closes idle connections.
+func (c *Client) Close() error {
+	c.tcp.CloseIdleConnections()
+	return c.h3.Close()
+}
+
+// do sends a request built by newReq over QUIC or TCP, falling back from
+// the one to the other as the options allow. The caller closes the body of
+// a 2xx response; any other status is returned as a *StatusError.
+func (c *Client) do(ctx context.Context, method, path string, body []byte) (*http.Response, error) {
+	req := func() *http.Request {
+		r, err := http.NewRequestWithContext(ctx, method, "https://"+c.url.Addr+path, bytes.NewReader(body))
+		if err != nil {
+			panic("bug: bad request path " + path)
+		}
+		if body != nil {
+			r.Header.Set("Content-Type", "application/json")
+		}
+		return r
+	}
+	var (
+		resp *http.Response
+		err  error
+	)
+	useQUIC := c.opts.Transport == TransportQUIC ||
+		(c.opts.Transport == TransportAuto && time.Now().UnixNano() >= c.quicBrokenUntil.Load())
+	if useQUIC {
+		resp, err = c.h3.RoundTrip(req())
+		var de dialError
+		if err != nil && c.opts.Transport == TransportAuto && errors.As(err, &de) && ctx.Err() == nil {
+			c.quicBrokenUntil.Store(time.Now().Add(c.opts.QUICRetryAfter).UnixNano())
+			useQUIC = false
+		}
+	}
+	if !useQUIC {
+		resp, err = c.tcp.RoundTrip(req())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("origin %s: %w", c.url.Addr, err)
+	}
+	c.lastTransport.Store(map[bool]Transport{true: TransportQUIC, false: TransportTCP}[useQUIC])
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, &StatusError{Code: resp.StatusCode, Msg: strings.TrimSpace(string(msg))}
+	}
+	return resp, nil
+}
+
+// get fetches path and returns at most limit bytes of its body.
+func (c *Client) get(ctx context.Context, path string, limit int64) ([]byte, http.Header, error) {
+	resp, err := c.do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("origin %s: reading %s: %w", c.url.Addr, path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, nil, fmt.Errorf("origin %s: %s is over %d bytes", c.url.Addr, path, limit)
+	}
+	return b, resp.Header, nil
+}
+
+func (c *Client) getJSON(ctx context.Context, path string, v any) error {
+	b, _, err := c.get(ctx, path, 64<<20)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("origin %s: %s: %w", c.url.Addr, path, err)
+	}
+	return nil
+}
+
+// Info returns the origin's description of itself.
+func (c *Client) Info(ctx context.Context) (Info, error) {
+	var info Info
+	return info, c.getJSON(ctx, "/v1/info", &info)
+}
+
+// Tracks lists the catalogue, or the tracks matching query if it is not empty.
+func (c *Client) Tracks(ctx context.Context, query string) ([]TrackInfo, error) {
+	path := "/v1/tracks"
+	if query != "" {
+		path += "?q=" + url.QueryEscape(query)
+	}
+	var out []TrackInfo
+	return out, c.getJSON(ctx, path, &out)
+}
+
+// Manifest fetches the manifest of id and verifies it against the pinned
+// key. It returns the manifest and its signed encoding (to cache or pass on).
+func (c *Client) Manifest(ctx context.Context, id track.ID) (*track.Manifest, []byte, error) {
+	b, _, err := c.get(ctx, "/v1/tracks/"+id.String()+"/manifest", 64<<20)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := track.Open(b, c.url.Key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("origin %s: manifest of %s: %w", c.url.Addr, id, err)
+	}
+	if m.ID != id {
+		return nil, nil, fmt.Errorf("origin %s: %w: asked for %s, got %s", c.url.Addr, track.ErrBadManifest, id, m.ID)
+	}
+	return m, b, nil
+}
+
+// Chunk fetches chunk i of the track m describes and verifies it.
+func (c *Client) Chunk(ctx context.Context, m *track.Manifest, i int) ([]byte, error) {
+	if i < 0 || i >= m.NumChunks() {
+		return nil, fmt.Errorf("chunk %d of track %s: out of range", i, m.ID)
+	}
+	b, _, err := c.get(ctx, "/v1/tracks/"+m.ID.String()+"/chunks/"+strconv.Itoa(i), int64(m.ChunkSize))
+	if err != nil {
+		return nil, err
+	}
+	if err := m.VerifyChunk(i, b); err != nil {
+		return nil, fmt.Errorf("origin %s: %w", c.url.Addr, err)
+	}
+	return b, nil
+}
+
+// Cover fetches the cover art of id and its MIME type.
+func (c *Client) Cover(ctx context.Context, id track.ID) ([]byte, string, error) {
+	b, h, err := c.get(ctx, "/v1/tracks/"+id.String()+"/cover", 16<<20)
+	if err != nil {
+		return nil, "", err
+	}
+	return b, h.Get("Content-Type"), nil
+}
+
+// Announce tells the tracker that this node holds req.Tracks.
+func (c *Client) Announce(ctx context.Context, req AnnounceRequest) (AnnounceResponse, error) {
+	var out AnnounceResponse
+	body, err := json.Marshal(req)
+	if err != nil {
+		return out, err
+	}
+	resp, err := c.do(ctx, http.MethodPost, "/v1/tracker/announce", body)
+	if err != nil {
+		return out, err
+	}
+	defer resp.Body.Close()
+	return out, json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out)
+}
+
+// Peers asks the tracker for up to n live peers holding id, never self.
+func (c *Client) Peers(ctx context.Context, id track.ID, self string, n int) ([]PeerInfo, error) {
+	q := url.Values{"track": {id.String()}, "limit": {strconv.Itoa(n)}}
+	if self != "" {
+		q.Set("peer", self)
+	}
+	var out PeersResponse
+	return out.Peers, c.getJSON(ctx, "/v1/tracker/peers?"+q.Encode(), &out)
+}

@@ -1,0 +1,367 @@
+package origin
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+
+	"github.com/potluckfm/potluck/track"
+)
+
+// fetchAll downloads every track of the origin through c and checks each is
+// byte-identical to the demo file it came from.
+func fetchAll(t *testing.T, c *Client, files map[string][]byte) {
+	t.Helper()
+	ctx := context.Background()
+	tracks, err := c.Tracks(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tracks) != len(files) {
+		t.Fatalf("catalogue lists %d tracks, want %d", len(tracks), len(files))
+	}
+	want := map[track.ID][]byte{}
+	for _, b := range files {
+		want[scanOne(t, b).ID] = b
+	}
+	for _, ti := range tracks {
+		m, _, err := c.Manifest(ctx, ti.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []byte
+		for i := range m.NumChunks() {
+			b, err := c.Chunk(ctx, m, i)
+			if err != nil {
+				t.Fatalf("%s chunk %d: %v", ti.Title, i, err)
+			}
+			got = append(got, b...)
+		}
+		if !bytes.Equal(got, want[ti.ID]) {
+			t.Errorf("%s: fetched %d bytes that differ from the library file (%d bytes)", ti.Title, len(got), len(want[ti.ID]))
+		}
+		if ti.DurationMS != m.Audio.DurationMS || ti.Title != m.Title {
+			t.Errorf("%s: catalogue and manifest disagree", ti.Title)
+		}
+	}
+}
+
+func TestFetchEveryTrackOverQUIC(t *testing.T) {
+	s := startOrigin(t, "", nil)
+	c := newTestClient(t, s.URL(), TransportQUIC)
+	fetchAll(t, c, demoFiles(t))
+	if c.LastTransport() != TransportQUIC {
+		t.Errorf("answered over %q, want quic", c.LastTransport())
+	}
+}
+
+func TestFetchOverTCPWhenUDPIsBlackholed(t *testing.T) {
+	s := startOrigin(t, "", func(c *Config) { c.NoQUIC = true })
+	// Hold the origin's UDP port and swallow every datagram: QUIC handshakes
+	// go unanswered, as behind a firewall that drops UDP.
+	hole, err := net.ListenPacket("udp", s.URL().Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := hole.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	c := NewClient(s.URL(), ClientOptions{QUICDialTimeout: 300 * time.Millisecond})
+	defer c.Close()
+	fetchAll(t, c, demoFiles(t))
+	if c.LastTransport() != TransportTCP {
+		t.Errorf("answered over %q, want tcp", c.LastTransport())
+	}
+}
+
+func TestClientRefusesAnOriginWithAnotherKey(t *testing.T) {
+	s := startOrigin(t, "", nil)
+	other, _, _ := ed25519.GenerateKey(nil)
+	for _, tr := range []Transport{TransportQUIC, TransportTCP} {
+		c := newTestClient(t, URL{Addr: s.URL().Addr, Key: other}, tr)
+		_, err := c.Tracks(context.Background(), "")
+		if err == nil || !strings.Contains(err.Error(), ErrKeyMismatch.Error()) {
+			t.Errorf("%s: got %v, want the key mismatch", tr, err)
+		}
+	}
+}
+
+func TestURLRoundTrip(t *testing.T) {
+	pub, _, _ := ed25519.GenerateKey(nil)
+	u := URL{Addr: "127.0.0.1:4433", Key: pub}
+	got, err := ParseURL(u.String())
+	if err != nil || got.Addr != u.Addr || !got.Key.Equal(pub) {
+		t.Fatalf("ParseURL(%s) = %v, %v", u, got, err)
+	}
+	for _, bad := range []string{
+		"", "http://127.0.0.1:4433/#key=" + u.String()[len(u.String())-43:],
+		"https://127.0.0.1/#key=abc", "https://127.0.0.1:4433/", "https://127.0.0.1:4433/#key=short",
+	} {
+		if _, err := ParseURL(bad); err == nil {
+			t.Errorf("ParseURL(%q) accepted", bad)
+		}
+	}
+}
+
+// rawGet sends one request over HTTP/3 and returns status and body.
+func rawGet(t *testing.T, s *Server, method, path string, body io.Reader) (int, string) {
+	t.Helper()
+	tr := &http3.Transport{TLSClientConfig: pinnedTLSConfig(s.URL().Key, []string{http3.NextProtoH3}), QUICConfig: &quic.Config{}}
+	defer tr.Close()
+	req, err := http.NewRequest(method, "https://"+s.URL().Addr+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestBadRequestsGet4xx(t *testing.T) {
+	s := startOrigin(t, "", nil)
+	id := s.Catalog().Entries()[0].Manifest.ID.String()
+	unknown := strings.Repeat("0", 32)
+	for _, tc := range []struct {
+		method, path, body string
+		want               int
+	}{
+		{"GET", "/v1/tracks/not-an-id/manifest", "", 400},
+		{"GET", "/v1/tracks/" + strings.ToUpper(id) + "/manifest", "", 400},
+		{"GET", "/v1/tracks/" + unknown + "/manifest", "", 404},
+		{"GET", "/v1/tracks/" + id + "/chunks/999999", "", 404},
+		{"GET", "/v1/tracks/" + id + "/chunks/-1", "", 404},
+		{"GET", "/v1/tracks/" + id + "/chunks/01", "", 404},
+		{"GET", "/v1/tracks/" + id + "/chunks/abc", "", 404},
+		{"GET", "/v1/tracks/../../../../etc/passwd", "", 400},
+		{"GET", "/v1//tracks", "", 400},
+		{"GET", "/v1/tracks/%2e%2e%2f%2e%2e%2fetc%2fpasswd/manifest", "", 400},
+		{"GET", "/etc/passwd", "", 404},
+		{"GET", "/v1/tracks?limit=-3", "", 400},
+		{"DELETE", "/v1/tracks/" + id + "/manifest", "", 405},
+		{"POST", "/v1/tracker/announce", "{not json", 400},
+		{"POST", "/v1/tracker/announce", `{"peer_id":"a b","addr":"1.2.3.4:5","tracks":[]}`, 400},
+		{"POST", "/v1/tracker/announce", `{"peer_id":"ab","addr":"nowhere","tracks":[]}`, 400},
+		{"POST", "/v1/tracker/announce", `{"peer_id":"ab","addr":"1.2.3.4:5","tracks":["zz"]}`, 400},
+		{"POST", "/v1/tracker/announce", `{"peer_id":"ab","addr":"1.2.3.4:5","tracks":["` + strings.Repeat("a", 5<<20) + `"]}`, 400},
+		{"GET", "/v1/tracker/peers?track=nope", "", 400},
+		{"GET", "/v1/tracker/peers?track=" + id + "&limit=x", "", 400},
+	} {
+		code, body := rawGet(t, s, tc.method, tc.path, strings.NewReader(tc.body))
+		if code != tc.want {
+			t.Errorf("%s %s: %d %q, want %d", tc.method, tc.path[:min(len(tc.path), 80)], code, body, tc.want)
+		}
+	}
+	// The origin still serves after all that.
+	if code, _ := rawGet(t, s, "GET", "/v1/tracks/"+id+"/chunks/0", nil); code != 200 {
+		t.Fatalf("chunk after bad requests: %d", code)
+	}
+}
+
+func TestChunkResponsesAreImmutable(t *testing.T) {
+	s := startOrigin(t, "", nil)
+	m := s.Catalog().Entries()[0].Manifest
+	tr := &http.Transport{TLSClientConfig: pinnedTLSConfig(s.URL().Key, nil)}
+	defer tr.CloseIdleConnections()
+	get := func(h http.Header) *http.Response {
+		req, _ := http.NewRequest("GET", "https://"+s.URL().Addr+"/v1/tracks/"+m.ID.String()+"/chunks/1", nil)
+		maps(req.Header, h)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	resp := get(nil)
+	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "immutable") || !strings.Contains(cc, "max-age=") {
+		t.Errorf("Cache-Control %q", cc)
+	}
+	if resp.Header.Get("ETag") != `"`+m.ChunkHashes[1].String()+`"` {
+		t.Errorf("ETag %q", resp.Header.Get("ETag"))
+	}
+	if again := get(http.Header{"If-None-Match": {resp.Header.Get("ETag")}}); again.StatusCode != http.StatusNotModified {
+		t.Errorf("revalidation: %d, want 304", again.StatusCode)
+	}
+}
+
+func maps(dst, src http.Header) {
+	for k, v := range src {
+		dst[k] = v
+	}
+}
+
+func TestCoverAndSearch(t *testing.T) {
+	s := startOrigin(t, "", nil)
+	c := newTestClient(t, s.URL(), TransportAuto)
+	e := s.Catalog().Entries()[0]
+	img, typ, err := c.Cover(context.Background(), e.Manifest.ID)
+	if err != nil || !bytes.Equal(img, e.Cover) || typ != e.Manifest.Cover {
+		t.Fatalf("cover: %d bytes %q %v", len(img), typ, err)
+	}
+	got, err := c.Tracks(context.Background(), strings.ToLower(e.Manifest.Title))
+	if err != nil || len(got) == 0 || got[0].ID != e.Manifest.ID && len(got) == 1 {
+		t.Fatalf("search: %v %v", got, err)
+	}
+	if _, _, err := c.Manifest(context.Background(), track.ID{1}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown track: %v, want ErrNotFound", err)
+	}
+}
+
+func TestTracker(t *testing.T) {
+	s := startOrigin(t, "", func(c *Config) { c.TrackerTTL = time.Second })
+	c := newTestClient(t, s.URL(), TransportQUIC)
+	ctx := context.Background()
+	ids := []track.ID{s.Catalog().Entries()[0].Manifest.ID, s.Catalog().Entries()[1].Manifest.ID}
+	a, err := c.Announce(ctx, AnnounceRequest{PeerID: "peerA", Addr: ":7001", Tracks: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Addr != "127.0.0.1:7001" || a.TTL != 1 {
+		t.Errorf("announce answer %+v: want the observed host and the TTL", a)
+	}
+	if _, err := c.Announce(ctx, AnnounceRequest{PeerID: "peerB", Addr: "10.0.0.2:7002", Tracks: ids[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	peers, err := c.Peers(ctx, ids[0], "peerA", 10)
+	if err != nil || len(peers) != 1 || peers[0] != (PeerInfo{ID: "peerB", Addr: "10.0.0.2:7002"}) {
+		t.Fatalf("peers of track 0 for peerA: %v %v; want only peerB", peers, err)
+	}
+	if peers, _ := c.Peers(ctx, ids[1], "", 10); len(peers) != 1 || peers[0].ID != "peerA" {
+		t.Fatalf("peers of track 1: %v, want peerA", peers)
+	}
+	// Announcing again replaces what a peer holds.
+	if _, err := c.Announce(ctx, AnnounceRequest{PeerID: "peerA", Addr: ":7001", Tracks: ids[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	if peers, _ := c.Peers(ctx, ids[1], "", 10); len(peers) != 0 {
+		t.Fatalf("peerA dropped track 1 but is still listed: %v", peers)
+	}
+	// Entries expire when not refreshed.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		peers, _ := c.Peers(ctx, ids[0], "", 10)
+		if len(peers) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("peers still listed after their TTL: %v", peers)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestTrackerLimit(t *testing.T) {
+	tr := NewTracker(time.Minute)
+	id := track.ID{7}
+	for i := range 80 {
+		if err := tr.Announce(PeerInfo{ID: "p" + string(rune('A'+i%26)) + string(rune('a'+i/26)), Addr: "10.0.0.1:1000"}, []track.ID{id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := tr.Peers(id, "", 1000); len(got) != MaxPeersPerAsk {
+		t.Errorf("asked for 1000, got %d, want the cap %d", len(got), MaxPeersPerAsk)
+	}
+	if got := tr.Peers(id, "", 5); len(got) != 5 {
+		t.Errorf("asked for 5, got %d", len(got))
+	}
+}
+
+func TestChangedFileIsNotServed(t *testing.T) {
+	dir := demoLibrary(t)
+	s := startOrigin(t, dir, nil)
+	e := s.Catalog().Entries()[0]
+	data, err := os.ReadFile(filepath.Join(dir, e.Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-200] ^= 0xff
+	if err := os.WriteFile(filepath.Join(dir, e.Path), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := newTestClient(t, s.URL(), TransportQUIC)
+	_, err = c.Chunk(context.Background(), e.Manifest, e.Manifest.NumChunks()-1)
+	var se *StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusServiceUnavailable {
+		t.Fatalf("changed file: got %v, want 503", err)
+	}
+	// After a rescan the new content is served under its new ID.
+	if err := s.Rescan(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s.Catalog().Lookup(e.Manifest.ID) != nil {
+		t.Error("the old ID is still listed after a rescan")
+	}
+	if s.Catalog().Len() != len(demoFiles(t)) {
+		t.Errorf("rescan lists %d tracks", s.Catalog().Len())
+	}
+}
+
+func TestMetricsAndHealth(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s := startOrigin(t, "", func(c *Config) { c.Metrics = addr })
+	c := newTestClient(t, s.URL(), TransportQUIC)
+	m := s.Catalog().Entries()[0].Manifest
+	if _, err := c.Chunk(context.Background(), m, 0); err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) string {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", path, resp.StatusCode)
+		}
+		return string(b)
+	}
+	if h := get("/healthz"); h != "ok\n" {
+		t.Errorf("/healthz = %q", h)
+	}
+	text := get("/metrics")
+	for _, want := range []string{
+		`potluck_origin_requests_total{code="200",kind="chunk"} 1`,
+		`potluck_origin_bytes_served_total{kind="chunk"} 16384`,
+		`potluck_origin_connections_total{transport="quic"} 1`,
+		`potluck_origin_connections_open{transport="quic"} 1`,
+		"potluck_origin_tracks 6",
+		"potluck_origin_tracker_peers 0",
+	} {
+		if want == "potluck_origin_tracks 6" {
+			want = "potluck_origin_tracks " + strconv.Itoa(s.Catalog().Len())
+		}
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}

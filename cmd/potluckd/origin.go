@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/potluckfm/potluck/assets"
+	"github.com/potluckfm/potluck/origin"
+)
+
+func runOrigin(ctx context.Context, args []string, stdout io.Writer) error {
+	fset := flag.NewFlagSet("potluckd origin", flag.ContinueOnError)
+	library := fset.String("library", "", "music directory to serve (default: the embedded demo library)")
+	data := fset.String("data", defaultDataDir("origin"), "directory for the origin key")
+	listen := fset.String("listen", ":4433", "HOST:PORT for HTTP/3 (UDP) and HTTPS (TCP)")
+	advertise := fset.String("advertise", "", "host name or IP clients use to reach this origin, put in its URL (default: the --listen host, or 127.0.0.1)")
+	metrics := fset.String("metrics", "", "HOST:PORT to serve /metrics and /healthz on (default: off)")
+	logger := logFlags(fset)
+	if err := parseFlags(fset, args); err != nil {
+		return err
+	}
+	log := logger()
+
+	var lib fs.FS = assets.Demo()
+	if *library != "" {
+		st, err := os.Stat(*library)
+		if err != nil {
+			return fmt.Errorf("library: %w", err)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("library %s: not a directory", *library)
+		}
+		lib = os.DirFS(*library)
+	}
+	key, err := origin.LoadOrCreateKey(*data)
+	if err != nil {
+		return err
+	}
+	srv, err := origin.Start(ctx, origin.Config{
+		Library: lib, Key: key, Listen: *listen, Advertise: *advertise, Metrics: *metrics, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "origin-url: %s\n", srv.URL())
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down")
+			break loop
+		case err := <-srv.Err():
+			runErr = err
+			break loop
+		case <-hup:
+			log.Info("SIGHUP: rescanning the library")
+			if err := srv.Rescan(ctx); err != nil {
+				log.Error("rescan failed; still serving the previous catalogue", "err", err)
+			}
+		}
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+// defaultDataDir is where a role keeps its state when --data is not given.
+func defaultDataDir(role string) string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "potluck", role)
+}

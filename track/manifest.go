@@ -71,6 +71,10 @@ type Audio struct {
 	// tags and the Xing/Info frame.
 	AudioStart int64 `json:"audio_start"`
 	AudioEnd   int64 `json:"audio_end"`
+	// Preroll is how many frames before a target frame a decoder must start
+	// for the target to decode exactly as in a whole-file decode (the bit
+	// reservoir reaches back that far).
+	Preroll int `json:"preroll"`
 	// Seek lists frame starts in time order, the first at AudioStart.
 	Seek []SeekPoint `json:"seek"`
 }

@@ -7,6 +7,7 @@ require (
 	github.com/hajimehoshi/go-mp3 v0.3.4
 	github.com/prometheus/client_golang v1.25.0
 	github.com/quic-go/quic-go v0.65.0
+	golang.org/x/time v0.16.0
 )
 
 require (

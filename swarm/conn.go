@@ -1,0 +1,453 @@
+package swarm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/potluckfm/potluck/track"
+)
+
+// QUIC application error codes a node closes connections with.
+const (
+	errCodeBanned    quic.ApplicationErrorCode = 0x10
+	errCodeDuplicate quic.ApplicationErrorCode = 0x11
+)
+
+// peerConn is this node's one connection to another node. Requests each
+// open a stream; the connection's own goroutine serves the other side's.
+type peerConn struct {
+	id       PeerID
+	addr     string
+	conn     *quic.Conn
+	outbound bool
+
+	mu       sync.Mutex
+	inflight int     // our requests to it, not yet answered
+	rate     float64 // smoothed bytes/s of its chunk answers
+	strikes  int     // timeouts and failures in a row
+}
+
+// connected returns the live connections.
+func (n *Node) connected() []*peerConn {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]*peerConn, 0, len(n.conns))
+	for _, c := range n.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// conn returns the connection to p, dialing it if there is none. Concurrent
+// callers for one peer share one dial.
+func (n *Node) conn(ctx context.Context, p PeerAddr) (*peerConn, error) {
+	if p.ID == n.id {
+		return nil, errors.New("will not connect to itself")
+	}
+	for {
+		n.mu.Lock()
+		if why, bad := n.banned[p.ID]; bad {
+			n.mu.Unlock()
+			return nil, fmt.Errorf("peer %s is banned: %s", p.ID.Short(), why)
+		}
+		if c := n.conns[p.ID]; c != nil && c.conn.Context().Err() == nil {
+			n.mu.Unlock()
+			return c, nil
+		}
+		wait, busy := n.dialing[p.ID]
+		if !busy {
+			wait = make(chan struct{})
+			n.dialing[p.ID] = wait
+		}
+		n.mu.Unlock()
+		if busy {
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		c, err := n.dial(ctx, p)
+		n.mu.Lock()
+		delete(n.dialing, p.ID)
+		close(wait)
+		n.mu.Unlock()
+		return c, err
+	}
+}
+
+func (n *Node) dial(ctx context.Context, p PeerAddr) (*peerConn, error) {
+	if n.ctx.Err() != nil {
+		return nil, errors.New("node closed")
+	}
+	udp, err := net.ResolveUDPAddr("udp", p.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("peer %s: %w", p.ID.Short(), err)
+	}
+	conf, err := tlsConfigFor(n.tlsConf, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	qc, err := n.tr.Dial(ctx, udp, conf, quicConfig())
+	if err != nil {
+		return nil, fmt.Errorf("peer %s at %s: %w", p.ID.Short(), p.Addr, err)
+	}
+	return n.addConn(qc, p.ID, p.Addr, true), nil
+}
+
+// acceptLoop takes the connections other nodes open.
+func (n *Node) acceptLoop() {
+	for {
+		qc, err := n.ln.Accept(n.ctx)
+		if err != nil {
+			return
+		}
+		id, err := peerIDOf(qc.ConnectionState().TLS)
+		if err != nil || n.isBanned(id) {
+			qc.CloseWithError(errCodeBanned, "banned")
+			continue
+		}
+		n.addConn(qc, id, qc.RemoteAddr().String(), false)
+	}
+}
+
+// addConn registers a new connection and starts serving it. If the pair
+// already has a connection (both dialed at once), both nodes keep the one
+// dialed by the node with the smaller ID, so they agree without talking.
+func (n *Node) addConn(qc *quic.Conn, id PeerID, addr string, outbound bool) *peerConn {
+	c := &peerConn{id: id, addr: addr, conn: qc, outbound: outbound}
+	dialer := func(pc *peerConn) PeerID {
+		if pc.outbound {
+			return n.id
+		}
+		return pc.id
+	}
+	n.mu.Lock()
+	if old := n.conns[id]; old != nil && old.conn.Context().Err() == nil {
+		if dialer(old) <= dialer(c) {
+			n.mu.Unlock()
+			// Keep serving the loser until the other side closes it, so
+			// requests already in flight on it finish.
+			n.wg.Go(func() { n.serveConn(c, false) })
+			return old
+		}
+		defer old.conn.CloseWithError(errCodeDuplicate, "duplicate connection")
+	}
+	n.conns[id] = c
+	if _, ok := n.known[id]; !ok && !outbound {
+		// An inbound peer's address is its listening socket: nodes dial
+		// from the socket they listen on.
+		n.known[id] = knownPeer{Addr: addr}
+	}
+	n.mu.Unlock()
+	n.wg.Go(func() { n.serveConn(c, true) })
+	return c
+}
+
+// serveConn answers the streams the other node opens until the connection
+// ends, then forgets it.
+func (n *Node) serveConn(c *peerConn, registered bool) {
+	defer func() {
+		if !registered {
+			return
+		}
+		n.mu.Lock()
+		if n.conns[c.id] == c {
+			delete(n.conns, c.id)
+		}
+		n.mu.Unlock()
+	}()
+	for {
+		str, err := c.conn.AcceptStream(n.ctx)
+		if err != nil {
+			return
+		}
+		n.wg.Go(func() { n.serveStream(c, str) })
+	}
+}
+
+// request sends one request to c and returns the stream to read the answer
+// from. The stream is cancelled when ctx ends.
+func (c *peerConn) request(ctx context.Context, req request) (*quic.Stream, func(), error) {
+	str, err := c.conn.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() {
+		str.CancelRead(0)
+		str.CancelWrite(0)
+	})
+	done := func() {
+		stop()
+		str.CancelRead(0)
+	}
+	if err := writeRequest(str, req); err != nil {
+		done()
+		return nil, nil, err
+	}
+	str.Close()
+	return str, done, nil
+}
+
+func (c *peerConn) getBytes(ctx context.Context, req request, limit int) ([]byte, error) {
+	str, done, err := c.request(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	b, err := readBytes(str, limit)
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return b, err
+}
+
+func (c *peerConn) getPeers(ctx context.Context, req request) ([]PeerAddr, error) {
+	str, done, err := c.request(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return readPeers(str)
+}
+
+func (c *peerConn) manifest(ctx context.Context, id track.ID) ([]byte, error) {
+	return c.getBytes(ctx, request{typ: msgManifest, id: id}, maxManifestBytes)
+}
+
+func (c *peerConn) have(ctx context.Context, id track.ID) ([]byte, error) {
+	return c.getBytes(ctx, request{typ: msgHave, id: id}, track.MaxFileSize/track.MinChunkSize/8+1)
+}
+
+func (c *peerConn) chunk(ctx context.Context, id track.ID, i int, size int, prio byte) ([]byte, error) {
+	start := time.Now()
+	b, err := c.getBytes(ctx, request{typ: msgChunk, id: id, index: uint32(i), priority: prio}, size)
+	if err == nil {
+		c.observe(len(b), time.Since(start))
+	}
+	return b, err
+}
+
+func (c *peerConn) whoHas(ctx context.Context, id track.ID, ttl byte) ([]PeerAddr, error) {
+	return c.getPeers(ctx, request{typ: msgWhoHas, id: id, ttl: ttl})
+}
+
+func (c *peerConn) peers(ctx context.Context) ([]PeerAddr, error) {
+	return c.getPeers(ctx, request{typ: msgPeers})
+}
+
+// observe folds one answer into the peer's rate estimate.
+func (c *peerConn) observe(n int, d time.Duration) {
+	r := float64(n) / max(d.Seconds(), 1e-4)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rate == 0 {
+		c.rate = r
+	} else {
+		c.rate = 0.7*c.rate + 0.3*r
+	}
+	c.strikes = 0
+}
+
+// serveStream answers one request of another node.
+func (n *Node) serveStream(c *peerConn, str *quic.Stream) {
+	defer str.Close()
+	str.SetDeadline(time.Now().Add(30 * time.Second))
+	req, err := readRequest(io.LimitReader(str, 64))
+	if err != nil {
+		writeStatus(str, statusOf(err))
+		return
+	}
+	switch req.typ {
+	case msgManifest:
+		if _, signed, ok := n.store.Manifest(req.id); ok {
+			writeBytes(str, signed)
+		} else {
+			writeStatus(str, statusNotHeld)
+		}
+	case msgHave:
+		// An empty map is an answer too: the node is fetching the track.
+		if bf := n.store.Have(req.id); bf != nil {
+			writeBytes(str, bf)
+		} else {
+			writeStatus(str, statusNotHeld)
+		}
+	case msgChunk:
+		n.serveChunk(str, req)
+	case msgWhoHas:
+		writePeers(str, n.answerWhoHas(c.id, req.id, req.ttl))
+	case msgPeers:
+		writePeers(str, n.knownPeers())
+	}
+}
+
+// serveChunk uploads one chunk within the upload limits: playing-now
+// requests take a free slot before prefetch requests.
+func (n *Node) serveChunk(str *quic.Stream, req request) {
+	if !n.store.Have(req.id).Has(int(req.index)) {
+		writeStatus(str, statusNotHeld)
+		return
+	}
+	unpin := n.store.Pin(req.id)
+	defer unpin()
+	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
+	defer cancel()
+	release, err := n.uploads.acquire(ctx, req.priority)
+	if err != nil {
+		writeStatus(str, statusBusy)
+		return
+	}
+	defer release()
+	b, err := n.store.ReadChunk(req.id, int(req.index))
+	if err != nil {
+		writeStatus(str, statusNotHeld)
+		return
+	}
+	if n.limiter != nil {
+		if err := n.limiter.WaitN(n.ctx, len(b)); err != nil {
+			writeStatus(str, statusBusy)
+			return
+		}
+	}
+	if writeBytes(str, b) == nil {
+		n.bytesServed.Add(int64(len(b)))
+		n.chunksOut.Add(1)
+	}
+}
+
+// answerWhoHas answers a neighbour search: the peers this node knows to
+// hold id (itself included), and with ttl > 1 what its own neighbours say.
+// A search for the same track by the same asker within a few seconds is
+// answered from local knowledge only, so retries cannot start a storm.
+func (n *Node) answerWhoHas(asker PeerID, id track.ID, ttl byte) []PeerAddr {
+	var out []PeerAddr
+	if n.store.Have(id).Count() > 0 {
+		out = append(out, PeerAddr{ID: n.id, Addr: n.announceAddr()})
+	}
+	n.mu.Lock()
+	key := whoHasKey{id, asker}
+	fresh := time.Since(n.whoHas[key]) > 5*time.Second
+	n.whoHas[key] = time.Now()
+	for k, t := range n.whoHas {
+		if time.Since(t) > time.Minute {
+			delete(n.whoHas, k)
+		}
+	}
+	for pid, seen := range n.holders[id] {
+		if c := n.conns[pid]; c != nil && pid != asker && time.Since(seen) < 10*time.Minute {
+			out = append(out, PeerAddr{ID: pid, Addr: c.addr})
+		}
+	}
+	n.mu.Unlock()
+	if ttl > 1 && fresh {
+		ctx, cancel := context.WithTimeout(n.ctx, 700*time.Millisecond)
+		defer cancel()
+		out = append(out, n.askNeighbours(ctx, id, ttl-1, asker)...)
+	}
+	return dedupe(out, asker)
+}
+
+// askNeighbours sends a neighbour search to every connected peer but skip
+// and merges their answers.
+func (n *Node) askNeighbours(ctx context.Context, id track.ID, ttl byte, skip PeerID) []PeerAddr {
+	var mu sync.Mutex
+	var out []PeerAddr
+	var wg sync.WaitGroup
+	for _, c := range n.connected() {
+		if c.id == skip {
+			continue
+		}
+		wg.Go(func() {
+			peers, err := c.whoHas(ctx, id, ttl)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			out = append(out, peers...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func dedupe(peers []PeerAddr, skip PeerID) []PeerAddr {
+	seen := map[PeerID]bool{skip: true}
+	out := peers[:0]
+	for _, p := range peers {
+		if !seen[p.ID] {
+			seen[p.ID] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// uploadSlots bounds concurrent uploads; a freed slot goes to a waiting
+// playing-now request before any prefetch request.
+type uploadSlots struct {
+	mu      sync.Mutex
+	free    int
+	waiting [2][]chan struct{} // by priority
+}
+
+func newUploadSlots(n int) *uploadSlots { return &uploadSlots{free: n} }
+
+func (u *uploadSlots) acquire(ctx context.Context, prio byte) (func(), error) {
+	prio = min(prio, PriorityPlaying)
+	u.mu.Lock()
+	if u.free > 0 {
+		u.free--
+		u.mu.Unlock()
+		return u.release, nil
+	}
+	ch := make(chan struct{})
+	u.waiting[prio] = append(u.waiting[prio], ch)
+	u.mu.Unlock()
+	select {
+	case <-ch:
+		return u.release, nil
+	case <-ctx.Done():
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		for i, w := range u.waiting[prio] {
+			if w == ch {
+				u.waiting[prio] = append(u.waiting[prio][:i], u.waiting[prio][i+1:]...)
+				return nil, ctx.Err()
+			}
+		}
+		// Handed a slot just as ctx ended: pass it on.
+		u.releaseLocked()
+		return nil, ctx.Err()
+	}
+}
+
+func (u *uploadSlots) release() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.releaseLocked()
+}
+
+func (u *uploadSlots) releaseLocked() {
+	for p := PriorityPlaying; ; p-- {
+		if q := u.waiting[p]; len(q) > 0 {
+			u.waiting[p] = q[1:]
+			close(q[0])
+			return
+		}
+		if p == 0 {
+			break
+		}
+	}
+	u.free++
+}

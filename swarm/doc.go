@@ -1,0 +1,15 @@
+// Package swarm implements Potluck's peer-to-peer side: a node's identity,
+// the peer protocol over raw QUIC, peer discovery (the origin's tracker,
+// neighbour search, peer exchange), the deadline-driven chunk scheduler,
+// upload serving and Stream, the reader the player and fetch consume.
+//
+// A Node owns one UDP socket (a quic.Transport) on which it both listens and
+// dials, so the address a peer sees is the address it can call back. It
+// keeps at most one connection per pair of nodes and opens a stream per
+// request. Every chunk, from a peer or the origin, is checked against the
+// signed manifest before it reaches the cache or a reader; a peer that sends
+// one bad byte or a manifest the origin did not sign is disconnected and
+// banned for the node's lifetime.
+//
+// The wire format is written down in docs/protocol.md.
+package swarm

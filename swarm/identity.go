@@ -1,0 +1,151 @@
+package swarm
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base32"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// PeerID names a node. It is derived from the node's Ed25519 public key
+// (see IDFromKey), and the peer protocol's mutual TLS proves it, so no node
+// can claim another's ID.
+type PeerID string
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// IDFromKey derives a node's ID: the first 20 bytes of SHA-256 of its public
+// key, in lower-case base32 (32 characters).
+func IDFromKey(pub ed25519.PublicKey) PeerID {
+	sum := sha256.Sum256(pub)
+	return PeerID(strings.ToLower(idEncoding.EncodeToString(sum[:20])))
+}
+
+// Short returns the first 8 characters of the ID, for logs.
+func (id PeerID) Short() string { return string(id)[:min(8, len(id))] }
+
+const nodeKeyFile = "node.key"
+
+// loadOrCreateKey returns the node key kept in dir, creating it on first use.
+func loadOrCreateKey(dir string) (ed25519.PrivateKey, error) {
+	path := filepath.Join(dir, nodeKeyFile)
+	data, err := os.ReadFile(path)
+	if err == nil {
+		block, _ := pem.Decode(data)
+		if block == nil {
+			return nil, fmt.Errorf("node key %s: not PEM", path)
+		}
+		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("node key %s: %w", path, err)
+		}
+		key, ok := k.(ed25519.PrivateKey)
+		if !ok {
+			return nil, fmt.Errorf("node key %s: not Ed25519", path)
+		}
+		return key, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		return nil, err
+	}
+	return key, os.Rename(tmp, path)
+}
+
+// ALPN is the peer protocol's TLS application protocol; its suffix is the
+// protocol version.
+const ALPN = "potluck-peer/1"
+
+// ErrWrongPeer means a connection reached a node other than the one dialed.
+var ErrWrongPeer = errors.New("peer's key does not match the peer ID dialed")
+
+// tlsConfig returns the mutual-TLS config of a node: it presents a
+// certificate self-signed by its key and requires one from the other side,
+// whose key then names that side (IDFromKey). want, if not empty, is the ID
+// the other side must have.
+func tlsConfig(key ed25519.PrivateKey, want PeerID) (*tls.Config, error) {
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: string(IDFromKey(key.Public().(ed25519.PublicKey)))},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS13,
+		Certificates:       []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+		NextProtos:         []string{ALPN},
+		ClientAuth:         tls.RequireAnyClientCert,
+		InsecureSkipVerify: true, // the key is the identity; checked below
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			id, err := peerIDOf(cs)
+			if err != nil {
+				return err
+			}
+			if want != "" && id != want {
+				return fmt.Errorf("%w: dialed %s, reached %s", ErrWrongPeer, want.Short(), id.Short())
+			}
+			return nil
+		},
+	}, nil
+}
+
+// peerIDOf returns the ID proven by the other side of a TLS connection.
+func peerIDOf(cs tls.ConnectionState) (PeerID, error) {
+	if len(cs.PeerCertificates) == 0 {
+		return "", errors.New("peer sent no certificate")
+	}
+	pub, ok := cs.PeerCertificates[0].PublicKey.(ed25519.PublicKey)
+	if !ok {
+		return "", errors.New("peer certificate is not Ed25519")
+	}
+	return IDFromKey(pub), nil
+}
+
+// tlsConfigFor returns a copy of the node's TLS config that accepts only
+// the node want.
+func tlsConfigFor(base *tls.Config, want PeerID) (*tls.Config, error) {
+	conf := base.Clone()
+	conf.VerifyConnection = func(cs tls.ConnectionState) error {
+		id, err := peerIDOf(cs)
+		if err != nil {
+			return err
+		}
+		if id != want {
+			return fmt.Errorf("%w: dialed %s, reached %s", ErrWrongPeer, want.Short(), id.Short())
+		}
+		return nil
+	}
+	return conf, nil
+}

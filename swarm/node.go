@@ -1,0 +1,465 @@
+package swarm
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"golang.org/x/time/rate"
+
+	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/origin"
+	"github.com/potluckfm/potluck/track"
+)
+
+// Config configures a Node.
+type Config struct {
+	// DataDir keeps the node key and the peers it found good.
+	DataDir string
+	// Origin is the client of the origin this node's swarm belongs to. Its
+	// URL's key is the one every manifest must be signed with.
+	Origin *origin.Client
+	// Store is the node's cache: what it plays from and serves.
+	Store cache.Store
+	// Listen is the UDP host:port of the peer protocol (default ":0").
+	Listen string
+	// PacketConn, if set, is used instead of listening on Listen (emulated
+	// networks hand one in).
+	PacketConn net.PacketConn
+	// AnnounceAddr is the address given to the tracker; default the
+	// socket's, with an unspecified host left for the tracker to fill in.
+	AnnounceAddr string
+	// MaxUploads bounds concurrent chunk uploads (default 8).
+	MaxUploads int
+	// UploadRate bounds upload bytes per second; 0 means no limit.
+	UploadRate int64
+	// Scheduler tunes the chunk scheduler; zero fields take defaults.
+	Scheduler SchedulerConfig
+	// NoAnnounce keeps the node off the tracker (a one-shot fetch that
+	// exits soon should not be listed as a source).
+	NoAnnounce bool
+	// NoPeers turns peer-to-peer off: everything comes from the origin
+	// (the client-server baseline). The node still serves.
+	NoPeers bool
+	// Logger receives structured logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Node is a swarm member: it fetches tracks for local readers (Open) and
+// serves what its store holds to other nodes. Start it with Start, stop it
+// with Close.
+type Node struct {
+	cfg     Config
+	id      PeerID
+	key     ed25519.PrivateKey
+	log     *slog.Logger
+	origin  *origin.Client
+	store   cache.Store
+	tlsConf *tls.Config
+	tr      *quic.Transport
+	ln      *quic.Listener
+	uploads *uploadSlots
+	limiter *rate.Limiter
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	conns   map[PeerID]*peerConn
+	dialing map[PeerID]chan struct{}
+	known   map[PeerID]knownPeer
+	banned  map[PeerID]string
+	holders map[track.ID]map[PeerID]time.Time // who told us they hold what
+	open    map[track.ID]int                  // tracks with open streams
+	whoHas  map[whoHasKey]time.Time           // recent neighbour searches served
+
+	announce    chan struct{}
+	bytesServed atomic.Int64
+	chunksOut   atomic.Int64
+}
+
+type knownPeer struct {
+	Addr     string    `json:"addr"`
+	LastGood time.Time `json:"last_good"`
+}
+
+type whoHasKey struct {
+	id    track.ID
+	asker PeerID
+}
+
+// Start creates the node's identity (or loads it from DataDir), binds its
+// socket and starts serving and announcing.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	if cfg.Origin == nil || cfg.Store == nil || cfg.DataDir == "" {
+		return nil, errors.New("swarm: Origin, Store and DataDir are required")
+	}
+	key, err := loadOrCreateKey(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("swarm: %w", err)
+	}
+	tlsConf, err := tlsConfig(key, "")
+	if err != nil {
+		return nil, err
+	}
+	pc := cfg.PacketConn
+	if pc == nil {
+		if pc, err = net.ListenPacket("udp", cmp.Or(cfg.Listen, ":0")); err != nil {
+			return nil, fmt.Errorf("swarm: %w", err)
+		}
+	}
+	n := &Node{
+		cfg:      cfg,
+		id:       IDFromKey(key.Public().(ed25519.PublicKey)),
+		key:      key,
+		log:      cmp.Or(cfg.Logger, slog.Default()),
+		origin:   cfg.Origin,
+		store:    cfg.Store,
+		tlsConf:  tlsConf,
+		tr:       &quic.Transport{Conn: pc},
+		uploads:  newUploadSlots(cmp.Or(cfg.MaxUploads, 8)),
+		conns:    map[PeerID]*peerConn{},
+		dialing:  map[PeerID]chan struct{}{},
+		known:    map[PeerID]knownPeer{},
+		banned:   map[PeerID]string{},
+		holders:  map[track.ID]map[PeerID]time.Time{},
+		whoHas:   map[whoHasKey]time.Time{},
+		open:     map[track.ID]int{},
+		announce: make(chan struct{}, 1),
+	}
+	if cfg.UploadRate > 0 {
+		n.limiter = rate.NewLimiter(rate.Limit(cfg.UploadRate), max(int(cfg.UploadRate), track.MaxChunkSize))
+	}
+	n.log = n.log.With("node", n.id.Short())
+	n.ln, err = n.tr.Listen(tlsConf, quicConfig())
+	if err != nil {
+		n.tr.Close()
+		return nil, fmt.Errorf("swarm: %w", err)
+	}
+	n.loadKnown()
+	n.ctx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	n.wg.Go(n.acceptLoop)
+	if !cfg.NoAnnounce {
+		n.wg.Go(n.announceLoop)
+	}
+	n.wg.Go(n.exchangeLoop)
+	return n, nil
+}
+
+func quicConfig() *quic.Config {
+	return &quic.Config{
+		MaxIdleTimeout:        30 * time.Second,
+		KeepAlivePeriod:       10 * time.Second,
+		HandshakeIdleTimeout:  3 * time.Second,
+		MaxIncomingStreams:    256,
+		MaxIncomingUniStreams: -1,
+	}
+}
+
+// ID is the node's peer ID.
+func (n *Node) ID() PeerID { return n.id }
+
+// Addr is the UDP address the node listens and dials on.
+func (n *Node) Addr() net.Addr { return n.tr.Conn.LocalAddr() }
+
+// Store is the node's cache.
+func (n *Node) Store() cache.Store { return n.store }
+
+// BytesServed counts chunk bytes this node uploaded to others.
+func (n *Node) BytesServed() int64 { return n.bytesServed.Load() }
+
+// Peers lists the nodes connected now.
+func (n *Node) Peers() []PeerAddr {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]PeerAddr, 0, len(n.conns))
+	for id, c := range n.conns {
+		out = append(out, PeerAddr{ID: id, Addr: c.addr})
+	}
+	slices.SortFunc(out, func(a, b PeerAddr) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Banned reports whether id was banned, and why.
+func (n *Node) Banned(id PeerID) (string, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	why, ok := n.banned[id]
+	return why, ok
+}
+
+// Close stops the node: connections, listeners, goroutines. It remembers
+// the good peers for next time.
+func (n *Node) Close() error {
+	n.cancel()
+	n.mu.Lock()
+	conns := make([]*peerConn, 0, len(n.conns))
+	for _, c := range n.conns {
+		conns = append(conns, c)
+	}
+	n.mu.Unlock()
+	for _, c := range conns {
+		c.conn.CloseWithError(0, "node closing")
+	}
+	n.ln.Close()
+	n.wg.Wait()
+	n.saveKnown()
+	return n.tr.Close()
+}
+
+// AnnounceNow asks the node to announce its holdings to the tracker soon.
+func (n *Node) AnnounceNow() {
+	select {
+	case n.announce <- struct{}{}:
+	default:
+	}
+}
+
+// announceAddr is the address the tracker lists for this node.
+func (n *Node) announceAddr() string {
+	if n.cfg.AnnounceAddr != "" {
+		return n.cfg.AnnounceAddr
+	}
+	return n.Addr().String()
+}
+
+// Announce tells the tracker what this node holds now.
+func (n *Node) Announce(ctx context.Context) (origin.AnnounceResponse, error) {
+	return n.origin.Announce(ctx, origin.AnnounceRequest{PeerID: string(n.id), Addr: n.announceAddr(), Tracks: n.holdings()})
+}
+
+// holdings lists the tracks to announce, sorted.
+func (n *Node) holdings() []track.ID {
+	// Tracks being fetched count too: a node that has none of a track yet
+	// is a swarm-mate of others fetching it (as leechers are in BitTorrent).
+	n.mu.Lock()
+	ids := make([]track.ID, 0, len(n.open))
+	for id := range n.open {
+		ids = append(ids, id)
+	}
+	n.mu.Unlock()
+	for _, t := range n.store.Tracks() {
+		if t.Held > 0 && !slices.Contains(ids, t.ID) {
+			ids = append(ids, t.ID)
+		}
+	}
+	slices.SortFunc(ids, func(a, b track.ID) int { return bytes.Compare(a[:], b[:]) })
+	return ids
+}
+
+// announceLoop announces on start, when asked (new content) and before the
+// tracker forgets this node.
+func (n *Node) announceLoop() {
+	interval := time.Minute
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	changed := n.store.Subscribe()
+	var last []track.ID
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-timer.C:
+		case _, ok := <-changed:
+			if !ok {
+				changed = nil // store closed
+				continue
+			}
+			if !n.debounce() {
+				return
+			}
+			if slices.Equal(n.holdings(), last) {
+				continue // more chunks of tracks already announced
+			}
+		case <-n.announce:
+			if !n.debounce() {
+				return
+			}
+		}
+		ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+		last = n.holdings()
+		resp, err := n.Announce(ctx)
+		cancel()
+		next := interval
+		if err != nil {
+			n.log.Debug("announce failed", "err", err)
+			next = 5 * time.Second
+		} else if resp.Interval > 0 {
+			interval = time.Duration(resp.Interval) * time.Second
+			next = interval
+		}
+		timer.Reset(next)
+	}
+}
+
+// debounce waits a moment so a burst of new chunks makes one announce. It
+// reports false if the node is closing.
+func (n *Node) debounce() bool {
+	select {
+	case <-time.After(300 * time.Millisecond):
+		return true
+	case <-n.ctx.Done():
+		return false
+	}
+}
+
+// exchangeLoop asks a random connected peer for the peers it knows (peer
+// exchange) now and then, and saves the address book.
+func (n *Node) exchangeLoop() {
+	t := time.NewTicker(20 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		conns := n.connected()
+		if len(conns) == 0 {
+			continue
+		}
+		c := conns[rand.IntN(len(conns))]
+		ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+		peers, err := c.peers(ctx)
+		cancel()
+		if err == nil {
+			n.learn(peers)
+		}
+		n.saveKnown()
+	}
+}
+
+// learn adds peers to the address book (not the node itself, not the banned).
+func (n *Node) learn(peers []PeerAddr) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, p := range peers {
+		if p.ID == n.id || p.ID == "" || p.Addr == "" {
+			continue
+		}
+		if _, bad := n.banned[p.ID]; bad {
+			continue
+		}
+		if _, ok := n.known[p.ID]; !ok && len(n.known) < 1000 {
+			n.known[p.ID] = knownPeer{Addr: p.Addr}
+		}
+	}
+}
+
+// markGood records that p delivered, so it is remembered across restarts.
+func (n *Node) markGood(p *peerConn) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.known[p.id] = knownPeer{Addr: p.addr, LastGood: time.Now()}
+}
+
+const knownFile = "peers.json"
+
+func (n *Node) loadKnown() {
+	b, err := os.ReadFile(filepath.Join(n.cfg.DataDir, knownFile))
+	if err != nil {
+		return
+	}
+	var m map[PeerID]knownPeer
+	if err := json.Unmarshal(b, &m); err != nil {
+		n.log.Warn("ignoring unreadable peer list", "err", err)
+		return
+	}
+	for id, k := range m {
+		if id != n.id && k.Addr != "" {
+			n.known[id] = k
+		}
+	}
+}
+
+// saveKnown writes the peers that delivered good chunks, newest first.
+func (n *Node) saveKnown() {
+	n.mu.Lock()
+	good := map[PeerID]knownPeer{}
+	for id, k := range n.known {
+		if !k.LastGood.IsZero() {
+			good[id] = k
+		}
+	}
+	n.mu.Unlock()
+	b, err := json.MarshalIndent(good, "", "  ")
+	if err != nil {
+		return
+	}
+	tmp := filepath.Join(n.cfg.DataDir, knownFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err == nil {
+		os.Rename(tmp, filepath.Join(n.cfg.DataDir, knownFile))
+	}
+}
+
+// knownPeers returns the address book, good peers first.
+func (n *Node) knownPeers() []PeerAddr {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]PeerAddr, 0, len(n.known))
+	for id, k := range n.known {
+		if _, bad := n.banned[id]; !bad {
+			out = append(out, PeerAddr{ID: id, Addr: k.Addr})
+		}
+	}
+	slices.SortFunc(out, func(a, b PeerAddr) int {
+		return n.known[b.ID].LastGood.Compare(n.known[a.ID].LastGood)
+	})
+	return out
+}
+
+// ban disconnects a peer and refuses it for the node's lifetime.
+func (n *Node) ban(id PeerID, why string) {
+	n.mu.Lock()
+	if _, already := n.banned[id]; already {
+		n.mu.Unlock()
+		return
+	}
+	n.banned[id] = why
+	c := n.conns[id]
+	delete(n.conns, id)
+	delete(n.known, id)
+	for _, h := range n.holders {
+		delete(h, id)
+	}
+	n.mu.Unlock()
+	n.log.Warn("banned peer", "peer", id.Short(), "why", why)
+	if c != nil {
+		c.conn.CloseWithError(errCodeBanned, why)
+	}
+}
+
+func (n *Node) isBanned(id PeerID) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	_, bad := n.banned[id]
+	return bad
+}
+
+// noteHolder records that peer id holds (some of) track t.
+func (n *Node) noteHolder(t track.ID, id PeerID) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	h := n.holders[t]
+	if h == nil {
+		h = map[PeerID]time.Time{}
+		n.holders[t] = h
+	}
+	h[id] = time.Now()
+}

@@ -1,0 +1,522 @@
+package swarm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/track"
+)
+
+// SchedulerConfig tunes how a Stream spreads chunk requests over the origin
+// and peers. docs/scheduler.md says why the defaults are what they are.
+type SchedulerConfig struct {
+	// Head is the audio, from where reading starts, asked from the origin
+	// at once while peers are looked up (default 3s).
+	Head time.Duration
+	// Emergency: in ModePlay, a chunk due sooner than this that no peer is
+	// delivering goes to the origin (default 2s).
+	Emergency time.Duration
+	// PerPeer is the number of requests in flight to one peer (default 4).
+	PerPeer int
+	// OriginParallel is the number of requests in flight to the origin (default 4).
+	OriginParallel int
+	// PeerTimeout is the least time a peer gets for a chunk before the
+	// request moves elsewhere (default 1.5s; slower peers get 4x their
+	// measured time).
+	PeerTimeout time.Duration
+	// DiscoveryWait is how long chunks wait for the first peer lookup
+	// before the origin is asked for those no peer holds (default 1.5s).
+	DiscoveryWait time.Duration
+	// Refresh is how often the chunk maps of peers are asked again (default 500ms).
+	Refresh time.Duration
+	// MateWait is how long a chunk waits for the swarm-mate it is left to
+	// before the origin is asked (default 2s).
+	MateWait time.Duration
+}
+
+func (c SchedulerConfig) withDefaults() SchedulerConfig {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.Head, 3*time.Second)
+	def(&c.Emergency, 2*time.Second)
+	def(&c.PeerTimeout, 1500*time.Millisecond)
+	def(&c.DiscoveryWait, 1500*time.Millisecond)
+	def(&c.Refresh, 500*time.Millisecond)
+	def(&c.MateWait, 2*time.Second)
+	if c.PerPeer <= 0 {
+		c.PerPeer = 4
+	}
+	if c.OriginParallel <= 0 {
+		c.OriginParallel = 4
+	}
+	return c
+}
+
+// scheduler is the goroutine that owns a stream's requests. Fetching
+// goroutines report to it through results; discovery through haves.
+type scheduler struct {
+	s   *Stream
+	n   *Node
+	m   *track.Manifest
+	cfg SchedulerConfig
+
+	results chan result
+	haves   chan peerHave
+
+	inflight   map[int][]*pending // chunk → requests out (a peer's, and maybe the origin's)
+	peers      map[PeerID]*streamPeer
+	origin     originState
+	waiting    map[int]time.Time // when a chunk no peer held began waiting for a mate
+	discovered bool              // the first lookup ended, or chunks waited long enough for it
+	lookedUp   bool              // the first lookup ended
+}
+
+type pending struct {
+	peer    *peerConn // nil for the origin
+	started time.Time
+	cancel  context.CancelFunc
+}
+
+type result struct {
+	chunk int
+	data  []byte
+	peer  *peerConn // nil for the origin
+	err   error
+}
+
+type peerHave struct {
+	c    *peerConn
+	have cache.Bitfield
+}
+
+// streamPeer is what one stream knows of one peer.
+type streamPeer struct {
+	c        *peerConn
+	have     cache.Bitfield
+	inflight int
+	skip     map[int]bool // chunks it failed to deliver
+	strikes  int
+}
+
+type originState struct {
+	inflight  int
+	failures  int
+	downUntil time.Time
+	lastErr   error
+}
+
+func newScheduler(s *Stream) *scheduler {
+	return &scheduler{
+		s: s, n: s.n, m: s.m, cfg: s.cfg,
+		results:  make(chan result, 64),
+		haves:    make(chan peerHave, 64),
+		inflight: map[int][]*pending{},
+		peers:    map[PeerID]*streamPeer{},
+		waiting:  map[int]time.Time{},
+	}
+}
+
+// leaveToMate reports whether chunk i, which no peer holds yet, should be
+// left to a swarm-mate (a peer fetching the same track) to get from the
+// origin. Mates split the chunks among them by rank of ID, so a crowd
+// fetching one track costs the origin about one copy, not one per node; a
+// chunk left to a mate goes to the origin anyway after MateWait.
+func (sc *scheduler) leaveToMate(i int, now time.Time) bool {
+	ids := []PeerID{sc.n.id}
+	for id, p := range sc.peers {
+		if p.have.Count() < sc.m.NumChunks() && p.c.conn.Context().Err() == nil {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 1 {
+		return false
+	}
+	slices.Sort(ids)
+	if ids[i%len(ids)] == sc.n.id {
+		return false
+	}
+	since, ok := sc.waiting[i]
+	if !ok {
+		sc.waiting[i] = now
+		return true
+	}
+	return now.Sub(since) < sc.cfg.MateWait
+}
+
+func (sc *scheduler) run(ctx context.Context) {
+	defer func() {
+		for _, ps := range sc.inflight {
+			for _, p := range ps {
+				p.cancel()
+			}
+		}
+	}()
+	discoveryDone := make(chan struct{})
+	if !sc.n.cfg.NoPeers && sc.s.got.Count() < sc.m.NumChunks() {
+		sc.n.wg.Go(func() { sc.discover(ctx, discoveryDone) })
+	} else {
+		close(discoveryDone)
+		sc.lookedUp = true
+	}
+	waitTimer := time.NewTimer(sc.cfg.DiscoveryWait)
+	defer waitTimer.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	announced := false
+	for {
+		v := sc.s.view()
+		if v.closed {
+			return
+		}
+		if v.got.Count() == sc.m.NumChunks() {
+			sc.n.AnnounceNow()
+			return
+		}
+		if !announced && v.got.Count() > 0 {
+			announced = true
+			sc.n.AnnounceNow()
+		}
+		sc.plan(ctx, v)
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-sc.results:
+			sc.handle(r)
+		case h := <-sc.haves:
+			sc.addPeer(h)
+		case <-discoveryDone:
+			sc.discovered, sc.lookedUp = true, true
+			discoveryDone = nil
+		case <-waitTimer.C:
+			sc.discovered = true
+		case <-sc.s.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// plan sends requests for the chunks that need one, most urgent first.
+func (sc *scheduler) plan(ctx context.Context, v view) {
+	now := time.Now()
+	n := sc.m.NumChunks()
+	order := make([]int, 0, n)
+	for i := v.pos; i < n; i++ {
+		order = append(order, i)
+	}
+	if sc.s.mode == ModeFetch {
+		for i := 0; i < v.pos; i++ {
+			order = append(order, i)
+		}
+	} else {
+		// A seek moved past these: stop fetching them.
+		for i, ps := range sc.inflight {
+			if i < v.pos {
+				for _, p := range ps {
+					p.cancel()
+				}
+				sc.dropPending(i)
+			}
+		}
+	}
+	for _, i := range order {
+		if v.got.Has(i) || v.failed[i] {
+			continue
+		}
+		head := sc.s.chunkPTS[i]-sc.s.chunkPTS[v.runStart] < sc.cfg.Head && i >= v.runStart
+		urgent := sc.s.mode == ModePlay && sc.s.chunkPTS[i]-v.playTime < sc.cfg.Emergency
+		if ps := sc.inflight[i]; len(ps) > 0 {
+			sc.watch(ctx, i, ps, urgent, now)
+			continue
+		}
+		originUp := !now.Before(sc.origin.downUntil)
+		if sc.n.cfg.NoPeers || ((head || urgent) && originUp) {
+			sc.askOrigin(ctx, i)
+			continue
+		}
+		if p := sc.bestPeer(i); p != nil {
+			sc.askPeer(ctx, p, i)
+			continue
+		}
+		if sc.discovered && !sc.anyPeerHas(i) && !sc.leaveToMate(i, now) {
+			sc.askOrigin(ctx, i)
+		}
+	}
+}
+
+// watch moves a peer request that takes too long; for an urgent chunk a
+// slow peer gets a duplicate request to the origin.
+func (sc *scheduler) watch(ctx context.Context, i int, ps []*pending, urgent bool, now time.Time) {
+	for _, p := range ps {
+		if p.peer == nil {
+			return // the origin has it in hand
+		}
+	}
+	p := ps[0]
+	sp := sc.peers[p.peer.id]
+	limit := sc.cfg.PeerTimeout
+	if sp != nil {
+		p.peer.mu.Lock()
+		if r := p.peer.rate; r > 0 {
+			_, l := sc.m.ChunkBounds(i)
+			limit = max(limit, 4*time.Duration(float64(l)*float64(sp.inflight)/r*float64(time.Second)))
+		}
+		p.peer.mu.Unlock()
+	}
+	switch age := now.Sub(p.started); {
+	case age > limit:
+		p.cancel()
+		sc.dropPending(i)
+		if sp != nil {
+			sp.inflight--
+			sp.skip[i] = true
+			sp.strikes++
+			if sp.strikes >= 3 {
+				sc.n.log.Info("peer stalls; dropping it from this stream", "peer", sp.c.id.Short(), "track", sc.m.ID)
+				delete(sc.peers, sp.c.id)
+			}
+		}
+	case urgent && age > limit/3:
+		sc.askOrigin(ctx, i)
+	}
+}
+
+func (sc *scheduler) dropPending(i int) { delete(sc.inflight, i) }
+
+// bestPeer picks, among the peers holding chunk i with room in their queue,
+// the one expected to deliver soonest (queued bytes over measured rate).
+func (sc *scheduler) bestPeer(i int) *streamPeer {
+	var best *streamPeer
+	var bestETA float64
+	for _, p := range sc.peers {
+		if !p.have.Has(i) || p.skip[i] || p.inflight >= sc.cfg.PerPeer || p.c.conn.Context().Err() != nil {
+			continue
+		}
+		p.c.mu.Lock()
+		r := p.c.rate
+		p.c.mu.Unlock()
+		if r == 0 {
+			r = 1 << 20 // untried: assume 1 MB/s so it gets a chance
+		}
+		eta := float64(p.inflight+1) * float64(sc.m.ChunkSize) / r
+		if best == nil || eta < bestETA {
+			best, bestETA = p, eta
+		}
+	}
+	return best
+}
+
+func (sc *scheduler) anyPeerHas(i int) bool {
+	for _, p := range sc.peers {
+		if p.have.Has(i) && !p.skip[i] {
+			return true
+		}
+	}
+	return false
+}
+
+func (sc *scheduler) askPeer(ctx context.Context, p *streamPeer, i int) {
+	rctx, cancel := context.WithCancel(ctx)
+	sc.inflight[i] = append(sc.inflight[i], &pending{peer: p.c, started: time.Now(), cancel: cancel})
+	p.inflight++
+	prio := PriorityPlaying
+	if sc.s.mode == ModeFetch {
+		prio = PriorityPrefetch
+	}
+	_, size := sc.m.ChunkBounds(i)
+	sc.n.wg.Go(func() {
+		defer cancel()
+		b, err := p.c.chunk(rctx, sc.m.ID, i, size, prio)
+		if err == nil {
+			err = sc.m.VerifyChunk(i, b)
+		}
+		select {
+		case sc.results <- result{chunk: i, data: b, peer: p.c, err: err}:
+		case <-ctx.Done():
+		}
+	})
+}
+
+func (sc *scheduler) askOrigin(ctx context.Context, i int) {
+	if sc.origin.inflight >= sc.cfg.OriginParallel || time.Now().Before(sc.origin.downUntil) {
+		if time.Now().Before(sc.origin.downUntil) && sc.lookedUp && !sc.anyPeerHas(i) && sc.origin.failures >= 3 {
+			sc.s.fail(i, fmt.Errorf("%w: chunk %d of %s: no peer holds it and the origin did not deliver it: %v",
+				ErrUnavailable, i, sc.m.ID, sc.origin.lastErr))
+		}
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	sc.inflight[i] = append(sc.inflight[i], &pending{started: time.Now(), cancel: cancel})
+	sc.origin.inflight++
+	sc.n.wg.Go(func() {
+		defer cancel()
+		b, err := sc.n.origin.Chunk(rctx, sc.m, i)
+		select {
+		case sc.results <- result{chunk: i, data: b, err: err}:
+		case <-ctx.Done():
+		}
+	})
+}
+
+// handle takes one answer: a verified chunk, or a failure to route around.
+func (sc *scheduler) handle(r result) {
+	ps := sc.inflight[r.chunk]
+	idx := slices.IndexFunc(ps, func(p *pending) bool { return p.peer == r.peer })
+	if idx >= 0 {
+		ps = slices.Delete(ps, idx, idx+1)
+		if len(ps) == 0 {
+			delete(sc.inflight, r.chunk)
+		} else {
+			sc.inflight[r.chunk] = ps
+		}
+	}
+	var sp *streamPeer
+	if r.peer == nil {
+		sc.origin.inflight--
+	} else if sp = sc.peers[r.peer.id]; sp != nil && idx >= 0 {
+		sp.inflight--
+	}
+	if r.err == nil {
+		src := FromOrigin
+		var pid PeerID
+		if r.peer != nil {
+			src, pid = FromPeer, r.peer.id
+			sc.n.markGood(r.peer)
+		} else {
+			sc.origin.failures = 0
+		}
+		sc.s.deliver(r.chunk, r.data, src, pid)
+		// A duplicate request for the same chunk is no longer needed.
+		for _, p := range sc.inflight[r.chunk] {
+			p.cancel()
+		}
+		return
+	}
+	if r.peer == nil {
+		if errors.Is(r.err, context.Canceled) {
+			return
+		}
+		sc.origin.failures++
+		sc.origin.lastErr = r.err
+		sc.origin.downUntil = time.Now().Add(min(time.Duration(sc.origin.failures)*500*time.Millisecond, 5*time.Second))
+		sc.n.log.Debug("origin chunk failed", "chunk", r.chunk, "err", r.err)
+		return
+	}
+	switch {
+	case errors.Is(r.err, track.ErrBadChunk):
+		sc.s.mu.Lock()
+		sc.s.stats.Dropped++
+		sc.s.mu.Unlock()
+		sc.n.ban(r.peer.id, fmt.Sprintf("sent chunk %d of %s that fails its hash", r.chunk, sc.m.ID))
+		delete(sc.peers, r.peer.id)
+	case errors.Is(r.err, ErrNotHeld) && sp != nil && sp.have.Has(r.chunk):
+		sc.n.ban(r.peer.id, fmt.Sprintf("claimed chunk %d of %s and did not serve it", r.chunk, sc.m.ID))
+		delete(sc.peers, r.peer.id)
+	case errors.Is(r.err, context.Canceled) || errors.Is(r.err, context.DeadlineExceeded):
+		// Moved elsewhere by watch, or the stream is closing.
+	case sp != nil:
+		sp.skip[r.chunk] = true
+		if r.peer.conn.Context().Err() != nil {
+			delete(sc.peers, r.peer.id) // vanished: its chunks go elsewhere
+		}
+	}
+}
+
+// addPeer takes a peer's chunk map from discovery.
+func (sc *scheduler) addPeer(h peerHave) {
+	if sc.n.isBanned(h.c.id) || len(h.have) != len(sc.s.got) {
+		return
+	}
+	if sp := sc.peers[h.c.id]; sp != nil && sp.c == h.c {
+		sp.have = h.have
+		return
+	}
+	sc.peers[h.c.id] = &streamPeer{c: h.c, have: h.have, skip: map[int]bool{}}
+}
+
+// discover finds peers holding the track and keeps their chunk maps fresh
+// until the stream ends. It closes done after the first round.
+func (sc *scheduler) discover(ctx context.Context, done chan struct{}) {
+	id := sc.m.ID
+	asked := map[PeerID]bool{}
+	round := func(withKnown bool) {
+		cands := sc.n.candidates(ctx, id, withKnown)
+		sem := make(chan struct{}, 8)
+		for _, p := range cands {
+			if asked[p.ID] {
+				continue
+			}
+			asked[p.ID] = true
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			sc.n.wg.Go(func() {
+				defer func() { <-sem }()
+				sc.askHave(ctx, p)
+			})
+		}
+		for range cap(sem) {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+	if !sc.n.cfg.NoAnnounce {
+		// List this node as fetching the track before looking up others:
+		// of two nodes starting at once, the later lookup then sees the
+		// earlier announce, so every pair of swarm-mates finds each other.
+		actx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		sc.n.Announce(actx)
+		cancel()
+	}
+	round(false)
+	close(done)
+	refresh := time.NewTicker(sc.cfg.Refresh)
+	defer refresh.Stop()
+	lookup := time.NewTicker(2 * time.Second)
+	defer lookup.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-refresh.C:
+			// Peers fetching the same track gain chunks, and mates that
+			// found this node connect to it: ask every connected peer again.
+			for _, c := range sc.n.connected() {
+				sc.n.wg.Go(func() { sc.askHave(ctx, PeerAddr{ID: c.id, Addr: c.addr}) })
+			}
+		case <-lookup.C:
+			clear(asked)
+			round(true)
+		}
+	}
+}
+
+// askHave connects to p and reports its chunk map of the track.
+func (sc *scheduler) askHave(ctx context.Context, p PeerAddr) {
+	hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	c, err := sc.n.conn(hctx, p)
+	if err != nil {
+		return
+	}
+	bf, err := c.have(hctx, sc.m.ID)
+	if err != nil || len(bf) != (sc.m.NumChunks()+7)/8 {
+		return
+	}
+	sc.n.noteHolder(sc.m.ID, c.id)
+	select {
+	case sc.haves <- peerHave{c: c, have: cache.Bitfield(bf)}:
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,446 @@
+package swarm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/track"
+)
+
+// Mode says how a Stream paces its fetching.
+type Mode int
+
+const (
+	// ModeFetch fetches every chunk as fast as the sources allow.
+	ModeFetch Mode = iota
+	// ModePlay gives every chunk a deadline from the playback position its
+	// reader reports (SetPosition) and fetches the most urgent first.
+	ModePlay
+)
+
+// Source says where a chunk came from.
+type Source int
+
+// Sources of a chunk.
+const (
+	FromCache Source = iota
+	FromPeer
+	FromOrigin
+)
+
+// Stats tell where a stream's bytes came from. Each chunk counts once, for
+// the first source that delivered it.
+type Stats struct {
+	FromCache  int64 `json:"from_cache"`
+	FromPeers  int64 `json:"from_peers"`
+	FromOrigin int64 `json:"from_origin"`
+	// Peers is how many distinct peers delivered chunks.
+	Peers int `json:"peers"`
+	// FirstByte is the time from Open to the first chunk at the read position.
+	FirstByte time.Duration `json:"-"`
+	// Dropped counts chunks refused because they did not match the manifest.
+	Dropped int `json:"dropped"`
+}
+
+// ErrClosed is returned by reads of a closed Stream.
+var ErrClosed = errors.New("stream closed")
+
+// ErrUnavailable means a chunk could not be had: no peer holds it and the
+// origin did not deliver it.
+var ErrUnavailable = errors.New("chunk unavailable")
+
+// Stream reads one track's bytes in order from any position while the node
+// fetches them. It is an io.ReadSeekCloser; Read blocks until the bytes at
+// the position have arrived and been verified. Position (Seek) and, in
+// ModePlay, the playback position (SetPosition) drive the scheduler.
+// A Stream is safe for one reader plus concurrent Stats and SetPosition.
+type Stream struct {
+	n        *Node
+	m        *track.Manifest
+	mode     Mode
+	cfg      SchedulerConfig
+	unpin    func()
+	opened   time.Time
+	cancel   context.CancelFunc
+	done     chan struct{}
+	wake     chan struct{}
+	chunkPTS []time.Duration // playback time at which each chunk starts
+
+	mu        sync.Mutex
+	cond      *sync.Cond
+	got       cache.Bitfield
+	mem       map[int][]byte // chunks the store could not keep
+	pos       int64
+	runStart  int // chunk where the current run of reading began (head)
+	playPos   time.Duration
+	playAt    time.Time
+	failed    map[int]error
+	closed    bool
+	stats     Stats
+	peersUsed map[PeerID]bool
+	curIdx    int
+	cur       []byte
+}
+
+// Manifest returns the verified manifest of the stream's track.
+func (s *Stream) Manifest() *track.Manifest { return s.m }
+
+// Open returns a Stream of track id. The manifest comes from the cache, the
+// origin, or a peer (verified against the origin key); Open fails only if
+// none of them has it.
+func (n *Node) Open(ctx context.Context, id track.ID, mode Mode) (*Stream, error) {
+	m, err := n.manifest(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stream{
+		n:         n,
+		m:         m,
+		mode:      mode,
+		cfg:       n.cfg.Scheduler.withDefaults(),
+		unpin:     n.store.Pin(id),
+		opened:    time.Now(),
+		done:      make(chan struct{}),
+		wake:      make(chan struct{}, 1),
+		chunkPTS:  chunkTimes(m),
+		got:       cache.NewBitfield(m.NumChunks()),
+		mem:       map[int][]byte{},
+		failed:    map[int]error{},
+		peersUsed: map[PeerID]bool{},
+		curIdx:    -1,
+		playAt:    time.Now(),
+	}
+	s.cond = sync.NewCond(&s.mu)
+	n.store.Touch(id)
+	if have := n.store.Have(id); have != nil {
+		for i := range m.NumChunks() {
+			if have.Has(i) {
+				s.got.Set(i)
+				_, l := m.ChunkBounds(i)
+				s.stats.FromCache += int64(l)
+			}
+		}
+	}
+	if s.got.Count() > 0 {
+		s.stats.FirstByte = time.Since(s.opened)
+	}
+	n.mu.Lock()
+	n.open[id]++
+	n.mu.Unlock()
+	schedCtx, cancel := context.WithCancel(n.ctx)
+	s.cancel = cancel
+	n.wg.Go(func() {
+		defer close(s.done)
+		newScheduler(s).run(schedCtx)
+	})
+	return s, nil
+}
+
+// manifest finds the manifest of id: cache, then origin, then peers.
+func (n *Node) manifest(ctx context.Context, id track.ID) (*track.Manifest, error) {
+	if m, _, ok := n.store.Manifest(id); ok {
+		return m, nil
+	}
+	m, signed, originErr := n.origin.Manifest(ctx, id)
+	if originErr == nil {
+		n.store.PutManifest(m, signed)
+		return m, nil
+	}
+	if errors.Is(originErr, track.ErrBadSignature) || errors.Is(originErr, track.ErrBadManifest) {
+		return nil, originErr
+	}
+	n.log.Info("origin has no manifest for us; asking peers", "track", id, "err", originErr)
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for _, p := range n.candidates(lctx, id, false) {
+		c, err := n.conn(lctx, p)
+		if err != nil {
+			continue
+		}
+		signed, err := c.manifest(lctx, id)
+		if err != nil {
+			continue
+		}
+		m, err := track.Open(signed, n.origin.URL().Key)
+		if err != nil || m.ID != id {
+			n.ban(c.id, fmt.Sprintf("sent a manifest the origin did not sign: %v", err))
+			continue
+		}
+		n.store.PutManifest(m, signed)
+		return m, nil
+	}
+	return nil, fmt.Errorf("manifest of %s: origin: %w; no peer had it either", id, originErr)
+}
+
+// candidates lists peers that may hold id: connected peers, the tracker's
+// answer, a neighbour search, and (when the tracker cannot answer, or
+// always if withKnown) the peers remembered from earlier.
+func (n *Node) candidates(ctx context.Context, id track.ID, withKnown bool) []PeerAddr {
+	var mu sync.Mutex
+	var out []PeerAddr
+	add := func(ps []PeerAddr) {
+		mu.Lock()
+		out = append(out, ps...)
+		mu.Unlock()
+	}
+	for _, c := range n.connected() {
+		add([]PeerAddr{{ID: c.id, Addr: c.addr}})
+	}
+	var wg sync.WaitGroup
+	trackerOK := false
+	wg.Go(func() {
+		ps, err := n.origin.Peers(ctx, id, string(n.id), 30)
+		if err != nil {
+			return
+		}
+		trackerOK = true
+		var found []PeerAddr
+		for _, p := range ps {
+			found = append(found, PeerAddr{ID: PeerID(p.ID), Addr: p.Addr})
+		}
+		n.learn(found)
+		add(found)
+	})
+	wg.Go(func() {
+		sctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+		defer cancel()
+		add(n.askNeighbours(sctx, id, MaxWhoHasTTL, ""))
+	})
+	wg.Wait()
+	if withKnown || !trackerOK {
+		add(n.knownPeers())
+	}
+	var keep []PeerAddr
+	for _, p := range dedupe(out, n.id) {
+		if !n.isBanned(p.ID) {
+			keep = append(keep, p)
+		}
+	}
+	return keep
+}
+
+// chunkTimes maps each chunk to the playback time of its first byte,
+// through the manifest's seek index (exact for VBR too).
+func chunkTimes(m *track.Manifest) []time.Duration {
+	out := make([]time.Duration, m.NumChunks())
+	seek := m.Audio.Seek
+	rate := float64(max(m.Audio.SampleRate, 1))
+	for i := range out {
+		off, _ := m.ChunkBounds(i)
+		j := sort.Search(len(seek), func(j int) bool { return seek[j].Offset > off }) - 1
+		if j < 0 {
+			continue
+		}
+		sample := float64(seek[j].Sample)
+		// Interpolate within the seek interval by bytes.
+		if j+1 < len(seek) {
+			span := float64(seek[j+1].Offset - seek[j].Offset)
+			sample += float64(seek[j+1].Sample-seek[j].Sample) * float64(off-seek[j].Offset) / span
+		} else if m.Audio.Bitrate > 0 {
+			sample += float64(off-seek[j].Offset) * 8 / float64(m.Audio.Bitrate) * rate
+		}
+		out[i] = time.Duration(sample / rate * float64(time.Second))
+	}
+	return out
+}
+
+// Read reads the track's bytes at the stream position, blocking until they
+// have arrived. It returns io.EOF at the end of the track, and an error
+// wrapping ErrUnavailable if a chunk could not be had from anyone.
+func (s *Stream) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if s.closed {
+			return 0, ErrClosed
+		}
+		if s.pos >= s.m.Size {
+			return 0, io.EOF
+		}
+		i := s.m.ChunkAt(s.pos)
+		if err := s.failed[i]; err != nil {
+			return 0, err
+		}
+		if s.got.Has(i) {
+			if s.curIdx != i {
+				b, err := s.chunkLocked(i)
+				if err != nil {
+					// The store lost it (evicted, corrupted): fetch again.
+					s.got[i/8] &^= 0x80 >> (i % 8) // bit order of cache.Bitfield
+					s.kick()
+					continue
+				}
+				s.curIdx, s.cur = i, b
+			}
+			off, _ := s.m.ChunkBounds(i)
+			n := copy(p, s.cur[s.pos-off:])
+			s.pos += int64(n)
+			s.kick()
+			return n, nil
+		}
+		s.cond.Wait()
+	}
+}
+
+func (s *Stream) chunkLocked(i int) ([]byte, error) {
+	if b, ok := s.mem[i]; ok {
+		return b, nil
+	}
+	return s.n.store.ReadChunk(s.m.ID, i)
+}
+
+// Seek sets the byte position for the next Read (io.Seeker). Chunks before
+// the new position stop being fetched in ModePlay.
+func (s *Stream) Seek(offset int64, whence int) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch whence {
+	case io.SeekCurrent:
+		offset += s.pos
+	case io.SeekEnd:
+		offset += s.m.Size
+	}
+	if offset < 0 {
+		return s.pos, fmt.Errorf("seek to %d: before the start", offset)
+	}
+	s.pos = offset
+	s.runStart = s.m.ChunkAt(min(offset, s.m.Size-1))
+	s.kick()
+	return offset, nil
+}
+
+// SeekTime positions the stream at the frame boundary of the seek point at
+// or before t and returns that point: decoding from there reaches t after
+// (t - point time) of samples.
+func (s *Stream) SeekTime(t time.Duration) (track.SeekPoint, error) {
+	sp := s.m.SeekPointAt(t)
+	_, err := s.Seek(sp.Offset, io.SeekStart)
+	if err == nil {
+		s.SetPosition(time.Duration(float64(sp.Sample) / float64(max(s.m.Audio.SampleRate, 1)) * float64(time.Second)))
+	}
+	return sp, err
+}
+
+// SetPosition reports the playback position (ModePlay): chunk deadlines
+// count from it as if playback goes on in real time.
+func (s *Stream) SetPosition(t time.Duration) {
+	s.mu.Lock()
+	s.playPos, s.playAt = t, time.Now()
+	s.mu.Unlock()
+	s.kick()
+}
+
+// Stats returns where the stream's bytes came from so far.
+func (s *Stream) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Peers = len(s.peersUsed)
+	return st
+}
+
+// Complete reports whether every chunk has arrived.
+func (s *Stream) Complete() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.got.Count() == s.m.NumChunks()
+}
+
+// Close stops fetching and unblocks readers. It waits for the scheduler.
+func (s *Stream) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	s.cancel()
+	<-s.done
+	s.unpin()
+	s.n.mu.Lock()
+	if s.n.open[s.m.ID]--; s.n.open[s.m.ID] <= 0 {
+		delete(s.n.open, s.m.ID)
+	}
+	s.n.mu.Unlock()
+	return nil
+}
+
+// kick wakes the scheduler; callable with or without s.mu held.
+func (s *Stream) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// deliver records a verified chunk: into the store, or memory if the store
+// refuses it (full of pinned tracks, disk full).
+func (s *Stream) deliver(i int, b []byte, src Source, peer PeerID) {
+	err := s.n.store.WriteChunk(s.m.ID, i, b)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.mem[i] = b
+	}
+	if s.got.Has(i) {
+		return
+	}
+	s.got.Set(i)
+	delete(s.failed, i)
+	switch src {
+	case FromPeer:
+		s.stats.FromPeers += int64(len(b))
+		s.peersUsed[peer] = true
+	case FromOrigin:
+		s.stats.FromOrigin += int64(len(b))
+	}
+	if s.stats.FirstByte == 0 {
+		s.stats.FirstByte = time.Since(s.opened)
+	}
+	s.cond.Broadcast()
+}
+
+func (s *Stream) fail(i int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failed[i] = err
+	s.cond.Broadcast()
+}
+
+// view is what the scheduler needs of the stream's state, read at once.
+type view struct {
+	got      cache.Bitfield
+	pos      int
+	runStart int
+	playTime time.Duration // playback position now, extrapolated
+	closed   bool
+	failed   map[int]bool
+}
+
+func (s *Stream) view() view {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := view{
+		got:      append(cache.Bitfield(nil), s.got...),
+		pos:      s.m.ChunkAt(min(s.pos, s.m.Size-1)),
+		runStart: s.runStart,
+		playTime: s.playPos + time.Since(s.playAt),
+		closed:   s.closed,
+		failed:   map[int]bool{},
+	}
+	for i := range s.failed {
+		v.failed[i] = true
+	}
+	return v
+}

@@ -1,0 +1,280 @@
+package swarm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestChurnSourceKilledMidTransfer(t *testing.T) {
+	ts := newTestSwarm(t)
+	m, want := ts.track()
+	// A uploads slowly, so B is mid-transfer when A dies.
+	a := ts.seed(m, func(c *Config) { c.UploadRate = 64 << 10 })
+	b := ts.node(nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := b.Open(ctx, m.ID, ModeFetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Read a quarter, then kill A.
+	quarter := make([]byte, m.Size/4)
+	if _, err := io.ReadFull(s, quarter); err != nil {
+		t.Fatal(err)
+	}
+	if s.Stats().FromPeers == 0 {
+		t.Fatal("nothing came from A before it died")
+	}
+	a.Close()
+	rest, err := io.ReadAll(s)
+	if err != nil {
+		t.Fatalf("after A died: %v", err)
+	}
+	if !bytes.Equal(append(quarter, rest...), want) {
+		t.Fatal("bytes differ")
+	}
+	t.Logf("stats %+v", s.Stats())
+}
+
+func TestTenNodesAtOnce(t *testing.T) {
+	ts := newTestSwarm(t)
+	m, want := ts.track()
+	const nodes = 10
+	ns := make([]*Node, nodes)
+	for i := range ns {
+		ns[i] = ts.node(nil)
+	}
+	var wg sync.WaitGroup
+	stats := make([]Stats, nodes)
+	for i, n := range ns {
+		wg.Go(func() {
+			got, st := fetch(t, n, m.ID)
+			if !bytes.Equal(got, want) {
+				t.Errorf("node %d: bytes differ", i)
+			}
+			stats[i] = st
+		})
+	}
+	wg.Wait()
+	var origin, peers int64
+	for _, st := range stats {
+		origin += st.FromOrigin
+		peers += st.FromPeers
+	}
+	ratio := float64(origin) / float64(nodes*m.Size)
+	t.Logf("origin sent %d bytes for %d fetches of %d bytes: %.2f of client-server; peers sent %d", origin, nodes, m.Size, ratio, peers)
+	if ratio > 0.5 {
+		t.Errorf("origin carried %.0f%% of ten fetches, want far less", 100*ratio)
+	}
+	if origin+peers != nodes*m.Size {
+		t.Errorf("bytes do not add up: origin %d + peers %d != %d", origin, peers, nodes*m.Size)
+	}
+}
+
+func TestOriginDownAndNobodyHasItIsAClearError(t *testing.T) {
+	ts := newTestSwarm(t)
+	m, _ := ts.track()
+	b := ts.node(func(c *Config) { c.Scheduler.DiscoveryWait = 200 * time.Millisecond })
+	s, err := b.Open(context.Background(), m.ID, ModeFetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	ts.stopOrigin()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err = b.Open(ctx, m.ID, ModeFetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = io.ReadAll(s)
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("got %v, want ErrUnavailable", err)
+	}
+	t.Logf("error: %v", err)
+}
+
+func TestCachedTrackPlaysWithOriginDown(t *testing.T) {
+	ts := newTestSwarm(t)
+	m, want := ts.track()
+	cfg := ts.config(nil)
+	n := ts.start(cfg)
+	fetch(t, n, m.ID)
+	n.Close()
+	ts.stopOrigin()
+	// A new node on the same data directory and store: everything is cached.
+	n2 := ts.start(cfg)
+	got, st := fetch(t, n2, m.ID)
+	if !bytes.Equal(got, want) || st.FromCache != m.Size {
+		t.Fatalf("cached play with origin down: equal=%v stats %+v", bytes.Equal(got, want), st)
+	}
+	if n2.ID() != n.ID() {
+		t.Error("the node ID changed across restarts on one data directory")
+	}
+}
+
+func TestNeighbourSearchFindsAHolderTwoHopsAway(t *testing.T) {
+	ts := newTestSwarm(t)
+	m, want := ts.track()
+	holder := ts.seed(m, nil)
+	mid := ts.node(nil)
+	asker := ts.node(nil)
+	ctx := context.Background()
+	// holder – mid – asker, and no tracker to ask.
+	if _, err := mid.conn(ctx, PeerAddr{ID: holder.ID(), Addr: holder.Addr().String()}); err != nil {
+		t.Fatal(err)
+	}
+	// mid learns that holder has the track (as it would from a HAVE).
+	mid.noteHolder(m.ID, holder.ID())
+	if _, err := asker.conn(ctx, PeerAddr{ID: mid.ID(), Addr: mid.Addr().String()}); err != nil {
+		t.Fatal(err)
+	}
+	found := asker.askNeighbours(ctx, m.ID, MaxWhoHasTTL, "")
+	if len(found) == 0 || found[0].ID != holder.ID() {
+		t.Fatalf("neighbour search found %v, want the holder %s", found, holder.ID().Short())
+	}
+	// And a fetch with the origin gone uses it: the manifest comes from a peer too.
+	ts.stopOrigin()
+	got, st := fetch(t, asker, m.ID)
+	if !bytes.Equal(got, want) || st.FromPeers != m.Size {
+		t.Fatalf("fetch through a neighbour: equal=%v stats %+v", bytes.Equal(got, want), st)
+	}
+}
+
+func TestPeerExchangeAndRememberedPeers(t *testing.T) {
+	ts := newTestSwarm(t)
+	m, _ := ts.track()
+	a := ts.seed(m, nil)
+	cfg := ts.config(nil)
+	b := ts.start(cfg)
+	fetch(t, b, m.ID) // B gets chunks from A: A is a good peer.
+	c := ts.node(nil)
+	ctx := context.Background()
+	pc, err := c.conn(ctx, PeerAddr{ID: b.ID(), Addr: b.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peers, err := pc.peers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, p := range peers {
+		found = found || p.ID == a.ID()
+	}
+	if !found {
+		t.Errorf("peer exchange from B lists %v, not A", peers)
+	}
+	b.Close()
+	b2 := ts.start(cfg)
+	if kp := b2.knownPeers(); len(kp) == 0 || kp[0].ID != a.ID() {
+		t.Errorf("after a restart B remembers %v, want A first", kp)
+	}
+}
+
+func TestManifestFromPeerMustBeSignedByTheOrigin(t *testing.T) {
+	ts := newTestSwarm(t)
+	m, _ := ts.track()
+	// A forger: another origin signs a manifest for the same track.
+	other := newTestSwarm(t)
+	forger := other.seed(m, nil)
+	asker := ts.node(nil)
+	ctx := context.Background()
+	if _, err := asker.conn(ctx, PeerAddr{ID: forger.ID(), Addr: forger.Addr().String()}); err != nil {
+		t.Fatal(err)
+	}
+	ts.stopOrigin()
+	if _, err := asker.Open(ctx, m.ID, ModeFetch); err == nil {
+		t.Fatal("opened a track from a manifest the origin did not sign")
+	}
+	if _, banned := asker.Banned(forger.ID()); !banned {
+		t.Error("the forger is not banned")
+	}
+}
+
+func TestSeekAndPlayMode(t *testing.T) {
+	ts := newTestSwarm(t)
+	m, want := ts.track()
+	n := ts.node(nil)
+	ctx := context.Background()
+	s, err := n.Open(ctx, m.ID, ModePlay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mid := m.Duration() / 2
+	sp, err := s.SeekTime(mid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sp.Offset <= m.Audio.AudioStart || sp.Offset >= m.Size {
+		t.Fatalf("seek point %+v for %v", sp, mid)
+	}
+	buf := make([]byte, 4096)
+	if _, err := io.ReadFull(s, buf); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf, want[sp.Offset:sp.Offset+4096]) {
+		t.Fatal("bytes after a seek differ")
+	}
+	if _, err := s.Seek(-10, io.SeekEnd); err != nil {
+		t.Fatal(err)
+	}
+	tail, err := io.ReadAll(s)
+	if err != nil || !bytes.Equal(tail, want[len(want)-10:]) {
+		t.Fatalf("tail: %v", err)
+	}
+	// In play mode the chunks before the seek point are not all fetched.
+	if st := s.Stats(); st.FromOrigin >= m.Size {
+		t.Errorf("play mode after a seek fetched the whole track: %+v", st)
+	}
+	if _, err := s.Seek(-1, io.SeekStart); err == nil {
+		t.Error("seek before the start accepted")
+	}
+}
+
+func TestUploadSlotsServePlayingFirst(t *testing.T) {
+	u := newUploadSlots(1)
+	release, err := u.acquire(context.Background(), PriorityPrefetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := make(chan byte, 2)
+	var wg sync.WaitGroup
+	for _, p := range []byte{PriorityPrefetch, PriorityPlaying} {
+		wg.Go(func() {
+			r, err := u.acquire(context.Background(), p)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			order <- p
+			r()
+		})
+		time.Sleep(20 * time.Millisecond) // prefetch queues first
+	}
+	release()
+	wg.Wait()
+	if first := <-order; first != PriorityPlaying {
+		t.Errorf("first served priority %d, want playing-now", first)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r, _ := u.acquire(ctx, PriorityPlaying)
+	cancel()
+	if _, err := u.acquire(ctx, PriorityPlaying); err == nil {
+		t.Error("acquire on a full, cancelled context succeeded")
+	}
+	r()
+	if r2, err := u.acquire(context.Background(), PriorityPrefetch); err != nil {
+		t.Errorf("slot leaked: %v", err)
+	} else {
+		r2()
+	}
+}

@@ -1,0 +1,270 @@
+package swarm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/potluckfm/potluck/track"
+)
+
+// The peer protocol, version 1 (docs/protocol.md, "Peer protocol"). Every
+// request is one QUIC stream: the asker writes a request and closes its side;
+// the other writes a response and closes. These functions read and write
+// plain io.Readers and io.Writers, so they are tested over pipes.
+
+// ProtocolVersion is the version every request carries.
+const ProtocolVersion = 1
+
+var wireMagic = [3]byte{'P', 'L', 'K'}
+
+// Message types.
+const (
+	msgManifest byte = 1 // track ID → signed manifest
+	msgHave     byte = 2 // track ID → bitfield of chunks held
+	msgChunk    byte = 3 // track ID, index, priority → chunk bytes
+	msgWhoHas   byte = 4 // track ID, TTL → peers known to hold it
+	msgPeers    byte = 5 // → peers this node knows (peer exchange)
+)
+
+// Status codes of a response.
+const (
+	statusOK             byte = 0
+	statusNotHeld        byte = 1 // the node does not hold what was asked
+	statusBusy           byte = 2 // upload slots full; ask elsewhere or later
+	statusBadRequest     byte = 3
+	statusTooOldVersion  byte = 4
+	statusUnknownVersion byte = 5
+)
+
+// Priorities of a chunk request: a node serves PriorityPlaying first.
+const (
+	PriorityPrefetch byte = 0
+	PriorityPlaying  byte = 1
+)
+
+// Errors of the peer protocol. Each is returned to the asker for the status
+// of the same name, or by the reader of a malformed message.
+var (
+	ErrUnknownMagic   = errors.New("peer protocol: unknown magic")
+	ErrTooOldVersion  = errors.New("peer protocol: version too old")
+	ErrUnknownVersion = errors.New("peer protocol: unknown (newer) version")
+	ErrNotHeld        = errors.New("peer does not hold it")
+	ErrBusy           = errors.New("peer is busy")
+	ErrBadRequest     = errors.New("peer protocol: bad request")
+	ErrBadResponse    = errors.New("peer protocol: malformed response")
+)
+
+var statusErrors = map[byte]error{
+	statusNotHeld:        ErrNotHeld,
+	statusBusy:           ErrBusy,
+	statusBadRequest:     ErrBadRequest,
+	statusTooOldVersion:  ErrTooOldVersion,
+	statusUnknownVersion: ErrUnknownVersion,
+}
+
+// statusOf maps an error to the status sent for it, the reverse of statusErrors.
+func statusOf(err error) byte {
+	for st, e := range statusErrors {
+		if errors.Is(err, e) {
+			return st
+		}
+	}
+	return statusBadRequest
+}
+
+// Limits on what a response may carry.
+const (
+	maxManifestBytes = 64 << 20
+	maxPeersListed   = 200
+	maxAddrLen       = 255
+	// MaxWhoHasTTL bounds neighbour search: a node asks its neighbours, who
+	// may ask theirs once more, and no further.
+	MaxWhoHasTTL = 2
+)
+
+// request is a decoded request.
+type request struct {
+	typ      byte
+	id       track.ID
+	index    uint32 // msgChunk
+	priority byte   // msgChunk
+	ttl      byte   // msgWhoHas
+}
+
+func writeRequest(w io.Writer, r request) error {
+	buf := append(wireMagic[:], ProtocolVersion, r.typ)
+	switch r.typ {
+	case msgManifest, msgHave:
+		buf = append(buf, r.id[:]...)
+	case msgChunk:
+		buf = append(buf, r.id[:]...)
+		buf = binary.BigEndian.AppendUint32(buf, r.index)
+		buf = append(buf, r.priority)
+	case msgWhoHas:
+		buf = append(buf, r.id[:]...)
+		buf = append(buf, r.ttl)
+	case msgPeers:
+	default:
+		return fmt.Errorf("bug: request type %d", r.typ)
+	}
+	_, err := w.Write(buf)
+	return err
+}
+
+// readRequest decodes a request; its errors are the ones to answer with.
+func readRequest(r io.Reader) (request, error) {
+	var hdr [5]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return request{}, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	if [3]byte(hdr[:3]) != wireMagic {
+		return request{}, ErrUnknownMagic
+	}
+	switch v := hdr[3]; {
+	case v < ProtocolVersion:
+		return request{}, ErrTooOldVersion
+	case v > ProtocolVersion:
+		return request{}, ErrUnknownVersion
+	}
+	req := request{typ: hdr[4]}
+	var bodyLen int
+	switch req.typ {
+	case msgManifest, msgHave:
+		bodyLen = track.IDLen
+	case msgChunk:
+		bodyLen = track.IDLen + 5
+	case msgWhoHas:
+		bodyLen = track.IDLen + 1
+	case msgPeers:
+	default:
+		return req, fmt.Errorf("%w: type %d", ErrBadRequest, req.typ)
+	}
+	body := make([]byte, bodyLen)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return req, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	if bodyLen >= track.IDLen {
+		req.id = track.ID(body[:track.IDLen])
+	}
+	switch req.typ {
+	case msgChunk:
+		req.index = binary.BigEndian.Uint32(body[track.IDLen:])
+		req.priority = body[track.IDLen+4]
+	case msgWhoHas:
+		req.ttl = min(body[track.IDLen], MaxWhoHasTTL)
+	}
+	return req, nil
+}
+
+// writeStatus writes a response that carries only a status (an error).
+func writeStatus(w io.Writer, status byte) error {
+	_, err := w.Write([]byte{status})
+	return err
+}
+
+// writeBytes writes an OK response carrying a length-prefixed blob (a
+// manifest, a bitfield or a chunk).
+func writeBytes(w io.Writer, b []byte) error {
+	buf := binary.BigEndian.AppendUint32([]byte{statusOK}, uint32(len(b)))
+	if _, err := w.Write(buf); err != nil {
+		return err
+	}
+	_, err := w.Write(b)
+	return err
+}
+
+// readStatus reads a response's status and returns its error, if any.
+func readStatus(r io.Reader) error {
+	var st [1]byte
+	if _, err := io.ReadFull(r, st[:]); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadResponse, err)
+	}
+	if st[0] == statusOK {
+		return nil
+	}
+	if err, ok := statusErrors[st[0]]; ok {
+		return err
+	}
+	return fmt.Errorf("%w: status %d", ErrBadResponse, st[0])
+}
+
+// readBytes reads a response written by writeBytes, refusing more than limit bytes.
+func readBytes(r io.Reader, limit int) ([]byte, error) {
+	if err := readStatus(r); err != nil {
+		return nil, err
+	}
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadResponse, err)
+	}
+	size := binary.BigEndian.Uint32(n[:])
+	if int64(size) > int64(limit) {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrBadResponse, size, limit)
+	}
+	b := make([]byte, size)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadResponse, err)
+	}
+	return b, nil
+}
+
+// PeerAddr is a node and where it listens.
+type PeerAddr struct {
+	ID   PeerID `json:"id"`
+	Addr string `json:"addr"`
+}
+
+// writePeers writes an OK response listing peers.
+func writePeers(w io.Writer, peers []PeerAddr) error {
+	peers = peers[:min(len(peers), maxPeersListed)]
+	buf := binary.BigEndian.AppendUint16([]byte{statusOK}, uint16(len(peers)))
+	for _, p := range peers {
+		if len(p.ID) > 255 || len(p.Addr) > maxAddrLen {
+			return fmt.Errorf("bug: peer %q %q too long", p.ID, p.Addr)
+		}
+		buf = append(buf, byte(len(p.ID)))
+		buf = append(buf, p.ID...)
+		buf = append(buf, byte(len(p.Addr)))
+		buf = append(buf, p.Addr...)
+	}
+	_, err := w.Write(buf)
+	return err
+}
+
+func readPeers(r io.Reader) ([]PeerAddr, error) {
+	if err := readStatus(r); err != nil {
+		return nil, err
+	}
+	var n [2]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadResponse, err)
+	}
+	count := int(binary.BigEndian.Uint16(n[:]))
+	if count > maxPeersListed {
+		return nil, fmt.Errorf("%w: %d peers listed", ErrBadResponse, count)
+	}
+	out := make([]PeerAddr, 0, count)
+	str := func() (string, error) {
+		var l [1]byte
+		if _, err := io.ReadFull(r, l[:]); err != nil {
+			return "", err
+		}
+		b := make([]byte, l[0])
+		_, err := io.ReadFull(r, b)
+		return string(b), err
+	}
+	for range count {
+		id, err := str()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadResponse, err)
+		}
+		addr, err := str()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadResponse, err)
+		}
+		out = append(out, PeerAddr{ID: PeerID(id), Addr: addr})
+	}
+	return out, nil
+}

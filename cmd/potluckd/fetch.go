@@ -3,15 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/potluckfm/potluck/swarm"
 	"github.com/potluckfm/potluck/track"
 )
 
@@ -20,23 +20,22 @@ import (
 type fetchStats struct {
 	Track       string `json:"track"`
 	Bytes       int64  `json:"bytes"`
-	FromOrigin  int64  `json:"from_origin"`
-	FromPeers   int64  `json:"from_peers"`
 	FromCache   int64  `json:"from_cache"`
+	FromPeers   int64  `json:"from_peers"`
+	FromOrigin  int64  `json:"from_origin"`
+	Peers       int    `json:"peers"`
 	Chunks      int    `json:"chunks"`
 	FirstByteMS int64  `json:"first_byte_ms"`
 	ElapsedMS   int64  `json:"elapsed_ms"`
 }
-
-// fetchParallel is how many chunk requests are in flight at once.
-const fetchParallel = 8
 
 func runFetch(ctx context.Context, args []string, stdout io.Writer) error {
 	fset := flag.NewFlagSet("potluckd fetch", flag.ContinueOnError)
 	client := originFlags(fset)
 	trackID := fset.String("track", "", "ID of the track to fetch (required; see potluckd ls)")
 	out := fset.String("out", "", "file to write the track to (required)")
-	fset.String("data", "", "data directory (cache); used once the swarm lands")
+	node := nodeFlags(fset, "", ":0")
+	logger := logFlags(fset)
 	if err := parseFlags(fset, args); err != nil {
 		return err
 	}
@@ -52,32 +51,38 @@ func runFetch(ctx context.Context, args []string, stdout io.Writer) error {
 	if *out == "" {
 		return usageError("--out FILE is required")
 	}
+
 	start := time.Now()
-	m, _, err := c.Manifest(ctx, id)
+	n, stop, err := startNode(ctx, node, c, logger(), func(cfg *swarm.Config) { cfg.NoAnnounce = true })
 	if err != nil {
 		return err
 	}
-	stats := fetchStats{Track: id.String(), Chunks: m.NumChunks()}
-	var firstByte sync.Once
-	err = writeVerified(ctx, *out, m, func(ctx context.Context, i int) ([]byte, error) {
-		b, err := c.Chunk(ctx, m, i)
-		if err == nil {
-			firstByte.Do(func() { stats.FirstByteMS = time.Since(start).Milliseconds() })
-		}
-		return b, err
+	defer stop()
+	s, err := n.Open(ctx, id, swarm.ModeFetch)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := writeAtomically(ctx, *out, s); err != nil {
+		return err
+	}
+	st := s.Stats()
+	return json.NewEncoder(stdout).Encode(fetchStats{
+		Track:       id.String(),
+		Bytes:       s.Manifest().Size,
+		FromCache:   st.FromCache,
+		FromPeers:   st.FromPeers,
+		FromOrigin:  st.FromOrigin,
+		Peers:       st.Peers,
+		Chunks:      s.Manifest().NumChunks(),
+		FirstByteMS: st.FirstByte.Milliseconds(),
+		ElapsedMS:   time.Since(start).Milliseconds(),
 	})
-	if err != nil {
-		return err
-	}
-	stats.Bytes, stats.FromOrigin = m.Size, m.Size
-	stats.ElapsedMS = time.Since(start).Milliseconds()
-	return json.NewEncoder(stdout).Encode(stats)
 }
 
-// writeVerified fetches every chunk of m with get, several at a time, and
-// writes them to path. The file appears at path only once complete; on any
-// error nothing is left behind.
-func writeVerified(parent context.Context, path string, m *track.Manifest, get func(context.Context, int) ([]byte, error)) (err error) {
+// writeAtomically copies r (verified bytes) to path. The file appears only
+// once complete; on any error nothing is left behind.
+func writeAtomically(ctx context.Context, path string, r io.Reader) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".part*")
 	if err != nil {
 		return err
@@ -88,33 +93,21 @@ func writeVerified(parent context.Context, path string, m *track.Manifest, get f
 			os.Remove(tmp.Name())
 		}
 	}()
-	ctx, cancel := context.WithCancelCause(parent)
-	defer cancel(nil)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(fetchParallel, m.NumChunks()) {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= m.NumChunks() {
-					return
-				}
-				b, err := get(ctx, i)
-				if err == nil {
-					if err = m.VerifyChunk(i, b); err == nil {
-						off, _ := m.ChunkBounds(i)
-						_, err = tmp.WriteAt(b, off)
-					}
-				}
-				if err != nil {
-					cancel(fmt.Errorf("chunk %d: %w", i, err))
-					return
-				}
-			}
-		})
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(tmp, r)
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		if c, ok := r.(io.Closer); ok {
+			c.Close()
+		}
+		<-done
+		return errors.Join(ctx.Err(), fmt.Errorf("fetch interrupted"))
 	}
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
+	if err != nil {
 		return err
 	}
 	if err := tmp.Sync(); err != nil {

@@ -4,6 +4,7 @@
 //	potluckd origin [--library DIR] [--data DIR] [--listen HOST:PORT] [--metrics HOST:PORT]
 //	potluckd ls     --origin URL [--json] [--search TEXT]
 //	potluckd fetch  --origin URL --track ID --out FILE [--data DIR]
+//	potluckd peer   --origin URL --data DIR [--listen HOST:PORT] [--cache-size SIZE]
 //
 // Machine-readable output goes to stdout (the origin-url line, JSON stats);
 // logs go to stderr.
@@ -29,7 +30,8 @@ type command struct {
 var commands = []command{
 	{"origin", "serve a music library (the embedded demo library by default)", runOrigin},
 	{"ls", "list an origin's catalogue", runLs},
-	{"fetch", "download a track, verifying every chunk", runFetch},
+	{"fetch", "download a track through the swarm, verifying every chunk", runFetch},
+	{"peer", "run a headless cache peer that serves what it holds", runPeer},
 }
 
 func main() {

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+)
+
+func runPeer(ctx context.Context, args []string, stdout io.Writer) error {
+	fset := flag.NewFlagSet("potluckd peer", flag.ContinueOnError)
+	client := originFlags(fset)
+	node := nodeFlags(fset, defaultDataDir("peer"), ":0")
+	logger := logFlags(fset)
+	if err := parseFlags(fset, args); err != nil {
+		return err
+	}
+	log := logger()
+	c, err := client()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	n, stop, err := startNode(ctx, node, c, log, nil)
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	// Ready means listed: announce until the tracker has us.
+	for {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		resp, err := n.Announce(actx)
+		cancel()
+		if err == nil {
+			fmt.Fprintf(stdout, "peer-ready: %s %s\n", n.ID(), resp.Addr)
+			break
+		}
+		log.Warn("announce failed; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(2 * time.Second):
+		}
+	}
+	<-ctx.Done()
+	log.Info("shutting down", "served_bytes", n.BytesServed())
+	return nil
+}

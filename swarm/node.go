@@ -207,6 +207,12 @@ func (n *Node) Banned(id PeerID) (string, bool) {
 // Close stops the node: connections, listeners, goroutines. It remembers
 // the good peers for next time.
 func (n *Node) Close() error {
+	if !n.cfg.NoAnnounce {
+		// Leave the tracker's lists now rather than when its TTL runs out.
+		ctx, cancel := context.WithTimeout(n.ctx, 500*time.Millisecond)
+		n.origin.Announce(ctx, origin.AnnounceRequest{PeerID: string(n.id), Addr: n.announceAddr(), Tracks: []track.ID{}})
+		cancel()
+	}
 	n.cancel()
 	n.mu.Lock()
 	conns := make([]*peerConn, 0, len(n.conns))

@@ -438,6 +438,11 @@ func (sc *scheduler) addPeer(h peerHave) {
 		return
 	}
 	sc.peers[h.c.id] = &streamPeer{c: h.c, have: h.have, skip: map[int]bool{}}
+	sc.s.mu.Lock()
+	if sc.s.stats.FirstPeer == 0 {
+		sc.s.stats.FirstPeer = time.Since(sc.s.opened)
+	}
+	sc.s.mu.Unlock()
 }
 
 // discover finds peers holding the track and keeps their chunk maps fresh
@@ -447,7 +452,9 @@ func (sc *scheduler) discover(ctx context.Context, done chan struct{}) {
 	asked := map[PeerID]bool{}
 	round := func(withKnown bool) {
 		cands := sc.n.candidates(ctx, id, withKnown)
-		sem := make(chan struct{}, 8)
+		// Ask many at once: a dead peer the tracker still lists must not
+		// hold up the live ones.
+		sem := make(chan struct{}, 32)
 		for _, p := range cands {
 			if asked[p.ID] {
 				continue
@@ -504,7 +511,7 @@ func (sc *scheduler) discover(ctx context.Context, done chan struct{}) {
 
 // askHave connects to p and reports its chunk map of the track.
 func (sc *scheduler) askHave(ctx context.Context, p PeerAddr) {
-	hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	c, err := sc.n.conn(hctx, p)
 	if err != nil {

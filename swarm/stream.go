@@ -44,6 +44,9 @@ type Stats struct {
 	Peers int `json:"peers"`
 	// FirstByte is the time from Open to the first chunk at the read position.
 	FirstByte time.Duration `json:"-"`
+	// FirstPeer is the time from Open to the first peer's chunk map: how
+	// long peer discovery took, the gap the head must cover.
+	FirstPeer time.Duration `json:"-"`
 	// Dropped counts chunks refused because they did not match the manifest.
 	Dropped int `json:"dropped"`
 }

@@ -21,13 +21,13 @@ import (
 // testSwarm is an origin on the demo library plus the nodes a test starts,
 // all in this process on loopback, over real QUIC. Everything stops with the test.
 type testSwarm struct {
-	t      *testing.T
+	t      testing.TB
 	origin *origin.Server
 	url    origin.URL
 	log    *slog.Logger
 }
 
-func newTestSwarm(t *testing.T) *testSwarm {
+func newTestSwarm(t testing.TB) *testSwarm {
 	t.Helper()
 	_, key, _ := ed25519.GenerateKey(nil)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -145,7 +145,7 @@ func (ts *testSwarm) waitListed(n *Node, id track.ID) {
 }
 
 // fetch reads a whole track through n in ModeFetch.
-func fetch(t *testing.T, n *Node, id track.ID) ([]byte, Stats) {
+func fetch(t testing.TB, n *Node, id track.ID) ([]byte, Stats) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -52,6 +53,9 @@ type ClientOptions struct {
 	// QUICRetryAfter is how long the fallback sticks before QUIC is tried
 	// again; default 5 minutes.
 	QUICRetryAfter time.Duration
+	// QUIC, if set, is the QUIC transport to dial from (an emulated
+	// network's endpoint); by default each connection gets its own socket.
+	QUIC *quic.Transport
 }
 
 // StatusError is an HTTP error answer from the origin.
@@ -103,7 +107,16 @@ func NewClient(u URL, opts ClientOptions) *Client {
 		Dial: func(ctx context.Context, addr string, tlsConf *tls.Config, conf *quic.Config) (*quic.Conn, error) {
 			ctx, cancel := context.WithTimeout(ctx, c.opts.QUICDialTimeout)
 			defer cancel()
-			conn, err := quic.DialAddrEarly(ctx, addr, tlsConf, conf)
+			var conn *quic.Conn
+			var err error
+			if c.opts.QUIC != nil {
+				var udp *net.UDPAddr
+				if udp, err = net.ResolveUDPAddr("udp", addr); err == nil {
+					conn, err = c.opts.QUIC.DialEarly(ctx, udp, tlsConf, conf)
+				}
+			} else {
+				conn, err = quic.DialAddrEarly(ctx, addr, tlsConf, conf)
+			}
 			if err != nil {
 				return nil, dialError{err}
 			}

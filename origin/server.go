@@ -40,6 +40,9 @@ type Config struct {
 	ChunkSize int
 	// NoQUIC serves HTTPS/TCP only; NoTCP serves HTTP/3 only.
 	NoQUIC, NoTCP bool
+	// PacketConn, if set, carries HTTP/3 instead of a socket bound on
+	// Listen (an emulated network hands one in); it implies NoTCP.
+	PacketConn net.PacketConn
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -139,6 +142,12 @@ func (s *Server) Rescan(ctx context.Context) error {
 
 // listen binds UDP and TCP on one port number and the metrics listener.
 func (s *Server) listen() error {
+	if pc := s.cfg.PacketConn; pc != nil {
+		s.cfg.NoTCP, s.cfg.NoQUIC = true, false
+		s.udp = pc
+		s.url = URL{Addr: pc.LocalAddr().String(), Key: s.key.Public().(ed25519.PublicKey)}
+		return nil
+	}
 	host, port, err := net.SplitHostPort(cmp.Or(s.cfg.Listen, ":4433"))
 	if err != nil {
 		return fmt.Errorf("origin: listen address: %w", err)

@@ -41,6 +41,10 @@ type Config struct {
 	// PacketConn, if set, is used instead of listening on Listen (emulated
 	// networks hand one in).
 	PacketConn net.PacketConn
+	// Transport, if set, is the QUIC transport to listen and dial on,
+	// shared with the origin client (origin.ClientOptions.QUIC) so a node
+	// uses one socket for everything. The node does not close it.
+	Transport *quic.Transport
 	// AnnounceAddr is the address given to the tracker; default the
 	// socket's, with an unspecified host left for the tracker to fill in.
 	AnnounceAddr string
@@ -118,11 +122,15 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	pc := cfg.PacketConn
-	if pc == nil {
-		if pc, err = net.ListenPacket("udp", cmp.Or(cfg.Listen, ":0")); err != nil {
-			return nil, fmt.Errorf("swarm: %w", err)
+	tr := cfg.Transport
+	if tr == nil {
+		pc := cfg.PacketConn
+		if pc == nil {
+			if pc, err = net.ListenPacket("udp", cmp.Or(cfg.Listen, ":0")); err != nil {
+				return nil, fmt.Errorf("swarm: %w", err)
+			}
 		}
+		tr = &quic.Transport{Conn: pc}
 	}
 	n := &Node{
 		cfg:      cfg,
@@ -132,7 +140,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		origin:   cfg.Origin,
 		store:    cfg.Store,
 		tlsConf:  tlsConf,
-		tr:       &quic.Transport{Conn: pc},
+		tr:       tr,
 		uploads:  newUploadSlots(cmp.Or(cfg.MaxUploads, 8)),
 		conns:    map[PeerID]*peerConn{},
 		dialing:  map[PeerID]chan struct{}{},
@@ -149,7 +157,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.log = n.log.With("node", n.id.Short())
 	n.ln, err = n.tr.Listen(tlsConf, quicConfig())
 	if err != nil {
-		n.tr.Close()
+		n.closeTransport()
 		return nil, fmt.Errorf("swarm: %w", err)
 	}
 	n.loadKnown()
@@ -226,6 +234,13 @@ func (n *Node) Close() error {
 	n.ln.Close()
 	n.wg.Wait()
 	n.saveKnown()
+	return n.closeTransport()
+}
+
+func (n *Node) closeTransport() error {
+	if n.cfg.Transport != nil {
+		return nil // the caller's
+	}
 	return n.tr.Close()
 }
 

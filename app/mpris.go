@@ -1,0 +1,217 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+	"github.com/godbus/dbus/v5/introspect"
+	"github.com/godbus/dbus/v5/prop"
+
+	"github.com/potluckfm/potluck/track"
+)
+
+// MPRIS names (https://specifications.freedesktop.org/mpris-spec/latest/).
+const (
+	mprisPath      = "/org/mpris/MediaPlayer2"
+	mprisRoot      = "org.mpris.MediaPlayer2"
+	mprisPlayer    = "org.mpris.MediaPlayer2.Player"
+	mprisBusPrefix = "org.mpris.MediaPlayer2.potluck"
+)
+
+// MPRIS exposes the player on the session bus, so desktop media keys and
+// sound menus control Potluck. Start it with StartMPRIS; without a session
+// bus it returns an error and the app goes on without it.
+type MPRIS struct {
+	conn   *dbus.Conn
+	player Player
+	info   func(track.ID) (title, artist, album string, ok bool)
+	props  *prop.Properties
+
+	mu   sync.Mutex
+	last PlayerState
+}
+
+// StartMPRIS connects to the session bus at addr (empty: the user's session
+// bus) and claims the name org.mpris.MediaPlayer2.potluck. info describes a
+// track for the Metadata property.
+func StartMPRIS(addr string, p Player, info func(track.ID) (title, artist, album string, ok bool)) (*MPRIS, error) {
+	var conn *dbus.Conn
+	var err error
+	if addr == "" {
+		conn, err = dbus.ConnectSessionBus()
+	} else {
+		conn, err = dbus.Connect(addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mpris: no session bus: %w", err)
+	}
+	m := &MPRIS{conn: conn, player: p, info: info}
+	if err := m.export(); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	reply, err := conn.RequestName(mprisBusPrefix, dbus.NameFlagDoNotQueue)
+	if err == nil && reply != dbus.RequestNameReplyPrimaryOwner {
+		err = errors.New("name already taken (another Potluck?)")
+	}
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("mpris: %w", err)
+	}
+	return m, nil
+}
+
+// Close leaves the bus.
+func (m *MPRIS) Close() error { return m.conn.Close() }
+
+// rootMethods is org.mpris.MediaPlayer2; Potluck cannot be raised or quit by others.
+type rootMethods struct{}
+
+func (rootMethods) Raise() *dbus.Error { return nil }
+func (rootMethods) Quit() *dbus.Error  { return nil }
+
+// playerMethods is org.mpris.MediaPlayer2.Player.
+type playerMethods struct{ m *MPRIS }
+
+func (p playerMethods) Next() *dbus.Error     { p.m.player.Next(); return nil }
+func (p playerMethods) Previous() *dbus.Error { p.m.player.Previous(); return nil }
+func (p playerMethods) PlayPause() *dbus.Error {
+	p.m.player.TogglePause()
+	return nil
+}
+func (p playerMethods) Pause() *dbus.Error {
+	if p.m.player.State().Playing {
+		p.m.player.TogglePause()
+	}
+	return nil
+}
+func (p playerMethods) Play() *dbus.Error {
+	if st := p.m.player.State(); !st.Playing && !st.Current.IsZero() {
+		p.m.player.TogglePause()
+	}
+	return nil
+}
+func (p playerMethods) Stop() *dbus.Error { return p.Pause() }
+// SeekBy is the D-Bus method Seek (renamed: Go reserves Seek for io.Seeker).
+func (p playerMethods) SeekBy(offsetUS int64) *dbus.Error {
+	st := p.m.player.State()
+	p.m.player.Seek(max(st.Position+time.Duration(offsetUS)*time.Microsecond, 0))
+	return nil
+}
+func (p playerMethods) SetPosition(_ dbus.ObjectPath, posUS int64) *dbus.Error {
+	p.m.player.Seek(time.Duration(posUS) * time.Microsecond)
+	return nil
+}
+func (p playerMethods) OpenUri(string) *dbus.Error {
+	return dbus.NewError("org.mpris.MediaPlayer2.Player.Error.NotSupported", []any{"Potluck plays its catalogue only"})
+}
+
+func (m *MPRIS) export() error {
+	if err := m.conn.Export(rootMethods{}, mprisPath, mprisRoot); err != nil {
+		return err
+	}
+	if err := m.conn.ExportWithMap(playerMethods{m}, map[string]string{"SeekBy": "Seek"}, mprisPath, mprisPlayer); err != nil {
+		return err
+	}
+	ro := func(v any) *prop.Prop { return &prop.Prop{Value: v, Writable: false, Emit: prop.EmitTrue} }
+	props, err := prop.Export(m.conn, mprisPath, prop.Map{
+		mprisRoot: {
+			"CanQuit": ro(false), "CanRaise": ro(false), "HasTrackList": ro(false),
+			"Identity": ro("Potluck"), "DesktopEntry": ro("potluck"),
+			"SupportedUriSchemes": ro([]string{}), "SupportedMimeTypes": ro([]string{}),
+		},
+		mprisPlayer: {
+			"PlaybackStatus": ro("Stopped"), "LoopStatus": ro("None"), "Rate": ro(1.0),
+			"Shuffle": ro(false), "Metadata": ro(map[string]dbus.Variant{}),
+			"Volume": {Value: 1.0, Writable: true, Emit: prop.EmitTrue, Callback: func(c *prop.Change) *dbus.Error {
+				if v, ok := c.Value.(float64); ok {
+					m.player.SetVolume(min(max(v, 0), 1))
+				}
+				return nil
+			}},
+			"Position":    {Value: int64(0), Emit: prop.EmitFalse},
+			"MinimumRate": ro(1.0), "MaximumRate": ro(1.0),
+			"CanGoNext": ro(true), "CanGoPrevious": ro(true), "CanPlay": ro(true),
+			"CanPause": ro(true), "CanSeek": ro(true), "CanControl": ro(true),
+		},
+	})
+	if err != nil {
+		return err
+	}
+	m.props = props
+	node := &introspect.Node{Name: mprisPath, Interfaces: []introspect.Interface{
+		introspect.IntrospectData, prop.IntrospectData,
+		{Name: mprisRoot, Methods: introspect.Methods(rootMethods{}), Properties: props.Introspection(mprisRoot)},
+		{Name: mprisPlayer, Methods: playerIntrospection(m), Properties: props.Introspection(mprisPlayer)},
+	}}
+	return m.conn.Export(introspect.NewIntrospectable(node), mprisPath, "org.freedesktop.DBus.Introspectable")
+}
+
+func playerIntrospection(m *MPRIS) []introspect.Method {
+	methods := introspect.Methods(playerMethods{m})
+	for i := range methods {
+		if methods[i].Name == "SeekBy" {
+			methods[i].Name = "Seek"
+		}
+	}
+	return methods
+}
+
+// Update publishes the player's state; call it on every UI refresh.
+func (m *MPRIS) Update(st PlayerState) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.props.SetMust(mprisPlayer, "Position", st.Position.Microseconds())
+	status := "Stopped"
+	switch {
+	case st.Playing:
+		status = "Playing"
+	case !st.Current.IsZero():
+		status = "Paused"
+	}
+	if status != playbackStatus(m.last) {
+		m.props.SetMust(mprisPlayer, "PlaybackStatus", status)
+	}
+	if st.Current != m.last.Current || st.Duration != m.last.Duration {
+		m.props.SetMust(mprisPlayer, "Metadata", m.metadata(st))
+	}
+	if st.Volume != m.last.Volume {
+		m.props.SetMust(mprisPlayer, "Volume", st.Volume)
+	}
+	if st.Shuffle != m.last.Shuffle {
+		m.props.SetMust(mprisPlayer, "Shuffle", st.Shuffle)
+	}
+	if st.Repeat != m.last.Repeat {
+		m.props.SetMust(mprisPlayer, "LoopStatus", []string{"None", "Playlist", "Track"}[st.Repeat])
+	}
+	m.last = st
+}
+
+func playbackStatus(st PlayerState) string {
+	switch {
+	case st.Playing:
+		return "Playing"
+	case !st.Current.IsZero():
+		return "Paused"
+	}
+	return "Stopped"
+}
+
+func (m *MPRIS) metadata(st PlayerState) map[string]dbus.Variant {
+	if st.Current.IsZero() {
+		return map[string]dbus.Variant{}
+	}
+	md := map[string]dbus.Variant{
+		"mpris:trackid": dbus.MakeVariant(dbus.ObjectPath("/org/potluck/track/t" + st.Current.String())),
+		"mpris:length":  dbus.MakeVariant(st.Duration.Microseconds()),
+	}
+	if title, artist, album, ok := m.info(st.Current); ok {
+		md["xesam:title"] = dbus.MakeVariant(title)
+		md["xesam:artist"] = dbus.MakeVariant([]string{artist})
+		md["xesam:album"] = dbus.MakeVariant(album)
+	}
+	return md
+}

@@ -1,0 +1,90 @@
+package app
+
+import (
+	"bufio"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/potluckfm/potluck/track"
+)
+
+// privateBus starts a session bus of the test's own and returns its address.
+func privateBus(t *testing.T) string {
+	t.Helper()
+	daemon, err := exec.LookPath("dbus-daemon")
+	if err != nil {
+		t.Skip("dbus-daemon not installed (Debian package dbus)")
+	}
+	sock := filepath.Join(t.TempDir(), "bus")
+	cmd := exec.Command(daemon, "--session", "--nofork", "--nopidfile", "--print-address", "--address=unix:path="+sock)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("dbus-daemon: %v", err)
+	}
+	return strings.TrimSpace(line)
+}
+
+func TestMPRISMediaKeys(t *testing.T) {
+	addr := privateBus(t)
+	p := &recordingPlayer{st: PlayerState{Volume: 1}}
+	id := track.ID{1, 2, 3}
+	p.Play(id)
+	m, err := StartMPRIS(addr, p, func(track.ID) (string, string, string, bool) { return "Song", "Band", "Album", true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.Update(p.State())
+
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	obj := conn.Object(mprisBusPrefix, mprisPath)
+	// A media key: PlayPause.
+	if call := obj.Call(mprisPlayer+".PlayPause", 0); call.Err != nil {
+		t.Fatal(call.Err)
+	}
+	if p.called("toggle") != 1 || p.State().Playing {
+		t.Fatalf("PlayPause did not pause: %v", p.calls)
+	}
+	m.Update(p.State())
+	v, err := obj.GetProperty(mprisPlayer + ".PlaybackStatus")
+	if err != nil || v.Value() != "Paused" {
+		t.Fatalf("PlaybackStatus %v %v", v, err)
+	}
+	md, err := obj.GetProperty(mprisPlayer + ".Metadata")
+	if err != nil || !strings.Contains(md.String(), "Song") {
+		t.Fatalf("Metadata %v %v", md, err)
+	}
+	if call := obj.Call(mprisPlayer+".Next", 0); call.Err != nil || p.called("next") != 1 {
+		t.Fatalf("Next: %v", call.Err)
+	}
+	if call := obj.Call(mprisPlayer+".Seek", 0, int64(5*time.Second/time.Microsecond)); call.Err != nil || p.State().Position != 5*time.Second {
+		t.Fatalf("Seek: %v, position %v", call.Err, p.State().Position)
+	}
+	// A second Potluck on the same bus cannot take the name, and says so.
+	if _, err := StartMPRIS(addr, p, nil); err == nil {
+		t.Error("a second MPRIS server took the name")
+	}
+}
+
+func TestMPRISWithoutABusFailsCleanly(t *testing.T) {
+	if _, err := StartMPRIS("unix:path="+filepath.Join(t.TempDir(), "nobus"), &recordingPlayer{}, nil); err == nil {
+		t.Fatal("connected to a bus that does not exist")
+	}
+}

@@ -95,6 +95,7 @@ func (p playerMethods) Play() *dbus.Error {
 	return nil
 }
 func (p playerMethods) Stop() *dbus.Error { return p.Pause() }
+
 // SeekBy is the D-Bus method Seek (renamed: Go reserves Seek for io.Seeker).
 func (p playerMethods) SeekBy(offsetUS int64) *dbus.Error {
 	st := p.m.player.State()

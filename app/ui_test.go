@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/test"
 
 	"github.com/potluckfm/potluck/assets"
 	"github.com/potluckfm/potluck/origin"

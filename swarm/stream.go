@@ -447,3 +447,23 @@ func (s *Stream) view() view {
 	}
 	return v
 }
+
+// BufferedAhead is how much audio past the playback position has arrived
+// without a gap: what playback can survive if every source went silent.
+func (s *Stream) BufferedAhead() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.m.ChunkAt(min(s.pos, s.m.Size-1))
+	for i < s.m.NumChunks() && s.got.Has(i) {
+		i++
+	}
+	end := s.m.Duration()
+	if i < s.m.NumChunks() {
+		end = s.chunkPTS[i]
+	}
+	now := s.playPos
+	if s.mode == ModePlay {
+		now += time.Since(s.playAt)
+	}
+	return max(end-now, 0)
+}

@@ -115,7 +115,7 @@ func newTrackRow(v *libraryView) *trackRow {
 		cover:  canvas.NewImageFromResource(theme.MediaMusicIcon()),
 		title:  widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		detail: widget.NewLabel(""),
-		length: widget.NewLabel(""),
+		length: widget.NewLabel("00:00"), // wide enough for any m:ss
 	}
 	r.cover.FillMode = canvas.ImageFillContain
 	r.cover.SetMinSize(fyne.NewSquareSize(40))

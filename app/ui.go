@@ -24,6 +24,9 @@ type Deps struct {
 	Settings *SettingsStore
 	// Notice, if not empty, is shown at start (e.g. "no audio device").
 	Notice string
+	// Observe, if set, is called with every player state the UI renders
+	// (MPRIS follows the player this way). It runs off the UI goroutine.
+	Observe func(PlayerState)
 }
 
 // UI is the Potluck window. Create it with New, show it with Window().ShowAndRun
@@ -93,6 +96,9 @@ func (u *UI) Start(ctx context.Context) {
 // refresh reads the backends' state and renders it. Safe from any goroutine.
 func (u *UI) refresh() {
 	st := u.deps.Player.State()
+	if u.deps.Observe != nil {
+		u.deps.Observe(st)
+	}
 	var sw SwarmStatus
 	if u.deps.Swarm != nil {
 		sw = u.deps.Swarm.Status()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/quic-go/quic-go"
 
+	"github.com/potluckfm/potluck/cache"
 	"github.com/potluckfm/potluck/track"
 )
 
@@ -134,11 +135,12 @@ func (n *Node) addConn(qc *quic.Conn, id PeerID, addr string, outbound bool) *pe
 	}
 	n.mu.Lock()
 	if old := n.conns[id]; old != nil && old.conn.Context().Err() == nil {
-		if dialer(old) <= dialer(c) {
+		if dialer(old) < dialer(c) {
 			n.mu.Unlock()
-			// Keep serving the loser until the other side closes it, so
-			// requests already in flight on it finish.
+			// Serve the loser a while, so requests already in flight on
+			// it finish, then close it.
 			n.wg.Go(func() { n.serveConn(c, false) })
+			time.AfterFunc(10*time.Second, func() { qc.CloseWithError(errCodeDuplicate, "duplicate connection") })
 			return old
 		}
 		defer old.conn.CloseWithError(errCodeDuplicate, "duplicate connection")
@@ -157,12 +159,13 @@ func (n *Node) addConn(qc *quic.Conn, id PeerID, addr string, outbound bool) *pe
 // serveConn answers the streams the other node opens until the connection
 // ends, then forgets it.
 func (n *Node) serveConn(c *peerConn, registered bool) {
+	n.mu.Lock()
+	n.live[c.conn] = struct{}{}
+	n.mu.Unlock()
 	defer func() {
-		if !registered {
-			return
-		}
 		n.mu.Lock()
-		if n.conns[c.id] == c {
+		delete(n.live, c.conn)
+		if registered && n.conns[c.id] == c {
 			delete(n.conns, c.id)
 		}
 		n.mu.Unlock()
@@ -262,6 +265,7 @@ func (c *peerConn) observe(n int, d time.Duration) {
 // serveStream answers one request of another node.
 func (n *Node) serveStream(c *peerConn, str *quic.Stream) {
 	defer str.Close()
+	defer str.CancelRead(0)
 	str.SetDeadline(time.Now().Add(30 * time.Second))
 	req, err := readRequest(io.LimitReader(str, 64))
 	if err != nil {
@@ -293,13 +297,19 @@ func (n *Node) serveStream(c *peerConn, str *quic.Stream) {
 
 // serveChunk uploads one chunk within the upload limits: playing-now
 // requests take a free slot before prefetch requests.
+// A chunk missing from a track the node holds is "not held" (and bans a
+// peer that claimed it); a track the node no longer holds at all is "gone".
 func (n *Node) serveChunk(str *quic.Stream, req request) {
-	if !n.store.Have(req.id).Has(int(req.index)) {
+	unpin := n.store.Pin(req.id)
+	defer unpin()
+	switch have := n.store.Have(req.id); {
+	case have == nil:
+		writeStatus(str, statusGone)
+		return
+	case !have.Has(int(req.index)):
 		writeStatus(str, statusNotHeld)
 		return
 	}
-	unpin := n.store.Pin(req.id)
-	defer unpin()
 	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
 	defer cancel()
 	release, err := n.uploads.acquire(ctx, req.priority)
@@ -309,7 +319,11 @@ func (n *Node) serveChunk(str *quic.Stream, req request) {
 	}
 	defer release()
 	b, err := n.store.ReadChunk(req.id, int(req.index))
-	if err != nil {
+	switch {
+	case errors.Is(err, cache.ErrCorrupt), errors.Is(err, cache.ErrClosed):
+		writeStatus(str, statusGone) // dropped by its check, or shutting down
+		return
+	case err != nil:
 		writeStatus(str, statusNotHeld)
 		return
 	}

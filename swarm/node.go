@@ -86,6 +86,7 @@ type Node struct {
 
 	mu      sync.Mutex
 	conns   map[PeerID]*peerConn
+	live    map[*quic.Conn]struct{} // every connection being served, duplicates included
 	dialing map[PeerID]chan struct{}
 	known   map[PeerID]knownPeer
 	banned  map[PeerID]string
@@ -143,6 +144,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		tr:       tr,
 		uploads:  newUploadSlots(cmp.Or(cfg.MaxUploads, 8)),
 		conns:    map[PeerID]*peerConn{},
+		live:     map[*quic.Conn]struct{}{},
 		dialing:  map[PeerID]chan struct{}{},
 		known:    map[PeerID]knownPeer{},
 		banned:   map[PeerID]string{},
@@ -215,24 +217,24 @@ func (n *Node) Banned(id PeerID) (string, bool) {
 // Close stops the node: connections, listeners, goroutines. It remembers
 // the good peers for next time.
 func (n *Node) Close() error {
-	if !n.cfg.NoAnnounce {
-		// Leave the tracker's lists now rather than when its TTL runs out.
-		ctx, cancel := context.WithTimeout(n.ctx, 500*time.Millisecond)
-		n.origin.Announce(ctx, origin.AnnounceRequest{PeerID: string(n.id), Addr: n.announceAddr(), Tracks: []track.ID{}})
-		cancel()
-	}
-	n.cancel()
+	n.cancel() // stops the loops first, so no announce lands after the leave
 	n.mu.Lock()
-	conns := make([]*peerConn, 0, len(n.conns))
-	for _, c := range n.conns {
+	conns := make([]*quic.Conn, 0, len(n.live))
+	for c := range n.live {
 		conns = append(conns, c)
 	}
 	n.mu.Unlock()
 	for _, c := range conns {
-		c.conn.CloseWithError(0, "node closing")
+		c.CloseWithError(0, "node closing")
 	}
 	n.ln.Close()
 	n.wg.Wait()
+	if !n.cfg.NoAnnounce {
+		// Leave the tracker's lists now rather than when its TTL runs out.
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		n.origin.Announce(ctx, origin.AnnounceRequest{PeerID: string(n.id), Addr: n.announceAddr(), Tracks: []track.ID{}})
+		cancel()
+	}
 	n.saveKnown()
 	return n.closeTransport()
 }
@@ -371,7 +373,7 @@ func (n *Node) learn(peers []PeerAddr) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, p := range peers {
-		if p.ID == n.id || p.ID == "" || p.Addr == "" {
+		if p.ID == n.id || !p.fits() {
 			continue
 		}
 		if _, bad := n.banned[p.ID]; bad {

@@ -80,6 +80,7 @@ type scheduler struct {
 
 type pending struct {
 	peer    *peerConn // nil for the origin
+	sp      *streamPeer
 	started time.Time
 	cancel  context.CancelFunc
 }
@@ -101,7 +102,8 @@ type streamPeer struct {
 	c        *peerConn
 	have     cache.Bitfield
 	inflight int
-	skip     map[int]bool // chunks it failed to deliver
+	skip     map[int]time.Time // chunks it failed to deliver, until when to ask others
+	busy     time.Time         // it said busy: leave it alone until then
 	strikes  int
 }
 
@@ -159,8 +161,10 @@ func (sc *scheduler) run(ctx context.Context) {
 		}
 	}()
 	discoveryDone := make(chan struct{})
-	if !sc.n.cfg.NoPeers && sc.s.got.Count() < sc.m.NumChunks() {
-		sc.n.wg.Go(func() { sc.discover(ctx, discoveryDone) })
+	dctx, stopDiscovery := context.WithCancel(ctx)
+	defer stopDiscovery()
+	if !sc.n.cfg.NoPeers && sc.s.view().got.Count() < sc.m.NumChunks() {
+		sc.n.wg.Go(func() { sc.discover(dctx, discoveryDone) })
 	} else {
 		close(discoveryDone)
 		sc.lookedUp = true
@@ -175,15 +179,18 @@ func (sc *scheduler) run(ctx context.Context) {
 		if v.closed {
 			return
 		}
-		if v.got.Count() == sc.m.NumChunks() {
+		complete := v.got.Count() == sc.m.NumChunks()
+		if complete {
 			sc.n.AnnounceNow()
-			return
+			stopDiscovery()
 		}
 		if !announced && v.got.Count() > 0 {
 			announced = true
 			sc.n.AnnounceNow()
 		}
-		sc.plan(ctx, v)
+		if !complete {
+			sc.plan(ctx, v)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -220,14 +227,25 @@ func (sc *scheduler) plan(ctx context.Context, v view) {
 			if i < v.pos {
 				for _, p := range ps {
 					p.cancel()
+					if p.sp != nil {
+						p.sp.inflight--
+					}
 				}
 				sc.dropPending(i)
 			}
 		}
 	}
 	for _, i := range order {
-		if v.got.Has(i) || v.failed[i] {
+		if v.got.Has(i) {
 			continue
+		}
+		if v.failed[i] {
+			// Try again once a source may have it: a peer appeared, or the
+			// origin's back-off ran out.
+			if !sc.anyPeerHolds(i) && now.Before(sc.origin.downUntil) {
+				continue
+			}
+			sc.s.clearFailed(i)
 		}
 		head := sc.s.chunkPTS[i]-sc.s.chunkPTS[v.runStart] < sc.cfg.Head && i >= v.runStart
 		urgent := sc.s.mode == ModePlay && sc.s.chunkPTS[i]-v.playTime < sc.cfg.Emergency
@@ -273,9 +291,9 @@ func (sc *scheduler) watch(ctx context.Context, i int, ps []*pending, urgent boo
 	case age > limit:
 		p.cancel()
 		sc.dropPending(i)
+		p.sp.inflight--
 		if sp != nil {
-			sp.inflight--
-			sp.skip[i] = true
+			sp.skip[i] = now.Add(skipFor)
 			sp.strikes++
 			if sp.strikes >= 3 {
 				sc.n.log.Info("peer stalls; dropping it from this stream", "peer", sp.c.id.Short(), "track", sc.m.ID)
@@ -292,10 +310,11 @@ func (sc *scheduler) dropPending(i int) { delete(sc.inflight, i) }
 // bestPeer picks, among the peers holding chunk i with room in their queue,
 // the one expected to deliver soonest (queued bytes over measured rate).
 func (sc *scheduler) bestPeer(i int) *streamPeer {
+	now := time.Now()
 	var best *streamPeer
 	var bestETA float64
 	for _, p := range sc.peers {
-		if !p.have.Has(i) || p.skip[i] || p.inflight >= sc.cfg.PerPeer || p.c.conn.Context().Err() != nil {
+		if !p.usable(i, now) || p.inflight >= sc.cfg.PerPeer || p.c.conn.Context().Err() != nil {
 			continue
 		}
 		p.c.mu.Lock()
@@ -312,9 +331,33 @@ func (sc *scheduler) bestPeer(i int) *streamPeer {
 	return best
 }
 
+// skipFor is how long a chunk is not asked again of a peer that failed to
+// deliver it; busyFor how long a peer that said busy is left alone.
+const (
+	skipFor = 5 * time.Second
+	busyFor = 500 * time.Millisecond
+)
+
+// usable reports whether p may be asked for chunk i now.
+func (p *streamPeer) usable(i int, now time.Time) bool {
+	return p.have.Has(i) && now.After(p.skip[i]) && now.After(p.busy)
+}
+
+// anyPeerHas reports whether a peer that may be asked now holds chunk i.
 func (sc *scheduler) anyPeerHas(i int) bool {
+	now := time.Now()
 	for _, p := range sc.peers {
-		if p.have.Has(i) && !p.skip[i] {
+		if p.usable(i, now) {
+			return true
+		}
+	}
+	return false
+}
+
+// anyPeerHolds reports whether any peer holds chunk i, asked now or later.
+func (sc *scheduler) anyPeerHolds(i int) bool {
+	for _, p := range sc.peers {
+		if p.have.Has(i) {
 			return true
 		}
 	}
@@ -323,7 +366,7 @@ func (sc *scheduler) anyPeerHas(i int) bool {
 
 func (sc *scheduler) askPeer(ctx context.Context, p *streamPeer, i int) {
 	rctx, cancel := context.WithCancel(ctx)
-	sc.inflight[i] = append(sc.inflight[i], &pending{peer: p.c, started: time.Now(), cancel: cancel})
+	sc.inflight[i] = append(sc.inflight[i], &pending{peer: p.c, sp: p, started: time.Now(), cancel: cancel})
 	p.inflight++
 	prio := PriorityPlaying
 	if sc.s.mode == ModeFetch {
@@ -345,7 +388,7 @@ func (sc *scheduler) askPeer(ctx context.Context, p *streamPeer, i int) {
 
 func (sc *scheduler) askOrigin(ctx context.Context, i int) {
 	if sc.origin.inflight >= sc.cfg.OriginParallel || time.Now().Before(sc.origin.downUntil) {
-		if time.Now().Before(sc.origin.downUntil) && sc.lookedUp && !sc.anyPeerHas(i) && sc.origin.failures >= 3 {
+		if time.Now().Before(sc.origin.downUntil) && sc.lookedUp && !sc.anyPeerHolds(i) && sc.origin.failures >= 3 {
 			sc.s.fail(i, fmt.Errorf("%w: chunk %d of %s: no peer holds it and the origin did not deliver it: %v",
 				ErrUnavailable, i, sc.m.ID, sc.origin.lastErr))
 		}
@@ -368,6 +411,9 @@ func (sc *scheduler) askOrigin(ctx context.Context, i int) {
 func (sc *scheduler) handle(r result) {
 	ps := sc.inflight[r.chunk]
 	idx := slices.IndexFunc(ps, func(p *pending) bool { return p.peer == r.peer })
+	if idx >= 0 && ps[idx].sp != nil {
+		ps[idx].sp.inflight--
+	}
 	if idx >= 0 {
 		ps = slices.Delete(ps, idx, idx+1)
 		if len(ps) == 0 {
@@ -379,8 +425,8 @@ func (sc *scheduler) handle(r result) {
 	var sp *streamPeer
 	if r.peer == nil {
 		sc.origin.inflight--
-	} else if sp = sc.peers[r.peer.id]; sp != nil && idx >= 0 {
-		sp.inflight--
+	} else if sp = sc.peers[r.peer.id]; sp != nil && sp.c != r.peer {
+		sp = nil
 	}
 	if r.err == nil {
 		src := FromOrigin
@@ -418,10 +464,14 @@ func (sc *scheduler) handle(r result) {
 	case errors.Is(r.err, ErrNotHeld) && sp != nil && sp.have.Has(r.chunk):
 		sc.n.ban(r.peer.id, fmt.Sprintf("claimed chunk %d of %s and did not serve it", r.chunk, sc.m.ID))
 		delete(sc.peers, r.peer.id)
+	case errors.Is(r.err, ErrGone) && sp != nil:
+		delete(sc.peers, r.peer.id) // evicted the track: not a liar, just no source
+	case errors.Is(r.err, ErrBusy) && sp != nil:
+		sp.busy = time.Now().Add(busyFor)
 	case errors.Is(r.err, context.Canceled) || errors.Is(r.err, context.DeadlineExceeded):
 		// Moved elsewhere by watch, or the stream is closing.
 	case sp != nil:
-		sp.skip[r.chunk] = true
+		sp.skip[r.chunk] = time.Now().Add(skipFor)
 		if r.peer.conn.Context().Err() != nil {
 			delete(sc.peers, r.peer.id) // vanished: its chunks go elsewhere
 		}
@@ -437,7 +487,7 @@ func (sc *scheduler) addPeer(h peerHave) {
 		sp.have = h.have
 		return
 	}
-	sc.peers[h.c.id] = &streamPeer{c: h.c, have: h.have, skip: map[int]bool{}}
+	sc.peers[h.c.id] = &streamPeer{c: h.c, have: h.have, skip: map[int]time.Time{}}
 	sc.s.mu.Lock()
 	if sc.s.stats.FirstPeer == 0 {
 		sc.s.stats.FirstPeer = time.Since(sc.s.opened)

@@ -85,6 +85,7 @@ type Stream struct {
 	playAt    time.Time
 	failed    map[int]error
 	closed    bool
+	stopped   bool
 	stats     Stats
 	peersUsed map[PeerID]bool
 	curIdx    int
@@ -140,6 +141,7 @@ func (n *Node) Open(ctx context.Context, id track.ID, mode Mode) (*Stream, error
 	s.cancel = cancel
 	n.wg.Go(func() {
 		defer close(s.done)
+		defer func() { s.mu.Lock(); s.stopped = true; s.cond.Broadcast(); s.mu.Unlock() }()
 		newScheduler(s).run(schedCtx)
 	})
 	return s, nil
@@ -198,7 +200,10 @@ func (n *Node) candidates(ctx context.Context, id track.ID, withKnown bool) []Pe
 	var wg sync.WaitGroup
 	trackerOK := false
 	wg.Go(func() {
-		ps, err := n.origin.Peers(ctx, id, string(n.id), 30)
+		// A slow tracker must not hold back what peers already told us.
+		tctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+		defer cancel()
+		ps, err := n.origin.Peers(tctx, id, string(n.id), 30)
 		if err != nil {
 			return
 		}
@@ -263,7 +268,7 @@ func (s *Stream) Read(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
-		if s.closed {
+		if s.closed || (s.stopped && !s.got.Has(s.m.ChunkAt(min(s.pos, s.m.Size-1)))) {
 			return 0, ErrClosed
 		}
 		if s.pos >= s.m.Size {
@@ -412,6 +417,12 @@ func (s *Stream) deliver(i int, b []byte, src Source, peer PeerID) {
 		s.stats.FirstByte = time.Since(s.opened)
 	}
 	s.cond.Broadcast()
+}
+
+func (s *Stream) clearFailed(i int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.failed, i)
 }
 
 func (s *Stream) fail(i int, err error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/potluckfm/potluck/track"
 )
@@ -36,6 +37,7 @@ const (
 	statusBadRequest     byte = 3
 	statusTooOldVersion  byte = 4
 	statusUnknownVersion byte = 5
+	statusGone           byte = 6 // the node no longer holds the track (evicted, or its copy failed a check)
 )
 
 // Priorities of a chunk request: a node serves PriorityPlaying first.
@@ -51,6 +53,7 @@ var (
 	ErrTooOldVersion  = errors.New("peer protocol: version too old")
 	ErrUnknownVersion = errors.New("peer protocol: unknown (newer) version")
 	ErrNotHeld        = errors.New("peer does not hold it")
+	ErrGone           = errors.New("peer no longer holds the track")
 	ErrBusy           = errors.New("peer is busy")
 	ErrBadRequest     = errors.New("peer protocol: bad request")
 	ErrBadResponse    = errors.New("peer protocol: malformed response")
@@ -62,6 +65,7 @@ var statusErrors = map[byte]error{
 	statusBadRequest:     ErrBadRequest,
 	statusTooOldVersion:  ErrTooOldVersion,
 	statusUnknownVersion: ErrUnknownVersion,
+	statusGone:           ErrGone,
 }
 
 // statusOf maps an error to the status sent for it, the reverse of statusErrors.
@@ -203,9 +207,13 @@ func readBytes(r io.Reader, limit int) ([]byte, error) {
 	if int64(size) > int64(limit) {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrBadResponse, size, limit)
 	}
-	b := make([]byte, size)
-	if _, err := io.ReadFull(r, b); err != nil {
+	// Grow as bytes arrive rather than trust the announced size up front.
+	b, err := io.ReadAll(io.LimitReader(r, int64(size)))
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadResponse, err)
+	}
+	if len(b) != int(size) {
+		return nil, fmt.Errorf("%w: %d of %d bytes", ErrBadResponse, len(b), size)
 	}
 	return b, nil
 }
@@ -216,14 +224,18 @@ type PeerAddr struct {
 	Addr string `json:"addr"`
 }
 
-// writePeers writes an OK response listing peers.
+// fits reports whether p can be written in a peer list.
+func (p PeerAddr) fits() bool {
+	return p.ID != "" && p.Addr != "" && len(p.ID) <= 255 && len(p.Addr) <= maxAddrLen
+}
+
+// writePeers writes an OK response listing peers; entries too long for the
+// format are left out.
 func writePeers(w io.Writer, peers []PeerAddr) error {
+	peers = slices.DeleteFunc(slices.Clone(peers), func(p PeerAddr) bool { return !p.fits() })
 	peers = peers[:min(len(peers), maxPeersListed)]
 	buf := binary.BigEndian.AppendUint16([]byte{statusOK}, uint16(len(peers)))
 	for _, p := range peers {
-		if len(p.ID) > 255 || len(p.Addr) > maxAddrLen {
-			return fmt.Errorf("bug: peer %q %q too long", p.ID, p.Addr)
-		}
 		buf = append(buf, byte(len(p.ID)))
 		buf = append(buf, p.ID...)
 		buf = append(buf, byte(len(p.Addr)))

@@ -1,0 +1,143 @@
+package swarm
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/track"
+)
+
+// A peer that evicted a track answers "gone", which drops it from the
+// stream but does not ban it: eviction is honest.
+func TestEvictedTrackIsGoneNotALie(t *testing.T) {
+	ts := newTestSwarm(t)
+	m, _ := ts.track()
+	var other *track.Manifest
+	for _, e := range ts.origin.Catalog().Entries() {
+		if e.Manifest.ID != m.ID {
+			other = e.Manifest
+			break
+		}
+	}
+	a := ts.node(func(c *Config) {
+		d, err := cache.OpenDisk(t.TempDir(), ts.url.Key, cache.Options{Limit: m.Size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		c.Store, c.NoAnnounce = d, true
+	})
+	fetch(t, a, m.ID)
+	b := ts.node(func(c *Config) { c.NoAnnounce = true })
+	ctx := context.Background()
+	c, err := b.conn(ctx, PeerAddr{ID: a.ID(), Addr: a.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetch(t, a, other.ID) // A's small cache evicts m
+	_, size := m.ChunkBounds(3)
+	if _, err := c.chunk(ctx, m.ID, 3, size, PriorityPlaying); !errors.Is(err, ErrGone) {
+		t.Fatalf("chunk of an evicted track: %v, want ErrGone", err)
+	}
+}
+
+// A peer list never breaks on an entry too long for the wire.
+func TestPeerListSkipsOversizeEntries(t *testing.T) {
+	ts := newTestSwarm(t)
+	a := ts.node(func(c *Config) { c.NoAnnounce = true })
+	b := ts.node(func(c *Config) { c.NoAnnounce = true })
+	a.mu.Lock()
+	a.known["evil"] = knownPeer{Addr: strings.Repeat("x", 300) + ":7000"}
+	a.known["good"] = knownPeer{Addr: "127.0.0.1:1"}
+	a.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	c, err := b.conn(ctx, PeerAddr{ID: a.ID(), Addr: a.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := c.peers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, p := range ps {
+		ids = append(ids, string(p.ID))
+	}
+	if got := strings.Join(ids, " "); !strings.Contains(got, "good") || strings.Contains(got, "evil") {
+		t.Fatalf("peers %v: want the good entry and not the oversize one", ps)
+	}
+	// And such an entry is not learnt in the first place.
+	a.learn([]PeerAddr{{ID: "evil2", Addr: strings.Repeat("y", 300) + ":1"}})
+	if _, ok := a.known["evil2"]; ok {
+		t.Error("learnt an oversize address")
+	}
+}
+
+// deadPC swallows every packet once dead: a crash that sends no goodbye.
+type deadPC struct {
+	net.PacketConn
+	dead atomic.Bool
+}
+
+func (d *deadPC) WriteTo(b []byte, a net.Addr) (int, error) {
+	if d.dead.Load() {
+		return len(b), nil
+	}
+	return d.PacketConn.WriteTo(b, a)
+}
+
+// A node that crashed and restarts with its key redials; the other side
+// must switch to the new connection, not keep the dead one.
+func TestRestartedPeerIsReachable(t *testing.T) {
+	ts := newTestSwarm(t)
+	b := ts.node(func(c *Config) { c.NoAnnounce = true })
+	cfgA := ts.config(nil)
+	cfgA.NoAnnounce = true
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := &deadPC{PacketConn: pc}
+	cfgA.PacketConn = dead
+	a, err := Start(context.Background(), cfgA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := a.conn(ctx, PeerAddr{ID: b.ID(), Addr: b.Addr().String()}); err != nil {
+		t.Fatal(err)
+	}
+	dead.dead.Store(true)
+	a.Close()
+	pc.Close()
+
+	cfgA2 := ts.config(nil)
+	cfgA2.DataDir, cfgA2.NoAnnounce = cfgA.DataDir, true
+	a2 := ts.start(cfgA2)
+	if _, err := a2.conn(ctx, PeerAddr{ID: b.ID(), Addr: b.Addr().String()}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		c, err := b.conn(ctx, PeerAddr{ID: a2.ID(), Addr: a2.Addr().String()})
+		if err == nil {
+			rctx, cancel := context.WithTimeout(ctx, time.Second)
+			_, err = c.peers(rctx)
+			cancel()
+			if err == nil {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B cannot reach the restarted A: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

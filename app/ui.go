@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 
@@ -44,9 +46,11 @@ type UI struct {
 	tabs     *container.AppTabs
 	status   *widget.Label
 
-	mu     sync.Mutex
-	tracks map[track.ID]origin.TrackInfo
-	covers map[track.ID]fyne.Resource
+	mu         sync.Mutex
+	lastPlayer PlayerState
+	lastSwarm  SwarmStatus
+	tracks     map[track.ID]origin.TrackInfo
+	covers     map[track.ID]fyne.Resource
 }
 
 // New builds the window and its screens.
@@ -103,12 +107,24 @@ func (u *UI) refresh() {
 	if u.deps.Swarm != nil {
 		sw = u.deps.Swarm.Status()
 	}
+	// Redraw only what changed: an idle window should cost nothing.
+	u.mu.Lock()
+	samePlayer, sameSwarm := reflect.DeepEqual(st, u.lastPlayer), reflect.DeepEqual(sw, u.lastSwarm)
+	u.lastPlayer, u.lastSwarm = st, sw
+	u.mu.Unlock()
+	if samePlayer && sameSwarm {
+		return
+	}
 	fyne.Do(func() {
-		u.playing.render(st)
-		u.queue.render(st)
-		u.swarm.render(sw)
-		if st.Err != nil {
-			u.status.SetText(st.Err.Error())
+		if !samePlayer {
+			u.playing.render(st)
+			u.queue.render(st)
+			if st.Err != nil {
+				u.status.SetText(st.Err.Error())
+			}
+		}
+		if !sameSwarm {
+			u.swarm.render(sw)
 		}
 	})
 }
@@ -142,6 +158,7 @@ func (u *UI) loadCatalog(ctx context.Context) {
 	fyne.Do(func() {
 		u.status.SetText(u.deps.Notice)
 		u.library.setTracks(tracks)
+		slog.Info("library shown", "tracks", len(tracks))
 	})
 	for _, t := range tracks {
 		if t.Cover {

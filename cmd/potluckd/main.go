@@ -5,6 +5,8 @@
 //	potluckd ls     --origin URL [--json] [--search TEXT]
 //	potluckd fetch  --origin URL --track ID --out FILE [--data DIR]
 //	potluckd peer   --origin URL --data DIR [--listen HOST:PORT] [--cache-size SIZE]
+//	potluckd play   --origin URL --track ID [--data DIR] [--sink null|wav:FILE] [--seek SECONDS]
+//	potluckd sim    [--peers N] [--tracks M] [--duration D] [--baseline client-server] [--json FILE] [--chart FILE] [--scale N,N,...]
 //
 // Machine-readable output goes to stdout (the origin-url line, JSON stats);
 // logs go to stderr.
@@ -32,6 +34,8 @@ var commands = []command{
 	{"ls", "list an origin's catalogue", runLs},
 	{"fetch", "download a track through the swarm, verifying every chunk", runFetch},
 	{"peer", "run a headless cache peer that serves what it holds", runPeer},
+	{"play", "play a track through the swarm in real time to a null or WAV sink", runPlay},
+	{"sim", "benchmark a swarm of N listeners over emulated links against client-server", runSim},
 }
 
 func main() {

@@ -1,0 +1,325 @@
+package sim
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/origin"
+	"github.com/potluckfm/potluck/player"
+	"github.com/potluckfm/potluck/swarm"
+	"github.com/potluckfm/potluck/track"
+)
+
+// Kinds of start, by what held the track when its play was opened.
+const (
+	KindCached       = "cached"         // the listener's own cache held all of it
+	KindFirstInSwarm = "first_in_swarm" // no online listener held any of it
+	KindHeldByPeers  = "held_by_peers"  // another online listener held some of it
+)
+
+// RNG streams: each listener draws each kind of choice from its own stream,
+// so that what one listener does never depends on the timing of another.
+const (
+	streamLink = iota + 1
+	streamChurn
+	streamQueue
+	streamPlay
+	streamLoss
+)
+
+func (r *run) rng(listener, stream int, n int) *rand.Rand {
+	return rand.New(rand.NewPCG(r.cfg.Seed, uint64(listener)<<40|uint64(stream)<<32|uint64(n)))
+}
+
+// listener is one simulated user: a cache and identity that persist, and
+// sessions of a node and a player that come and go.
+type listener struct {
+	r     *run
+	idx   int
+	link  linkSpec
+	store *cache.Mem
+	dir   string
+
+	mu       sync.Mutex
+	online   bool
+	nodes    []*swarm.Node       // one per session, kept for their counters
+	opens    map[track.ID]opened // the last open of each track
+	sessions int
+}
+
+func (r *run) newListener(idx int) *listener {
+	rng := r.rng(idx, streamLink, 0)
+	n := r.cfg.Net
+	uniform := func(lo, hi int) int { return lo + int(rng.Float64()*float64(hi-lo)) }
+	rtt := n.RTTMin + time.Duration(rng.Float64()*float64(n.RTTMax-n.RTTMin))
+	return &listener{
+		r:   r,
+		idx: idx,
+		link: linkSpec{
+			down:  uniform(n.DownMin, n.DownMax),
+			up:    uniform(n.UpMin, n.UpMax),
+			delay: (rtt - n.OriginRTT) / 2,
+			loss:  n.Loss,
+		},
+		store: cache.NewMem(r.cfg.Workload.CacheSize),
+		opens: map[track.ID]opened{},
+	}
+}
+
+// exp draws an exponentially distributed time of the given mean.
+func exp(rng *rand.Rand, mean time.Duration) time.Duration {
+	return time.Duration(rng.ExpFloat64() * float64(mean))
+}
+
+// live runs the listener's sessions until the run ends.
+func (l *listener) live() {
+	r, w := l.r, l.r.cfg.Workload
+	rng := l.r.rng(l.idx, streamChurn, 0)
+	churn := w.Away > 0
+	var wait time.Duration
+	if !churn || rng.Float64() < float64(w.Session)/float64(w.Session+w.Away) {
+		wait = time.Duration(rng.Float64() * float64(w.JoinSpread))
+	} else {
+		wait = exp(rng, w.Away)
+	}
+	for n := 0; ; n++ {
+		if !r.sleep(r.cfg.wall(wait)) {
+			return
+		}
+		until := r.end
+		if churn {
+			if u := time.Now().Add(r.cfg.wall(exp(rng, w.Session))); u.Before(until) {
+				until = u
+			}
+		}
+		l.session(n, until)
+		wait = exp(rng, w.Away)
+	}
+}
+
+// session brings the listener online until the time until (or the run's
+// end): a new socket and address, a swarm node on the persistent cache and
+// identity, and a player working through a queue of Zipf-chosen tracks.
+func (l *listener) session(n int, until time.Time) {
+	r, cfg := l.r, l.r.cfg
+	ctx := r.ctx
+	ep := r.nw.newEndpoint(l.link, false, uint64(l.idx)<<32|uint64(n)|streamLoss<<56)
+	tr := &quic.Transport{Conn: ep}
+	client := origin.NewClient(r.url, origin.ClientOptions{Transport: origin.TransportQUIC, QUIC: tr})
+	closeNet := func() {
+		client.Close()
+		tr.Close()
+		ep.Close()
+	}
+	ncfg := swarm.Config{
+		DataDir:    l.dir,
+		Origin:     client,
+		Store:      l.store,
+		Transport:  tr,
+		NoPeers:    cfg.Mode == ModeClientServer,
+		NoAnnounce: cfg.Mode == ModeClientServer,
+		Logger:     r.log,
+	}
+	if cfg.Speed != 1 {
+		// The scheduler's wall-clock timers, at their documented defaults.
+		ncfg.Scheduler = swarm.SchedulerConfig{
+			PeerTimeout:   cfg.wall(1500 * time.Millisecond),
+			DiscoveryWait: cfg.wall(1500 * time.Millisecond),
+			Refresh:       cfg.wall(500 * time.Millisecond),
+			MateWait:      cfg.wall(2 * time.Second),
+		}
+	}
+	node, err := swarm.Start(ctx, ncfg)
+	if err != nil {
+		r.fail(err)
+		closeNet()
+		return
+	}
+	l.mu.Lock()
+	l.nodes = append(l.nodes, node)
+	l.sessions++
+	l.mu.Unlock()
+	r.setOnline(l, true)
+	defer func() {
+		r.setOnline(l, false)
+		node.Close()
+		closeNet()
+	}()
+
+	// An app opens its origin connection at start (it shows the catalogue)
+	// and the user takes a moment to pick a track.
+	ictx, cancel := context.WithTimeout(ctx, cfg.wall(10*time.Second))
+	client.Info(ictx)
+	cancel()
+	think := r.rng(l.idx, streamChurn, n+1)
+	if !r.sleepUntil(time.Now().Add(cfg.wall(time.Duration(think.Float64()*float64(cfg.Workload.Think)))), until) {
+		return
+	}
+
+	events := &eventQueue{wake: make(chan struct{}, 1)}
+	opener := player.OpenFunc(func(ctx context.Context, id track.ID) (player.Source, error) {
+		kind := r.classify(l, id)
+		s, err := node.Open(ctx, id, swarm.ModePlay)
+		if err != nil {
+			l.noteOpen(id, opened{kind: kind})
+			return nil, err
+		}
+		w := newWatchedSource(s, cfg.Speed)
+		l.noteOpen(id, opened{kind: kind, src: w})
+		return w, nil
+	})
+	sink := player.NewNullSink(cfg.Speed)
+	defer sink.Close()
+	// PrefetchBefore (audio time) keeps the player's default, 10 s.
+	p, err := player.New(ctx, player.Config{
+		Sink:             sink,
+		Opener:           opener,
+		OnEvent:          events.push,
+		PositionInterval: cfg.wall(250 * time.Millisecond),
+		Seed:             uint64(l.idx) + 1,
+		Logger:           r.log,
+	})
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	queue := r.queue(l.idx, n)
+	p.SetQueue(queue, 0)
+
+	var (
+		seq       int // plays started this session
+		actionSeq int // the play the pending action is for
+		action    func()
+		timer     = time.NewTimer(time.Hour)
+		leave     = time.NewTimer(time.Until(until))
+	)
+	timer.Stop()
+	defer timer.Stop()
+	defer leave.Stop()
+	record := func(e player.Event, leaving bool) {
+		r.record(l, e, leaving)
+	}
+	for {
+		select {
+		case <-r.stop:
+		case <-leave.C:
+		case <-timer.C:
+			if action != nil && actionSeq == seq {
+				action()
+			}
+			action = nil
+			continue
+		case <-events.wake:
+			for _, e := range events.take() {
+				switch e.Kind {
+				case player.TrackStarted:
+					seq++
+					action, actionSeq = l.planAction(p, e.Track, n, seq, timer), seq
+				case player.TrackEnded:
+					record(e, false)
+				case player.QueueEnded:
+					p.Append(r.queue(l.idx, n+1000)...)
+					p.Play()
+				}
+			}
+			continue
+		}
+		break
+	}
+	// Leaving: the play in progress ends as interrupted.
+	p.Close()
+	for _, e := range events.take() {
+		if e.Kind == player.TrackEnded {
+			record(e, true)
+		}
+	}
+}
+
+// planAction decides what the listener does during play seq of track id: a
+// skip, a seek or nothing. It arms timer for the action and returns it.
+func (l *listener) planAction(p *player.Player, id track.ID, session, seq int, timer *time.Timer) func() {
+	r, w := l.r, l.r.cfg.Workload
+	rng := r.rng(l.idx, streamPlay, session<<16|seq)
+	dur := r.manifests[id].Duration()
+	u := rng.Float64()
+	frac := func(lo, hi float64) time.Duration {
+		return time.Duration((lo + rng.Float64()*(hi-lo)) * float64(dur))
+	}
+	var at time.Duration
+	var act func()
+	switch {
+	case u < max(w.Skip, 0):
+		at = max(frac(0.05, 0.8), 3*time.Second)
+		act = func() { p.Next() }
+	case u < max(w.Skip, 0)+max(w.Seek, 0):
+		at = max(frac(0.05, 0.5), 2*time.Second)
+		to := frac(0, 0.9)
+		act = func() { p.Seek(to) }
+	default:
+		return nil
+	}
+	if at >= dur {
+		return nil
+	}
+	timer.Reset(r.cfg.wall(at))
+	return act
+}
+
+// opened is what the sim knows of the last open of a track.
+type opened struct {
+	kind string         // KindCached, KindFirstInSwarm or KindHeldByPeers
+	src  *watchedSource // nil if the open failed
+}
+
+func (l *listener) noteOpen(id track.ID, o opened) {
+	l.mu.Lock()
+	l.opens[id] = o
+	l.mu.Unlock()
+}
+
+func (l *listener) lastOpen(id track.ID) opened {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.opens[id]
+}
+
+// bytesServed sums what the listener's nodes uploaded to peers.
+func (l *listener) bytesServed() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var n int64
+	for _, node := range l.nodes {
+		n += node.BytesServed()
+	}
+	return n
+}
+
+// eventQueue takes the player's events without blocking its goroutine.
+type eventQueue struct {
+	mu   sync.Mutex
+	evs  []player.Event
+	wake chan struct{}
+}
+
+func (q *eventQueue) push(e player.Event) {
+	q.mu.Lock()
+	q.evs = append(q.evs, e)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *eventQueue) take() []player.Event {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	evs := q.evs
+	q.evs = nil
+	return evs
+}

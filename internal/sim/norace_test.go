@@ -1,0 +1,10 @@
+//go:build !race
+
+package sim
+
+import "time"
+
+const (
+	testListeners = 10
+	testDuration  = 3 * time.Minute
+)

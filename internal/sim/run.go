@@ -1,0 +1,413 @@
+package sim
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/potluckfm/potluck/assets"
+	"github.com/potluckfm/potluck/origin"
+	"github.com/potluckfm/potluck/player"
+	"github.com/potluckfm/potluck/track"
+)
+
+// run is the state of one Run.
+type run struct {
+	cfg Config
+	log *slog.Logger
+	ctx context.Context
+	nw  *network
+	url origin.URL
+
+	manifests map[track.ID]*track.Manifest
+	ranked    []track.ID // by popularity, most popular first
+	cumPop    []float64  // cumulative popularity of ranked, ending at 1
+
+	listeners []*listener
+	start     time.Time
+	end       time.Time
+	stop      chan struct{}
+
+	mu       sync.Mutex
+	plays    []PlayRecord
+	online   int
+	errs     []error
+	timeline []Sample
+}
+
+// PlayRecord is one play as the sim saw it.
+type PlayRecord struct {
+	Listener int
+	Track    track.ID
+	// Kind is what held the track when the play was opened: KindCached,
+	// KindFirstInSwarm or KindHeldByPeers.
+	Kind string
+	Size int64
+	Dur  time.Duration
+	// Stats are the player's; their times are wall times.
+	Stats player.PlayStats
+	// Stalls counts the reads of the stream during playback that blocked
+	// longer than the audio the player holds; StallTime is their time
+	// beyond it (wall time).
+	Stalls    int
+	StallTime time.Duration
+	// Interrupted: the listener left (or the run ended) during the play.
+	Interrupted bool
+}
+
+// Started reports whether audio of the play reached the sink. (Under
+// synctest a start can take no time at all: decoding costs no virtual time.)
+func (p PlayRecord) Started() bool { return p.Stats.Played > 0 }
+
+// Completed reports whether the play ran to the end of the track.
+func (p PlayRecord) Completed() bool {
+	return p.Stats.Err == nil && !p.Stats.Skipped && !p.Interrupted
+}
+
+// Delivered is the bytes the play's stream had by its end, by source.
+func (p PlayRecord) Delivered() int64 {
+	s := p.Stats.Swarm
+	return s.FromCache + s.FromPeers + s.FromOrigin
+}
+
+// Run runs one simulation and returns its report and every play. If ctx
+// ends first, the run stops early and Run returns what it measured with
+// ctx's error. Everything Run starts has stopped when it returns.
+func Run(ctx context.Context, cfg Config) (*Report, []PlayRecord, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, nil, fmt.Errorf("sim: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	src := cfg.Library
+	if src == nil {
+		src = assets.Demo()
+	}
+	lib, err := catalogueFS(src, cfg.Tracks)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sim: %w", err)
+	}
+	dir := cfg.Dir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "potluck-sim-"); err != nil {
+			return nil, nil, fmt.Errorf("sim: %w", err)
+		}
+		defer os.RemoveAll(dir)
+	}
+
+	r := &run{cfg: cfg, log: log, ctx: ctx, stop: make(chan struct{}), manifests: map[track.ID]*track.Manifest{}}
+	r.nw = newNetwork(cfg)
+	originEP := r.nw.newEndpoint(linkSpec{
+		down: cfg.Net.OriginRate, up: cfg.Net.OriginRate, delay: cfg.Net.OriginRTT / 2,
+	}, true, 0)
+	r.nw.sn.Start()
+	defer r.nw.sn.Close()
+
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := origin.Start(ctx, origin.Config{Library: lib, Key: key, PacketConn: originEP, Logger: slog.New(quietCancels{log.Handler()})})
+	if err != nil {
+		originEP.Close()
+		return nil, nil, fmt.Errorf("sim: origin: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.wall(5*time.Second))
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	r.url = srv.URL()
+	r.rankTracks(srv.Catalog().Entries())
+
+	for i := range cfg.Listeners {
+		l := r.newListener(i)
+		l.dir = filepath.Join(dir, fmt.Sprintf("listener-%03d", i))
+		r.listeners = append(r.listeners, l)
+	}
+
+	// Start the memory figures from what this run uses: return what an
+	// earlier run in this process left behind.
+	debug.FreeOSMemory()
+	cpu0 := cpuTime()
+	r.start = time.Now()
+	r.end = r.start.Add(cfg.wall(cfg.Duration))
+	mem := &memPeak{}
+	mem.sample()
+	var wg sync.WaitGroup
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		r.sample(mem)
+	}()
+	var lags []time.Duration
+	lagged := make(chan struct{})
+	go func() {
+		defer close(lagged)
+		lags = r.canary()
+	}()
+	for _, l := range r.listeners {
+		wg.Go(l.live)
+	}
+	select {
+	case <-time.After(time.Until(r.end)):
+	case <-ctx.Done():
+	}
+	close(r.stop)
+	ran := time.Since(r.start)
+	wg.Wait()
+	<-sampled
+	<-lagged
+	wall := time.Since(r.start)
+	cpu := cpuTime() - cpu0
+
+	rep := r.report(ran, wall, cpu, mem.peak, lags)
+	plays := r.plays
+	r.mu.Lock()
+	runErr := errors.Join(r.errs...)
+	r.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		runErr = errors.Join(err, runErr)
+	}
+	return rep, plays, runErr
+}
+
+// rankTracks orders the catalogue by popularity, a permutation drawn from
+// the seed, and computes the Zipf distribution over the ranks.
+func (r *run) rankTracks(entries []*origin.Entry) {
+	for _, e := range entries {
+		r.manifests[e.Manifest.ID] = e.Manifest
+		r.ranked = append(r.ranked, e.Manifest.ID)
+	}
+	// The catalogue's order is by tags; sort by ID first so that the
+	// permutation does not depend on how the origin sorts.
+	slices.SortFunc(r.ranked, func(a, b track.ID) int { return compareIDs(a, b) })
+	rng := r.rng(0, 0, 0)
+	rng.Shuffle(len(r.ranked), func(i, j int) { r.ranked[i], r.ranked[j] = r.ranked[j], r.ranked[i] })
+	s := r.cfg.Workload.Zipf
+	var sum float64
+	r.cumPop = make([]float64, len(r.ranked))
+	for k := range r.ranked {
+		sum += pow(float64(k+1), -s)
+		r.cumPop[k] = sum
+	}
+	for k := range r.cumPop {
+		r.cumPop[k] /= sum
+	}
+}
+
+// queue returns the play queue of a listener's session: Zipf-chosen
+// tracks, never the same twice in a row.
+func (r *run) queue(listener, session int) []track.ID {
+	rng := r.rng(listener, streamQueue, session)
+	const length = 400
+	q := make([]track.ID, 0, length)
+	for len(q) < length {
+		k := sort.SearchFloat64s(r.cumPop, rng.Float64())
+		id := r.ranked[min(k, len(r.ranked)-1)]
+		if len(q) > 0 && q[len(q)-1] == id && len(r.ranked) > 1 {
+			continue
+		}
+		q = append(q, id)
+	}
+	return q
+}
+
+// classify says what held track id when listener l opened it.
+func (r *run) classify(l *listener, id track.ID) string {
+	m := r.manifests[id]
+	if have := l.store.Have(id); m != nil && have != nil && have.Count() == m.NumChunks() {
+		return KindCached
+	}
+	r.mu.Lock()
+	var others []*listener
+	for _, o := range r.listeners {
+		if o != l && o.online {
+			others = append(others, o)
+		}
+	}
+	r.mu.Unlock()
+	for _, o := range others {
+		if have := o.store.Have(id); have != nil && have.Count() > 0 {
+			return KindHeldByPeers
+		}
+	}
+	return KindFirstInSwarm
+}
+
+func (r *run) setOnline(l *listener, on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l.online = on
+	if on {
+		r.online++
+	} else {
+		r.online--
+	}
+}
+
+// record keeps the play a TrackEnded event describes.
+func (r *run) record(l *listener, e player.Event, leaving bool) {
+	m := r.manifests[e.Track]
+	o := l.lastOpen(e.Track)
+	p := PlayRecord{
+		Listener:    l.idx,
+		Track:       e.Track,
+		Kind:        o.kind,
+		Stats:       e.Stats,
+		Interrupted: leaving && e.Stats.Skipped,
+	}
+	if o.src != nil {
+		p.Stalls, p.StallTime = o.src.stallStats()
+	}
+	if m != nil {
+		p.Size, p.Dur = m.Size, m.Duration()
+	}
+	r.mu.Lock()
+	r.plays = append(r.plays, p)
+	r.mu.Unlock()
+}
+
+func (r *run) fail(err error) {
+	r.log.Error("sim", "err", err)
+	r.mu.Lock()
+	r.errs = append(r.errs, err)
+	r.mu.Unlock()
+}
+
+// sleep waits d or until the run ends; it reports whether the run goes on.
+func (r *run) sleep(d time.Duration) bool {
+	return r.sleepUntil(time.Now().Add(d), r.end)
+}
+
+// sleepUntil waits until t, or until limit or the end of the run if that
+// comes first; it reports whether t was reached.
+func (r *run) sleepUntil(t, limit time.Time) bool {
+	stopAt := t
+	if limit.Before(stopAt) {
+		stopAt = limit
+	}
+	timer := time.NewTimer(time.Until(stopAt))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return !stopAt.Before(t)
+	case <-r.stop:
+		return false
+	}
+}
+
+// sample records the traffic timeline and peak memory, and prints
+// progress, until the run stops.
+func (r *run) sample(mem *memPeak) {
+	tick := time.NewTicker(r.cfg.wall(r.cfg.Sample))
+	defer tick.Stop()
+	var progress <-chan time.Time
+	if r.cfg.Progress != nil {
+		pt := time.NewTicker(r.cfg.ProgressEvery)
+		defer pt.Stop()
+		progress = pt.C
+	}
+	var lastOrigin, lastPeer int64
+	take := func() {
+		o, p := r.nw.originSent.Load(), r.nw.peerBytes.Load()
+		r.mu.Lock()
+		r.timeline = append(r.timeline, Sample{
+			T:           round(r.cfg.simTime(time.Since(r.start)).Seconds(), 1),
+			OriginBytes: o - lastOrigin,
+			PeerBytes:   p - lastPeer,
+			Online:      r.online,
+		})
+		r.mu.Unlock()
+		lastOrigin, lastPeer = o, p
+	}
+	for {
+		select {
+		case <-r.stop:
+			take()
+			if r.cfg.Progress != nil {
+				r.progress(true)
+			}
+			return
+		case <-tick.C:
+			take()
+			mem.sample()
+		case <-progress:
+			r.progress(false)
+		}
+	}
+}
+
+// canary sleeps 50 ms at a time until the run stops and returns how late
+// each sleep ended: the scheduling delay every goroutine of the process
+// suffers, sinks included.
+func (r *run) canary() []time.Duration {
+	const nap = 50 * time.Millisecond
+	var lags []time.Duration
+	for {
+		start := time.Now()
+		t := time.NewTimer(nap)
+		select {
+		case <-r.stop:
+			t.Stop()
+			return lags
+		case <-t.C:
+		}
+		lags = append(lags, time.Since(start)-nap)
+	}
+}
+
+// progress prints one line on Progress.
+func (r *run) progress(final bool) {
+	r.mu.Lock()
+	plays, online := len(r.plays), r.online
+	var under int
+	for _, p := range r.plays {
+		under += p.Stats.Underruns
+	}
+	r.mu.Unlock()
+	el := min(r.cfg.simTime(time.Since(r.start)), r.cfg.Duration)
+	start, end := "", "\n"
+	if isTerminal(r.cfg.Progress) {
+		start, end = "\r", "\x1b[K"
+		if final {
+			end += "\n"
+		}
+	}
+	fmt.Fprintf(r.cfg.Progress, "%ssim %s: %s/%s  listeners %d/%d  plays %d  underruns %d  origin %s  peers %s%s",
+		start, r.cfg.Mode, el.Truncate(time.Second), r.cfg.Duration, online, r.cfg.Listeners, plays, under,
+		fmtBytes(r.nw.originSent.Load()), fmtBytes(r.nw.peerBytes.Load()), end)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func fmtBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	default:
+		return fmt.Sprintf("%.0f kB", float64(n)/(1<<10))
+	}
+}

@@ -1,0 +1,111 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// TestScaling measures how the origin's egress grows with the swarm: both
+// modes at 10, 25, 50 and 100 listeners, in virtual time (100 listeners
+// decoding MP3 in real time do not fit on two cores). It takes about half
+// an hour of wall time on two cores, so it runs only when asked:
+//
+//	POTLUCK_SIM_SCALING=docs go test -run TestScaling -timeout 3h -v ./internal/sim/
+//
+// writes DIR/benchmark-scaling.{png,md,json} (DIR relative to the
+// repository root). POTLUCK_SIM_SIZES (e.g. "10,25"), POTLUCK_SIM_DURATION
+// (default 5m) and POTLUCK_SIM_LITE=1 (the lite library) change the runs.
+func TestScaling(t *testing.T) {
+	dir := os.Getenv("POTLUCK_SIM_SCALING")
+	if dir == "" {
+		t.Skip("set POTLUCK_SIM_SCALING=DIR to measure origin egress by swarm size")
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join("..", "..", dir)
+	}
+	sizes := []int{10, 25, 50, 100}
+	if s := os.Getenv("POTLUCK_SIM_SIZES"); s != "" {
+		sizes = nil
+		for f := range strings.SplitSeq(s, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	cfg := Config{}
+	if d := os.Getenv("POTLUCK_SIM_DURATION"); d != "" {
+		var err error
+		if cfg.Duration, err = time.ParseDuration(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if os.Getenv("POTLUCK_SIM_LITE") != "" {
+		cfg.Library = LiteLibrary()
+	}
+	var points []ScalePoint
+	for _, n := range sizes {
+		pt := ScalePoint{Listeners: n}
+		// Both modes at once, each in its own bubble, to use both cores.
+		var wg sync.WaitGroup
+		for _, mode := range []Mode{ModeP2P, ModeClientServer} {
+			wg.Go(func() {
+				t.Run(strconv.Itoa(n)+"-"+string(mode), func(t *testing.T) {
+					start := time.Now()
+					synctest.Test(t, func(t *testing.T) {
+						c := cfg
+						c.Listeners, c.Mode = n, mode
+						rep, _, err := Run(context.Background(), c)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if mode == ModeP2P {
+							pt.P2P = rep
+						} else {
+							pt.Baseline = rep
+						}
+					})
+					t.Logf("%d listeners, %s: %s of wall time", n, mode, time.Since(start).Round(time.Second))
+				})
+			})
+		}
+		wg.Wait()
+		if pt.P2P == nil || pt.Baseline == nil {
+			t.FailNow()
+		}
+		points = append(points, pt)
+	}
+	table := ScalingMarkdown(points)
+	for _, pt := range points {
+		table += fmt.Sprintf("\n### %d listeners (virtual time)\n\n%s", pt.Listeners, Compare(pt.P2P, pt.Baseline).Markdown())
+	}
+	t.Logf("\n%s", table)
+	var png bytes.Buffer
+	if err := WriteScalingChart(&png, points); err != nil {
+		t.Fatal(err)
+	}
+	for _, pt := range points {
+		pt.P2P.Timeline, pt.Baseline.Timeline = nil, nil
+	}
+	js, _ := json.MarshalIndent(points, "", "  ")
+	for name, b := range map[string][]byte{
+		"benchmark-scaling.png":  png.Bytes(),
+		"benchmark-scaling.md":   []byte(table),
+		"benchmark-scaling.json": append(js, '\n'),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

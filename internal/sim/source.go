@@ -1,0 +1,89 @@
+package sim
+
+import (
+	"sync"
+	"time"
+
+	"github.com/potluckfm/potluck/player"
+	"github.com/potluckfm/potluck/swarm"
+	"github.com/potluckfm/potluck/track"
+)
+
+// decodeAhead is the PCM the player keeps between its decoder and a sink:
+// 8 blocks of 1152 frames (player/decodeloop.go) plus the null sink's
+// buffer (player.DefaultBuffer). A read of the source that blocks longer
+// than this leaves the sink with nothing to play.
+func decodeAhead(rate int) time.Duration {
+	return time.Duration(8*1152*int64(time.Second)/int64(max(rate, 1))) + player.DefaultBuffer
+}
+
+// watchedSource is a swarm Stream as the player reads it, timing reads:
+// a read during playback (not the first after opening or seeking) that
+// blocks longer than the audio the pipeline holds is a source stall, the
+// network's share of stutter. The player's own underrun count also
+// includes sinks that ran dry because the CPU was busy.
+type watchedSource struct {
+	*swarm.Stream
+	limit time.Duration // wall time
+
+	mu        sync.Mutex
+	gen       int  // seeks so far
+	flowing   bool // a read has returned since the open or the last seek
+	stalls    int
+	stallTime time.Duration // beyond limit, wall time
+}
+
+var _ player.Source = (*watchedSource)(nil)
+
+func newWatchedSource(s *swarm.Stream, speed float64) *watchedSource {
+	return &watchedSource{Stream: s, limit: time.Duration(float64(decodeAhead(s.Manifest().Audio.SampleRate)) / speed)}
+}
+
+// Read reads the stream. The first read after the open or a seek waits
+// for the start (start or seek latency), not a stall; so does a read that
+// a seek overtook.
+func (w *watchedSource) Read(p []byte) (int, error) {
+	w.mu.Lock()
+	gen, flowing := w.gen, w.flowing
+	w.mu.Unlock()
+	start := time.Now()
+	n, err := w.Stream.Read(p)
+	took := time.Since(start)
+	w.mu.Lock()
+	if gen == w.gen && err == nil {
+		if flowing && took > w.limit {
+			w.stalls++
+			w.stallTime += took - w.limit
+		}
+		w.flowing = true
+	}
+	w.mu.Unlock()
+	return n, err
+}
+
+func (w *watchedSource) seeking() {
+	w.mu.Lock()
+	w.gen++
+	w.flowing = false
+	w.mu.Unlock()
+}
+
+func (w *watchedSource) Seek(off int64, whence int) (int64, error) {
+	w.seeking()
+	return w.Stream.Seek(off, whence)
+}
+
+func (w *watchedSource) SeekTime(t time.Duration) (track.SeekPoint, error) {
+	w.seeking()
+	return w.Stream.SeekTime(t)
+}
+
+// Stats are the stream's (the player reports them in PlayStats.Swarm).
+func (w *watchedSource) Stats() swarm.Stats { return w.Stream.Stats() }
+
+// stallStats returns the stalls so far and their time beyond the buffer.
+func (w *watchedSource) stallStats() (int, time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stalls, w.stallTime
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/potluckfm/potluck/app"
+	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/player"
+	"github.com/potluckfm/potluck/swarm"
+	"github.com/potluckfm/potluck/track"
+)
+
+// playerAdapter is the app.Player the UI drives: it forwards each call to
+// the player on one goroutine of its own, in order, so a click never waits
+// for the player.
+type playerAdapter struct {
+	p    *player.Player
+	once sync.Once
+	cmds chan func() error
+}
+
+func (a *playerAdapter) send(f func() error) {
+	a.once.Do(func() {
+		a.cmds = make(chan func() error, 64)
+		go func() {
+			for {
+				select {
+				case f := <-a.cmds:
+					f() // errors surface in State().Err
+				case <-a.p.Done():
+					return
+				}
+			}
+		}()
+	})
+	select {
+	case a.cmds <- f:
+	case <-a.p.Done():
+	}
+}
+
+func (a *playerAdapter) Play(id track.ID) {
+	a.send(func() error {
+		return a.p.SetQueue(append([]track.ID{id}, a.p.State().Upcoming...), 0)
+	})
+}
+func (a *playerAdapter) Enqueue(id track.ID) { a.send(func() error { return a.p.Append(id) }) }
+func (a *playerAdapter) TogglePause() {
+	a.send(func() error {
+		switch a.p.State().Status {
+		case player.Playing, player.Loading:
+			return a.p.Pause()
+		}
+		return a.p.Play()
+	})
+}
+func (a *playerAdapter) Next()                { a.send(a.p.Next) }
+func (a *playerAdapter) Previous()            { a.send(a.p.Previous) }
+func (a *playerAdapter) Seek(t time.Duration) { a.send(func() error { return a.p.Seek(t) }) }
+func (a *playerAdapter) SetVolume(v float64)  { a.send(func() error { return a.p.SetVolume(v) }) }
+func (a *playerAdapter) Remove(i int)         { a.send(func() error { return a.p.RemoveUpcoming(i) }) }
+func (a *playerAdapter) Move(from, to int) {
+	a.send(func() error { return a.p.MoveUpcoming(from, to) })
+}
+func (a *playerAdapter) Clear()             { a.send(a.p.ClearUpcoming) }
+func (a *playerAdapter) SetShuffle(on bool) { a.send(func() error { return a.p.SetShuffle(on) }) }
+func (a *playerAdapter) SetRepeat(r app.Repeat) {
+	a.send(func() error { return a.p.SetRepeat(player.Repeat(r)) })
+}
+
+func (a *playerAdapter) State() app.PlayerState {
+	st := a.p.State()
+	out := app.PlayerState{
+		Playing:  st.Status == player.Playing || st.Status == player.Loading,
+		Position: st.Position, Duration: st.Duration,
+		Volume: st.Volume, Upcoming: st.Upcoming,
+		Shuffle: st.Shuffle, Repeat: app.Repeat(st.Repeat), Err: st.Err,
+	}
+	if st.Index >= 0 {
+		out.Current = st.Track
+	}
+	return out
+}
+
+// streamTracker opens tracks through the swarm node and remembers the open
+// streams, so the swarm panel can tell where the playing track came from.
+type streamTracker struct {
+	node *swarm.Node
+	mu   sync.Mutex
+	open map[track.ID]*swarm.Stream
+}
+
+func newStreamTracker(n *swarm.Node) *streamTracker {
+	return &streamTracker{node: n, open: map[track.ID]*swarm.Stream{}}
+}
+
+// Open implements player.Opener.
+func (t *streamTracker) Open(ctx context.Context, id track.ID) (player.Source, error) {
+	s, err := t.node.Open(ctx, id, swarm.ModePlay)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	t.open[id] = s
+	t.mu.Unlock()
+	return s, nil
+}
+
+func (t *streamTracker) stream(id track.ID) *swarm.Stream {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.open[id]
+}
+
+// swarmAdapter is the app.Swarm of the swarm panel.
+type swarmAdapter struct {
+	node    *swarm.Node
+	store   cache.Store
+	streams *streamTracker
+	player  *player.Player
+}
+
+func (a *swarmAdapter) Status() app.SwarmStatus {
+	used, limit := a.store.Usage()
+	st := app.SwarmStatus{BytesServed: a.node.BytesServed(), CacheUsed: used, CacheLimit: limit, NodeID: string(a.node.ID())}
+	for _, p := range a.node.Peers() {
+		st.Peers = append(st.Peers, fmt.Sprintf("%s %s", p.ID.Short(), p.Addr))
+	}
+	if ps := a.player.State(); ps.Index >= 0 {
+		if s := a.streams.stream(ps.Track); s != nil {
+			ss := s.Stats()
+			st.FromCache, st.FromPeers, st.FromOrigin = ss.FromCache, ss.FromPeers, ss.FromOrigin
+			st.BufferedAhead = s.BufferedAhead()
+		}
+	}
+	return st
+}

@@ -445,7 +445,9 @@ func (sc *scheduler) handle(r result) {
 		return
 	}
 	if r.peer == nil {
-		if errors.Is(r.err, context.Canceled) {
+		// A request the scheduler dropped (a seek) or no longer needed (a
+		// peer delivered first) was cancelled by us: not the origin's fault.
+		if idx < 0 || errors.Is(r.err, context.Canceled) || sc.s.view().got.Has(r.chunk) {
 			return
 		}
 		sc.origin.failures++

@@ -307,7 +307,8 @@ func (s *Stream) chunkLocked(i int) ([]byte, error) {
 }
 
 // Seek sets the byte position for the next Read (io.Seeker). Chunks before
-// the new position stop being fetched in ModePlay.
+// the new position stop being fetched in ModePlay. It may be called while
+// a Read is blocked: that Read then returns bytes from the new position.
 func (s *Stream) Seek(offset int64, whence int) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -322,6 +323,8 @@ func (s *Stream) Seek(offset int64, whence int) (int64, error) {
 	}
 	s.pos = offset
 	s.runStart = s.m.ChunkAt(min(offset, s.m.Size-1))
+	s.curIdx = -1
+	s.cond.Broadcast() // a Read blocked at the old position reads from the new one
 	s.kick()
 	return offset, nil
 }

@@ -479,7 +479,10 @@ func (l *loop) run() {
 	}
 }
 
+// emit publishes the state (so that State agrees with the event) and
+// calls OnEvent.
 func (l *loop) emit(kind EventKind, c *play) {
+	l.publish()
 	if l.cfg.OnEvent != nil {
 		l.cfg.OnEvent(Event{Kind: kind, Track: c.id, Index: c.index, Stats: c.stats})
 	}
@@ -585,6 +588,7 @@ func (l *loop) opened(r openResult) {
 		c.stats.Seeks++
 		c.seekAt = c.asked
 	}
+	l.checkPrefetch() // a track (or what is left of it) may be short
 }
 
 // startDecoder starts the decode loop of c at c.seekTo.
@@ -718,8 +722,9 @@ func (l *loop) output(pcm []byte) {
 	}
 	if first {
 		l.emit(TrackStarted, c)
+	} else {
+		l.publish()
 	}
-	l.publish()
 }
 
 // position is the time of the current play's audio being heard.
@@ -860,6 +865,7 @@ func (l *loop) stop(skipped bool) {
 func (l *loop) queueEnded() {
 	l.flowing, l.held = false, nil
 	l.dropPrefetch()
+	l.publish()
 	if l.cfg.OnEvent != nil {
 		l.cfg.OnEvent(Event{Kind: QueueEnded, Index: -1})
 	}

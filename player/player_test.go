@@ -110,15 +110,16 @@ func TestPlayerStartsBeforeTheLastByte(t *testing.T) {
 // sink run dry, which counts as an underrun and is timed; a well-fed play
 // has none.
 //
-// The sink runs at half speed: CI runs these tests under the race
-// detector, where go-mp3 decodes at about 3x real time, beside other
-// packages' tests on two cores; the decoder must not starve of CPU.
+// The sink runs at half speed with a 400 ms buffer: CI runs these tests
+// under the race detector, where go-mp3 decodes at about 3x real time,
+// beside other packages' tests on two cores; a decoder short of CPU must
+// not pass for a source short of bytes.
 func TestPlayerCountsUnderruns(t *testing.T) {
 	d := demoTrackNamed(t, "01")
-	const speed = 0.5
+	sink := func() Sink { return Paced(discard{}, 0.5, 400*time.Millisecond) }
 
 	// Well fed: all the bytes are there.
-	p, ev := newPlayer(t, NewNullSink(speed), newSources(d), nil)
+	p, ev := newPlayer(t, sink(), newSources(d), nil)
 	p.SetQueue([]track.ID{d.m.ID}, 0)
 	playedAtLeast(t, p, time.Second)
 	p.Close()
@@ -130,7 +131,7 @@ func TestPlayerCountsUnderruns(t *testing.T) {
 	src := newGatedSource(d.m, d.data, d.m.Audio.AudioStart+8<<10)
 	op := newSources()
 	op.add(d.m.ID, func() (Source, error) { return src, nil })
-	p, ev = newPlayer(t, NewNullSink(speed), op, nil)
+	p, ev = newPlayer(t, sink(), op, nil)
 	p.SetQueue([]track.ID{d.m.ID}, 0)
 	ev.next(t, TrackStarted)
 	s := waitState(t, p, "buffering", func(s State) bool { return s.Buffering })

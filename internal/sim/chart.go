@@ -15,6 +15,7 @@ var (
 	colOrigin   = color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}
 	colPeers    = color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
 	colBaseline = color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff}
+	colServed   = color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}
 )
 
 // WriteTimelineChart draws, as a PNG, the origin's egress and the traffic
@@ -88,7 +89,7 @@ func WriteScalingChart(w io.Writer, points []ScalePoint) error {
 	p := plot.New()
 	p.Title.Text = "Origin egress by swarm size"
 	p.X.Label.Text = "listeners"
-	p.Y.Label.Text = "origin egress, mean over the run (Mbit/s)"
+	p.Y.Label.Text = "traffic, mean over the run (Mbit/s)"
 	p.X.Min, p.Y.Min = 0, 0
 	p.Legend.Top = true
 	p.Legend.Left = true
@@ -120,8 +121,12 @@ func WriteScalingChart(w io.Writer, points []ScalePoint) error {
 	if err := series("Potluck: origin egress", func(p ScalePoint) *Report { return p.P2P }, egress, colOrigin, draw.CircleGlyph{}); err != nil {
 		return err
 	}
-	if err := series("Potluck: peer-to-peer traffic", func(p ScalePoint) *Report { return p.P2P },
+	if err := series("Potluck: peer-to-peer traffic (wire)", func(p ScalePoint) *Report { return p.P2P },
 		func(r *Report) int64 { return r.PeerTrafficBytes }, colPeers, draw.TriangleGlyph{}); err != nil {
+		return err
+	}
+	if err := series("Potluck: chunk bytes peers uploaded", func(p ScalePoint) *Report { return p.P2P },
+		func(r *Report) int64 { return r.PeerServedBytes }, colServed, draw.PyramidGlyph{}); err != nil {
 		return err
 	}
 	return save(p, w)

@@ -33,8 +33,8 @@ func Scale(ctx context.Context, cfg Config, sizes []int) ([]ScalePoint, error) {
 // ScalingMarkdown renders the origin's load at each swarm size as a table.
 func ScalingMarkdown(points []ScalePoint) string {
 	var sb strings.Builder
-	sb.WriteString("| listeners | origin egress, client-server (Mbit/s) | origin egress, Potluck (Mbit/s) | Potluck ÷ client-server | origin share, client-server | origin share, Potluck | peer traffic, Potluck (Mbit/s) | plays with stutter, client-server | plays with stutter, Potluck |\n")
-	sb.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	sb.WriteString("| listeners | origin egress, client-server (Mbit/s) | origin egress, Potluck (Mbit/s) | Potluck ÷ client-server | origin MB per listener-hour, client-server | origin MB per listener-hour, Potluck | origin share, client-server | origin share, Potluck | peer traffic on the wire, Potluck (Mbit/s) | chunk bytes peers uploaded, Potluck (Mbit/s) | plays with stutter, client-server | plays with stutter, Potluck |\n")
+	sb.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, pt := range points {
 		p, b := pt.P2P, pt.Baseline
 		if p == nil || b == nil {
@@ -45,8 +45,9 @@ func ScalingMarkdown(points []ScalePoint) string {
 		if be > 0 {
 			ratio = fmt.Sprintf("%.2f", pe/be)
 		}
-		fmt.Fprintf(&sb, "| %d | %.2f | %.2f | %s | %.1f%% | %.1f%% | %.2f | %.1f%% | %.1f%% |\n",
-			pt.Listeners, be, pe, ratio, 100*b.OriginShare, 100*p.OriginShare, mbps(p.PeerTrafficBytes, p),
+		fmt.Fprintf(&sb, "| %d | %.2f | %.2f | %s | %.1f | %.1f | %.1f%% | %.1f%% | %.2f | %.2f | %.1f%% | %.1f%% |\n",
+			pt.Listeners, be, pe, ratio, b.OriginEgressPerListenerHourMB, p.OriginEgressPerListenerHourMB,
+			100*b.OriginShare, 100*p.OriginShare, mbps(p.PeerTrafficBytes, p), mbps(p.PeerServedBytes, p),
 			100*b.StutterShare, 100*p.StutterShare)
 	}
 	return sb.String()

@@ -24,7 +24,8 @@ import (
 //
 // writes DIR/benchmark-scaling.{png,md,json} (DIR relative to the
 // repository root). POTLUCK_SIM_SIZES (e.g. "10,25"), POTLUCK_SIM_DURATION
-// (default 5m) and POTLUCK_SIM_LITE=1 (the lite library) change the runs.
+// (default 5m) and POTLUCK_SIM_LITE=1 (the lite library) change the runs;
+// POTLUCK_SIM_REPLOT=1 only redraws the table and chart from DIR's JSON.
 func TestScaling(t *testing.T) {
 	dir := os.Getenv("POTLUCK_SIM_SCALING")
 	if dir == "" {
@@ -32,6 +33,18 @@ func TestScaling(t *testing.T) {
 	}
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join("..", "..", dir)
+	}
+	if os.Getenv("POTLUCK_SIM_REPLOT") != "" {
+		b, err := os.ReadFile(filepath.Join(dir, "benchmark-scaling.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var points []ScalePoint
+		if err := json.Unmarshal(b, &points); err != nil {
+			t.Fatal(err)
+		}
+		writeScaling(t, dir, points)
+		return
 	}
 	sizes := []int{10, 25, 50, 100}
 	if s := os.Getenv("POTLUCK_SIM_SIZES"); s != "" {
@@ -86,6 +99,11 @@ func TestScaling(t *testing.T) {
 		}
 		points = append(points, pt)
 	}
+	writeScaling(t, dir, points)
+}
+
+// writeScaling writes the table, chart and JSON of a scaling run to dir.
+func writeScaling(t *testing.T, dir string, points []ScalePoint) {
 	table := ScalingMarkdown(points)
 	for _, pt := range points {
 		table += fmt.Sprintf("\n### %d listeners (virtual time)\n\n%s", pt.Listeners, Compare(pt.P2P, pt.Baseline).Markdown())

@@ -6,13 +6,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"fmt"
-	"io/fs"
+	"github.com/potluckfm/potluck/internal/keyfile"
 	"math/big"
 	"net"
-	"os"
 	"path/filepath"
 	"time"
 )
@@ -24,66 +21,7 @@ const keyFile = "origin.key"
 // directory and a new key on first use. The key is what clients pin: losing
 // it means every client needs a new origin URL.
 func LoadOrCreateKey(dataDir string) (ed25519.PrivateKey, error) {
-	path := filepath.Join(dataDir, keyFile)
-	data, err := os.ReadFile(path)
-	if err == nil {
-		return parseKey(path, data)
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("origin key: %w", err)
-	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("origin key: %w", err)
-	}
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
-	// Write then link, so a crash never leaves a half-written key behind and
-	// two origins starting at once on one directory agree on a single key.
-	tmp, err := os.CreateTemp(dataDir, keyFile+".tmp*")
-	if err != nil {
-		return nil, fmt.Errorf("origin key: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := pem.Encode(tmp, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("origin key: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("origin key: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, fmt.Errorf("origin key: %w", err)
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return LoadOrCreateKey(dataDir)
-		}
-		return nil, fmt.Errorf("origin key: %w", err)
-	}
-	return key, nil
-}
-
-func parseKey(path string, data []byte) (ed25519.PrivateKey, error) {
-	block, _ := pem.Decode(data)
-	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("origin key %s: not a PEM private key", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("origin key %s: %w", path, err)
-	}
-	key, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("origin key %s: not an Ed25519 key", path)
-	}
-	return key, nil
+	return keyfile.LoadOrCreate(filepath.Join(dataDir, keyFile), "origin key")
 }
 
 // selfSignedCert makes the TLS certificate the origin serves: self-signed by

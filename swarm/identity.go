@@ -8,12 +8,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base32"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
+	"github.com/potluckfm/potluck/internal/keyfile"
 	"math/big"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -40,42 +38,7 @@ const nodeKeyFile = "node.key"
 
 // loadOrCreateKey returns the node key kept in dir, creating it on first use.
 func loadOrCreateKey(dir string) (ed25519.PrivateKey, error) {
-	path := filepath.Join(dir, nodeKeyFile)
-	data, err := os.ReadFile(path)
-	if err == nil {
-		block, _ := pem.Decode(data)
-		if block == nil {
-			return nil, fmt.Errorf("node key %s: not PEM", path)
-		}
-		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("node key %s: %w", path, err)
-		}
-		key, ok := k.(ed25519.PrivateKey)
-		if !ok {
-			return nil, fmt.Errorf("node key %s: not Ed25519", path)
-		}
-		return key, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		return nil, err
-	}
-	return key, os.Rename(tmp, path)
+	return keyfile.LoadOrCreate(filepath.Join(dir, nodeKeyFile), "node key")
 }
 
 // ALPN is the peer protocol's TLS application protocol; its suffix is the

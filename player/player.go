@@ -919,8 +919,12 @@ func (l *loop) tick() {
 	}
 	l.checkPrefetch()
 	if pre := l.pre; pre != nil && pre.src != nil {
-		// Not playing yet: keep its deadlines counted from its start.
-		pre.src.SetPosition(0)
+		// Not playing yet: it starts when the current track ends.
+		var left time.Duration
+		if c := l.cur; c != nil && c.dec != nil {
+			left = max(c.dur-l.position(), 0)
+		}
+		pre.src.SetPosition(-left)
 	}
 	l.publish()
 }

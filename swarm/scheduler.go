@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -15,7 +16,9 @@ import (
 // and peers. docs/scheduler.md says why the defaults are what they are.
 type SchedulerConfig struct {
 	// Head is the audio, from where reading starts, asked from the origin
-	// at once while peers are looked up (default 3s).
+	// at once while peers are looked up (default 3s). In ModePlay the head
+	// of a cued stream (a prefetch) waits until playback is due within
+	// Head; until then peers that hold it serve it.
 	Head time.Duration
 	// Emergency: in ModePlay, a chunk due sooner than this that no peer is
 	// delivering goes to the origin (default 2s).
@@ -247,8 +250,16 @@ func (sc *scheduler) plan(ctx context.Context, v view) {
 			}
 			sc.s.clearFailed(i)
 		}
-		head := sc.s.chunkPTS[i]-sc.s.chunkPTS[v.runStart] < sc.cfg.Head && i >= v.runStart
-		urgent := sc.s.mode == ModePlay && sc.s.chunkPTS[i]-v.playTime < sc.cfg.Emergency
+		// In ModePlay a chunk is due when playback reaches it; a cued
+		// stream's chunks are not due yet, and its head waits until
+		// playback is less than Head away.
+		due := time.Duration(math.MaxInt64)
+		if sc.s.mode == ModePlay && v.clocked {
+			due = sc.s.chunkPTS[i] - v.playTime
+		}
+		head := sc.s.chunkPTS[i]-sc.s.chunkPTS[v.runStart] < sc.cfg.Head && i >= v.runStart &&
+			(sc.s.mode != ModePlay || due < sc.cfg.Head)
+		urgent := due < sc.cfg.Emergency
 		if ps := sc.inflight[i]; len(ps) > 0 {
 			sc.watch(ctx, i, ps, urgent, now)
 			continue

@@ -20,7 +20,10 @@ const (
 	// ModeFetch fetches every chunk as fast as the sources allow.
 	ModeFetch Mode = iota
 	// ModePlay gives every chunk a deadline from the playback position its
-	// reader reports (SetPosition) and fetches the most urgent first.
+	// reader reports (SetPosition) and fetches the most urgent first. Until
+	// the first SetPosition or Read the stream is cued, not playing: its
+	// chunks have no deadline yet, so they come from peers where peers
+	// hold them, and the origin's head waits for playback to begin.
 	ModePlay
 )
 
@@ -83,6 +86,7 @@ type Stream struct {
 	runStart  int // chunk where the current run of reading began (head)
 	playPos   time.Duration
 	playAt    time.Time
+	clocked   bool // ModePlay: a position was reported or a Read came
 	failed    map[int]error
 	closed    bool
 	stopped   bool
@@ -267,6 +271,12 @@ func (s *Stream) Read(p []byte) (int, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.clocked {
+		// A reader is waiting: playback starts now, from here.
+		s.clocked = true
+		s.playPos, s.playAt = s.chunkPTS[s.m.ChunkAt(min(s.pos, s.m.Size-1))], time.Now()
+		s.kick()
+	}
 	for {
 		if s.closed || (s.stopped && !s.got.Has(s.m.ChunkAt(min(s.pos, s.m.Size-1)))) {
 			return 0, ErrClosed
@@ -342,10 +352,12 @@ func (s *Stream) SeekTime(t time.Duration) (track.SeekPoint, error) {
 }
 
 // SetPosition reports the playback position (ModePlay): chunk deadlines
-// count from it as if playback goes on in real time.
+// count from it as if playback goes on in real time. A negative t says
+// playback is to start in -t: a prefetched track, due when the one
+// playing ends.
 func (s *Stream) SetPosition(t time.Duration) {
 	s.mu.Lock()
-	s.playPos, s.playAt = t, time.Now()
+	s.playPos, s.playAt, s.clocked = t, time.Now(), true
 	s.mu.Unlock()
 	s.kick()
 }
@@ -441,6 +453,7 @@ type view struct {
 	pos      int
 	runStart int
 	playTime time.Duration // playback position now, extrapolated
+	clocked  bool          // playTime is known (see ModePlay)
 	closed   bool
 	failed   map[int]bool
 }
@@ -453,6 +466,7 @@ func (s *Stream) view() view {
 		pos:      s.m.ChunkAt(min(s.pos, s.m.Size-1)),
 		runStart: s.runStart,
 		playTime: s.playPos + time.Since(s.playAt),
+		clocked:  s.clocked,
 		closed:   s.closed,
 		failed:   map[int]bool{},
 	}
@@ -476,7 +490,7 @@ func (s *Stream) BufferedAhead() time.Duration {
 		end = s.chunkPTS[i]
 	}
 	now := s.playPos
-	if s.mode == ModePlay {
+	if s.mode == ModePlay && s.clocked {
 		now += time.Since(s.playAt)
 	}
 	return max(end-now, 0)

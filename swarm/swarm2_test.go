@@ -283,3 +283,43 @@ func TestUploadSlotsServePlayingFirst(t *testing.T) {
 		r2()
 	}
 }
+
+// A prefetched track (ModePlay, cued to start in 10 s) takes its head from
+// a peer that holds it; a track played at once takes its head from the
+// origin while peers are looked up.
+func TestPrefetchTakesItsHeadFromPeers(t *testing.T) {
+	ts := newTestSwarm(t)
+	m, _ := ts.track()
+	ts.seed(m, nil)
+	open := func(pos *time.Duration) Stats {
+		t.Helper()
+		n := ts.node(nil)
+		s, err := n.Open(context.Background(), m.ID, ModePlay)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if pos != nil {
+			s.SetPosition(*pos)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for !s.Complete() {
+			if time.Now().After(deadline) {
+				t.Fatalf("stream did not complete: %+v", s.Stats())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return s.Stats()
+	}
+	in10s := -10 * time.Second
+	if st := open(&in10s); st.FromOrigin != 0 || st.FromPeers != m.Size {
+		t.Errorf("prefetch due in 10s: %+v, want all %d bytes from the peer", st, m.Size)
+	}
+	if st := open(nil); st.FromOrigin != 0 {
+		t.Errorf("cued stream, never read: %+v, want nothing from the origin", st)
+	}
+	now := time.Duration(0)
+	if st := open(&now); st.FromOrigin == 0 {
+		t.Errorf("stream playing at once: %+v, want its head from the origin", st)
+	}
+}

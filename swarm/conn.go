@@ -282,6 +282,7 @@ func (n *Node) serveStream(c *peerConn, str *quic.Stream) {
 	case msgHave:
 		// An empty map is an answer too: the node is fetching the track.
 		if bf := n.store.Have(req.id); bf != nil {
+			n.mapsOut.Add(1)
 			writeBytes(str, bf)
 		} else {
 			writeStatus(str, statusNotHeld)

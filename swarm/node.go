@@ -97,6 +97,7 @@ type Node struct {
 	announce    chan struct{}
 	bytesServed atomic.Int64
 	chunksOut   atomic.Int64
+	mapsOut     atomic.Int64
 }
 
 type knownPeer struct {
@@ -193,6 +194,10 @@ func (n *Node) Store() cache.Store { return n.store }
 
 // BytesServed counts chunk bytes this node uploaded to others.
 func (n *Node) BytesServed() int64 { return n.bytesServed.Load() }
+
+// MapsServed counts the chunk maps of tracks it holds that this node sent
+// to others: the swarm's control traffic.
+func (n *Node) MapsServed() int64 { return n.mapsOut.Load() }
 
 // Peers lists the nodes connected now.
 func (n *Node) Peers() []PeerAddr {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/potluckfm/potluck/cache"
@@ -513,6 +514,7 @@ func (sc *scheduler) addPeer(h peerHave) {
 func (sc *scheduler) discover(ctx context.Context, done chan struct{}) {
 	id := sc.m.ID
 	asked := map[PeerID]bool{}
+	book := &haveBook{said: map[*peerConn]haveState{}}
 	round := func(withKnown bool) {
 		cands := sc.n.candidates(ctx, id, withKnown)
 		// Ask many at once: a dead peer the tracker still lists must not
@@ -530,7 +532,7 @@ func (sc *scheduler) discover(ctx context.Context, done chan struct{}) {
 			}
 			sc.n.wg.Go(func() {
 				defer func() { <-sem }()
-				sc.askHave(ctx, p)
+				sc.askHave(ctx, p, book, false)
 			})
 		}
 		for range cap(sem) {
@@ -561,9 +563,12 @@ func (sc *scheduler) discover(ctx context.Context, done chan struct{}) {
 			return
 		case <-refresh.C:
 			// Peers fetching the same track gain chunks, and mates that
-			// found this node connect to it: ask every connected peer again.
+			// found this node connect to it: ask the connected peers whose
+			// map may have changed.
 			for _, c := range sc.n.connected() {
-				sc.n.wg.Go(func() { sc.askHave(ctx, PeerAddr{ID: c.id, Addr: c.addr}) })
+				if book.ask(c, true) {
+					sc.n.wg.Go(func() { sc.askHave(ctx, PeerAddr{ID: c.id, Addr: c.addr}, book, true) })
+				}
 			}
 		case <-lookup.C:
 			clear(asked)
@@ -572,21 +577,69 @@ func (sc *scheduler) discover(ctx context.Context, done chan struct{}) {
 	}
 }
 
-// askHave connects to p and reports its chunk map of the track.
-func (sc *scheduler) askHave(ctx context.Context, p PeerAddr) {
+// haveState is what a connection last said of a stream's track.
+type haveState int
+
+const (
+	haveUnasked  haveState = iota
+	haveNotHeld            // it does not hold the track
+	havePartial            // it is fetching it
+	haveComplete           // it holds all of it: its map will not change
+)
+
+// haveBook records, for one stream, what each peer connection said of the
+// track, so that the half-second refresh asks only the maps that can still
+// grow: peers fetching the track, and connections not asked yet. Peers
+// that said they hold nothing are asked again by the lookup rounds, as
+// the tracker lists them; peers that hold it all are never asked again.
+type haveBook struct {
+	mu   sync.Mutex
+	said map[*peerConn]haveState
+}
+
+// ask reports whether c's map is worth asking for: on a refresh, if it
+// was never asked or is partial; on a lookup, unless it is complete.
+func (b *haveBook) ask(c *peerConn, refresh bool) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st := b.said[c]
+	if refresh {
+		return st == haveUnasked || st == havePartial
+	}
+	return st != haveComplete
+}
+
+func (b *haveBook) note(c *peerConn, st haveState) {
+	b.mu.Lock()
+	b.said[c] = st
+	b.mu.Unlock()
+}
+
+// askHave connects to p and reports its chunk map of the track, unless
+// book says the map cannot have changed.
+func (sc *scheduler) askHave(ctx context.Context, p PeerAddr, book *haveBook, refresh bool) {
 	hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	c, err := sc.n.conn(hctx, p)
-	if err != nil {
+	if err != nil || !book.ask(c, refresh) {
 		return
 	}
 	bf, err := c.have(hctx, sc.m.ID)
+	if errors.Is(err, ErrNotHeld) {
+		book.note(c, haveNotHeld)
+	}
 	if err != nil || len(bf) != (sc.m.NumChunks()+7)/8 {
 		return
 	}
+	have := cache.Bitfield(bf)
+	if have.Count() == sc.m.NumChunks() {
+		book.note(c, haveComplete)
+	} else {
+		book.note(c, havePartial)
+	}
 	sc.n.noteHolder(sc.m.ID, c.id)
 	select {
-	case sc.haves <- peerHave{c: c, have: cache.Bitfield(bf)}:
+	case sc.haves <- peerHave{c: c, have: have}:
 	case <-ctx.Done():
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/potluckfm/potluck/cache"
 )
 
 func TestChurnSourceKilledMidTransfer(t *testing.T) {
@@ -321,5 +323,69 @@ func TestPrefetchTakesItsHeadFromPeers(t *testing.T) {
 	now := time.Duration(0)
 	if st := open(&now); st.FromOrigin == 0 {
 		t.Errorf("stream playing at once: %+v, want its head from the origin", st)
+	}
+}
+
+// While a stream fetches, the half-second refresh asks again the peers
+// whose chunk map can grow (one fetching the track), not one that holds it
+// all.
+func TestRefreshAsksOnlyMapsThatCanGrow(t *testing.T) {
+	ts := newTestSwarm(t)
+	m, _ := ts.track()
+	full := cache.NewMem(0)
+	// A holds the whole track and answers no chunk request, so the stream
+	// below keeps fetching.
+	quit := make(chan struct{})
+	defer close(quit)
+	a := ts.seed(m, func(c *Config) { c.Store = &lyingStore{Store: full, stall: true, quit: quit} })
+	// C holds the first half, as a node still fetching would.
+	half := cache.NewMem(0)
+	mf, signed, _ := full.Manifest(m.ID)
+	if err := half.PutManifest(mf, signed); err != nil {
+		t.Fatal(err)
+	}
+	for i := range m.NumChunks() / 2 {
+		b, err := full.ReadChunk(m.ID, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := half.WriteChunk(m.ID, i, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := ts.node(func(c *Config) { c.Store = half })
+	ts.waitListed(c, m.ID)
+	aBefore, cBefore := a.MapsServed(), c.MapsServed()
+
+	// B learns the manifest and both holders, then the origin goes away,
+	// so that slow chunks cannot move to it.
+	b := ts.node(nil)
+	ctx := context.Background()
+	if _, err := b.manifest(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	if found := b.candidates(ctx, m.ID, false); len(found) != 2 {
+		t.Fatalf("tracker lookup found %v, want A and C", found)
+	}
+	ts.stopOrigin()
+	s, err := b.Open(ctx, m.ID, ModePlay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Once the first lookup has asked both, watch for 2.5 s.
+	for a.MapsServed() == aBefore || c.MapsServed() == cBefore {
+		time.Sleep(10 * time.Millisecond)
+	}
+	aBefore, cBefore = a.MapsServed(), c.MapsServed()
+	time.Sleep(2500 * time.Millisecond)
+	if s.Complete() {
+		t.Fatal("the stream completed; the test needs it fetching")
+	}
+	if n := a.MapsServed() - aBefore; n != 0 {
+		t.Errorf("the peer holding the whole track was asked for its map %d more times, want none", n)
+	}
+	if n := c.MapsServed() - cBefore; n < 3 {
+		t.Errorf("the peer holding half was asked for its map %d times in 2.5 s, want a refresh every 500 ms", n)
 	}
 }

@@ -30,6 +30,16 @@ func NewMem(limit int64) *Mem {
 	return &Mem{core: newCore(&memBackend{tracks: make(map[track.ID]*memTrack)}, limit, nil, math.MaxInt)}
 }
 
+// NewMemNoCopy is NewMem for callers that never modify a slice after
+// handing it to WriteChunk: the store keeps the slice itself rather than a
+// copy, so that many stores holding the same tracks (a simulated swarm)
+// can share one copy of their bytes.
+func NewMemNoCopy(limit int64) *Mem {
+	s := NewMem(limit)
+	s.be.(*memBackend).noCopy = true
+	return s
+}
+
 // PutManifest stores a manifest the caller has verified. Idempotent.
 func (s *Mem) PutManifest(m *track.Manifest, signed []byte) error {
 	if m == nil {
@@ -48,10 +58,12 @@ func (s *Mem) Close() error { return s.shut() }
 type memBackend struct {
 	mu     sync.Mutex
 	tracks map[track.ID]*memTrack
+	noCopy bool
 }
 
 type memTrack struct {
 	signed []byte
+	noCopy bool
 	mu     sync.Mutex
 	chunks map[int64][]byte // by offset
 }
@@ -59,7 +71,7 @@ type memTrack struct {
 func (b *memBackend) create(m *track.Manifest, signed []byte, _ time.Time) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.tracks[m.ID] = &memTrack{signed: append([]byte(nil), signed...), chunks: make(map[int64][]byte)}
+	b.tracks[m.ID] = &memTrack{signed: append([]byte(nil), signed...), noCopy: b.noCopy, chunks: make(map[int64][]byte)}
 	return nil
 }
 
@@ -95,7 +107,10 @@ func (b *memBackend) touch(track.ID, time.Time) {}
 func (t *memTrack) writeAt(p []byte, off int64) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.chunks[off] = append([]byte(nil), p...)
+	if !t.noCopy {
+		p = append([]byte(nil), p...)
+	}
+	t.chunks[off] = p
 	return nil
 }
 

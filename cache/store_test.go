@@ -123,6 +123,27 @@ func TestMem(t *testing.T) {
 	}
 }
 
+// NewMemNoCopy keeps the written slices: two stores fed one track's bytes
+// hold one copy between them, and a change to those bytes (which its
+// callers promise not to make) shows in both, caught by the read check.
+func TestMemNoCopy(t *testing.T) {
+	_, priv := originKey(1)
+	a := makeTrack(t, 1, 3*chunk, priv)
+	shared, copied := NewMemNoCopy(0), NewMem(0)
+	put(t, shared, a)
+	put(t, copied, a)
+	a.data[0] ^= 0xff
+	if _, err := shared.ReadChunk(a.m.ID, 0); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("NewMemNoCopy: read after the writer's bytes changed: %v, want ErrCorrupt (the slice was copied)", err)
+	}
+	if b, err := copied.ReadChunk(a.m.ID, 0); err != nil || b[0] == a.data[0] {
+		t.Errorf("NewMem: read after the writer's bytes changed: %v (want its own copy)", err)
+	}
+	if b, err := shared.ReadChunk(a.m.ID, 1); err != nil || !bytes.Equal(b, a.chunk(1)) {
+		t.Errorf("NewMemNoCopy: chunk 1: %v", err)
+	}
+}
+
 func TestBitfield(t *testing.T) {
 	b := NewBitfield(10)
 	if len(b) != 2 || b.Count() != 0 {

@@ -68,7 +68,11 @@ func Paced(inner Sink, speed float64, buffer time.Duration) *PacedSink {
 // NewNullSink returns a sink that plays nothing, at speed times real time
 // (≤ 0 means 1): headless playback and benchmarks, and tests that run
 // faster than real time. It takes any sample rate.
-func NewNullSink(speed float64) *PacedSink { return Paced(discard{}, speed, 0) }
+func NewNullSink(speed float64) *PacedSink { return Paced(Discard, speed, 0) }
+
+// Discard is a Sink that takes any rate and drops what it is given at
+// once: wrapped in Paced, a null device.
+var Discard Sink = discard{}
 
 type discard struct{}
 

@@ -24,6 +24,9 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 	fset := flag.NewFlagSet("potluckd sim", flag.ContinueOnError)
 	peers := fset.Int("peers", def.Listeners, "number of listener nodes (N)")
 	tracks := fset.Int("tracks", def.Tracks, "catalogue size (M): the library repeated under distinct track IDs")
+	trackLength := fset.Duration("track-length", def.TrackLength, "join the library's files into tracks at least this long; 0 plays each file as it is")
+	history := fset.Int("history", def.Workload.History, "plays each listener made before the run, whose tracks start in its cache; 0 starts every cache empty")
+	sinkBuffer := fset.Duration("sink-buffer", def.SinkBuffer, "audio each listener's sink holds, as a sound device does (the default is the desktop app's)")
 	duration := fset.Duration("duration", def.Duration, "simulated time the run lasts")
 	seed := fset.Uint64("seed", def.Seed, "seed of the workload, link profiles and loss")
 	jsonOut := fset.String("json", "", "write the figures as JSON to `FILE`")
@@ -75,11 +78,13 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 		return v
 	}
 	cfg := sim.Config{
-		Listeners: *peers,
-		Tracks:    *tracks,
-		Duration:  *duration,
-		Seed:      *seed,
-		Speed:     *speed,
+		Listeners:   *peers,
+		Tracks:      *tracks,
+		TrackLength: time.Duration(none(float64(*trackLength))),
+		Duration:    *duration,
+		Seed:        *seed,
+		Speed:       *speed,
+		SinkBuffer:  *sinkBuffer,
 		Net: sim.NetProfile{
 			RTTMin: *rttMin, RTTMax: *rttMax,
 			DownMin: mbps(*downMin), DownMax: mbps(*downMax),
@@ -96,6 +101,7 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 			Session:   *session,
 			Away:      time.Duration(none(float64(*away))),
 			CacheSize: limit,
+			History:   int(none(float64(*history))),
 		},
 		Progress: os.Stderr,
 		Logger:   logger(),

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"time"
+
+	"github.com/potluckfm/potluck/player"
 )
 
 // Mode says whether listeners use the swarm or the origin alone.
@@ -35,6 +37,11 @@ type Config struct {
 	// Tracks is M, the catalogue size (default 100): the library's files
 	// repeated under distinct track IDs.
 	Tracks int
+	// TrackLength is how long each catalogue track lasts at least: the
+	// library's files joined, frame by frame, until they do (default
+	// 3m30s, about a song's length; the demo files last 25 to 50 s). A
+	// negative value takes each file as it is.
+	TrackLength time.Duration
 	// Duration is the simulated time the run lasts (default 5m).
 	Duration time.Duration
 	// Seed makes the workload (track choices, skips, seeks, churn, link
@@ -49,6 +56,11 @@ type Config struct {
 
 	Net      NetProfile
 	Workload Workload
+
+	// SinkBuffer is the audio each listener's null sink holds, as a sound
+	// device does (default AppSinkBuffer, what the desktop app's audio
+	// path holds). A sink runs dry when its player is late by more.
+	SinkBuffer time.Duration
 
 	// Library holds the MP3 files the catalogue is made of (default the
 	// embedded demo library).
@@ -114,7 +126,17 @@ type Workload struct {
 	Think time.Duration
 	// CacheSize bounds each listener's cache in bytes (default 1 GiB).
 	CacheSize int64
+	// History is how many plays each listener made before the run: their
+	// tracks, drawn by the same popularity, start in its cache, as the
+	// cache of an app in use does (default 25; negative means none: every
+	// cache starts empty, the swarm's first day).
+	History int
 }
+
+// AppSinkBuffer is the audio the desktop app's sink path holds at
+// 44.1 kHz: its pipe (player.DefaultBuffer), then oto's player buffer and
+// ALSA's device buffer of 2048 frames each (player/otosink).
+const AppSinkBuffer = player.DefaultBuffer + 4096*time.Second/44100
 
 // withDefaults fills zero fields.
 func (c Config) withDefaults() Config {
@@ -133,6 +155,8 @@ func (c Config) withDefaults() Config {
 		c.Tracks = 100
 	}
 	def(&c.Duration, 5*time.Minute)
+	def(&c.TrackLength, 3*time.Minute+30*time.Second)
+	def(&c.SinkBuffer, AppSinkBuffer)
 	if c.Seed == 0 {
 		c.Seed = 1
 	}
@@ -180,6 +204,9 @@ func (c Config) withDefaults() Config {
 	def(&w.Think, 3*time.Second)
 	if w.CacheSize == 0 {
 		w.CacheSize = 1 << 30
+	}
+	if w.History == 0 {
+		w.History = 25
 	}
 	return c
 }

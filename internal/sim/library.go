@@ -9,14 +9,19 @@ import (
 	"strings"
 	"testing/fstest"
 	"time"
+
+	"github.com/potluckfm/potluck/origin/mp3index"
 )
 
 // catalogueFS returns an in-memory library of m MP3 files made from the
-// MP3 files of src: file k is src's file k mod len, and every copy after the
-// first carries its copy number in its ID3v1 comment, so that its bytes,
-// and hence its track ID, differ while it stays a valid MP3 of the same
-// audio. A file without an ID3v1 tag gets one appended.
-func catalogueFS(src fs.FS, m int) (fs.FS, error) {
+// MP3 files of src. With length ≤ 0, file k is src's file k mod len, and
+// every copy after the first carries its copy number in its ID3v1
+// comment, so that its bytes, and hence its track ID, differ while it
+// stays a valid MP3 of the same audio. With length > 0, file k joins the
+// audio frames of src's files, starting at file k mod len and going on in
+// order, until it lasts at least length: a track of realistic length made
+// of short ones (see joinFrames). A file without an ID3v1 tag gets one.
+func catalogueFS(src fs.FS, m int, length time.Duration) (fs.FS, error) {
 	var names []string
 	err := fs.WalkDir(src, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -40,18 +45,73 @@ func catalogueFS(src fs.FS, m int) (fs.FS, error) {
 			return nil, err
 		}
 	}
+	var parts []audioPart
+	if length > 0 {
+		if parts, err = audioParts(names, files); err != nil {
+			return nil, err
+		}
+	}
 	out := fstest.MapFS{}
 	modTime := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for k := range m {
 		i, copyNo := k%len(names), k/len(names)
 		data := files[i]
-		if copyNo > 0 {
+		switch {
+		case length > 0:
+			data = withComment(joinFrames(parts, i, length), fmt.Sprintf("potluck sim track %d", k))
+		case copyNo > 0:
 			data = withComment(data, fmt.Sprintf("potluck sim copy %d", copyNo))
 		}
 		name := fmt.Sprintf("%03d-%s", k, path.Base(names[i]))
 		out[name] = &fstest.MapFile{Data: data, Mode: 0o444, ModTime: modTime}
 	}
 	return out, nil
+}
+
+// audioPart is the audio frames of one library file.
+type audioPart struct {
+	frames   []byte
+	duration time.Duration
+	format   [2]int // sample rate, channels: only parts of one format join
+}
+
+// audioParts cuts the audio frames out of each file: no tags, no
+// Xing/Info header frame.
+func audioParts(names []string, files [][]byte) ([]audioPart, error) {
+	parts := make([]audioPart, len(files))
+	for i, data := range files {
+		info, err := mp3index.Scan(bytes.NewReader(data), int64(len(data)), mp3index.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("sim: %s: %w", names[i], err)
+		}
+		parts[i] = audioPart{
+			frames:   data[info.AudioStart:info.AudioEnd],
+			duration: time.Duration(info.Samples) * time.Second / time.Duration(info.SampleRate),
+			format:   [2]int{info.SampleRate, info.Channels},
+		}
+	}
+	return parts, nil
+}
+
+// joinFrames joins the frames of part start and of the parts after it
+// (round again) that share its format, until they last at least length.
+// A Layer III stream may be cut and joined at frame boundaries where the
+// next frame's main data does not reach back into the previous one, and
+// the first audio frame of an encoder's output never does (its bit
+// reservoir starts empty), so the joined stream decodes as the parts one
+// after another.
+func joinFrames(parts []audioPart, start int, length time.Duration) []byte {
+	var out []byte
+	var d time.Duration
+	for i := start; d < length; i++ {
+		p := parts[i%len(parts)]
+		if p.format != parts[start].format {
+			continue
+		}
+		out = append(out, p.frames...)
+		d += p.duration
+	}
+	return out
 }
 
 // withComment returns a copy of an MP3 file whose ID3v1 comment is c.

@@ -30,6 +30,7 @@ const (
 	streamQueue
 	streamPlay
 	streamLoss
+	streamHistory
 )
 
 func (r *run) rng(listener, stream int, n int) *rand.Rand {
@@ -66,7 +67,9 @@ func (r *run) newListener(idx int) *listener {
 			delay: (rtt - n.OriginRTT) / 2,
 			loss:  n.Loss,
 		},
-		store: cache.NewMem(r.cfg.Workload.CacheSize),
+		// Chunks are never modified once delivered, so the caches can
+		// share the bytes of the tracks their histories put in them.
+		store: cache.NewMemNoCopy(r.cfg.Workload.CacheSize),
 		opens: map[track.ID]opened{},
 	}
 }
@@ -173,7 +176,7 @@ func (l *listener) session(n int, until time.Time) {
 		l.noteOpen(id, opened{kind: kind, src: w})
 		return w, nil
 	})
-	sink := player.NewNullSink(cfg.Speed)
+	sink := player.Paced(player.Discard, cfg.Speed, cfg.SinkBuffer)
 	defer sink.Close()
 	// PrefetchBefore (audio time) keeps the player's default, 10 s.
 	p, err := player.New(ctx, player.Config{

@@ -22,6 +22,13 @@ type Report struct {
 	DurationS float64 `json:"duration_s"`
 	Seed      uint64  `json:"seed"`
 	Speed     float64 `json:"speed"`
+	// TrackLengthS is the least length of a catalogue track (0: the
+	// library's files as they are), History the plays before the run
+	// whose tracks started in each cache, SinkBufferMS what each sink
+	// holds.
+	TrackLengthS float64 `json:"track_length_s"`
+	History      int     `json:"history"`
+	SinkBufferMS float64 `json:"sink_buffer_ms"`
 
 	// Plays counts the plays that ended, however they ended; the other
 	// play counts split it. A play is interrupted when its listener left
@@ -167,15 +174,18 @@ func (r *run) report(ran, wall, cpu time.Duration, peakMem int64, lags []time.Du
 	cfg := r.cfg
 	ms := func(d time.Duration) float64 { return float64(cfg.simTime(d)) / float64(time.Millisecond) }
 	rep := &Report{
-		Mode:        cfg.Mode,
-		Listeners:   cfg.Listeners,
-		Tracks:      len(r.manifests),
-		DurationS:   round(cfg.simTime(ran).Seconds(), 1),
-		Seed:        cfg.Seed,
-		Speed:       cfg.Speed,
-		Plays:       len(r.plays),
-		Timeline:    r.timeline,
-		BytesByKind: map[string]Bytes{},
+		Mode:         cfg.Mode,
+		Listeners:    cfg.Listeners,
+		Tracks:       len(r.manifests),
+		DurationS:    round(cfg.simTime(ran).Seconds(), 1),
+		Seed:         cfg.Seed,
+		Speed:        cfg.Speed,
+		TrackLengthS: max(cfg.TrackLength, 0).Seconds(),
+		History:      max(cfg.Workload.History, 0),
+		SinkBufferMS: float64(cfg.SinkBuffer) / float64(time.Millisecond),
+		Plays:        len(r.plays),
+		Timeline:     r.timeline,
+		BytesByKind:  map[string]Bytes{},
 	}
 	var lat, seek []float64
 	kinds := map[string][]float64{}
@@ -337,6 +347,10 @@ func (c *Comparison) Markdown() string {
 	if p.Speed != 1 {
 		fmt.Fprintf(&sb, ", speed %g", p.Speed)
 	}
+	if p.TrackLengthS > 0 {
+		fmt.Fprintf(&sb, "; tracks of %s or more", time.Duration(p.TrackLengthS*float64(time.Second)).Round(time.Second))
+	}
+	fmt.Fprintf(&sb, "; caches start with %d plays of history; sinks hold %.0f ms", p.History, p.SinkBufferMS)
 	sb.WriteString("\n\n")
 	sb.WriteString("| figure | Potluck | client-server | ratio | early Spotify |\n")
 	sb.WriteString("|---|---:|---:|---:|---:|\n")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -96,7 +97,7 @@ func Run(ctx context.Context, cfg Config) (*Report, []PlayRecord, error) {
 	if src == nil {
 		src = assets.Demo()
 	}
-	lib, err := catalogueFS(src, cfg.Tracks)
+	lib, err := catalogueFS(src, cfg.Tracks, cfg.TrackLength)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sim: %w", err)
 	}
@@ -137,6 +138,10 @@ func Run(ctx context.Context, cfg Config) (*Report, []PlayRecord, error) {
 		l := r.newListener(i)
 		l.dir = filepath.Join(dir, fmt.Sprintf("listener-%03d", i))
 		r.listeners = append(r.listeners, l)
+	}
+
+	if err := r.prefill(lib, srv.Catalog().Entries()); err != nil {
+		return nil, nil, fmt.Errorf("sim: %w", err)
 	}
 
 	// Start the memory figures from what this run uses: return what an
@@ -207,6 +212,52 @@ func (r *run) rankTracks(entries []*origin.Entry) {
 	for k := range r.cumPop {
 		r.cumPop[k] /= sum
 	}
+}
+
+// prefill puts into each listener's cache the tracks of its listening
+// before the run: Workload.History plays drawn by the same popularity as
+// the run's. The bytes are the library's, shared by every cache that
+// holds them.
+func (r *run) prefill(lib fs.FS, entries []*origin.Entry) error {
+	if r.cfg.Workload.History <= 0 {
+		return nil
+	}
+	byID := map[track.ID]*origin.Entry{}
+	for _, e := range entries {
+		byID[e.Manifest.ID] = e
+	}
+	files := map[track.ID][]byte{}
+	for _, l := range r.listeners {
+		rng := r.rng(l.idx, streamHistory, 0)
+		for range r.cfg.Workload.History {
+			k := sort.SearchFloat64s(r.cumPop, rng.Float64())
+			e := byID[r.ranked[min(k, len(r.ranked)-1)]]
+			m := e.Manifest
+			if have := l.store.Have(m.ID); have != nil && have.Count() == m.NumChunks() {
+				l.store.Touch(m.ID)
+				continue
+			}
+			data, ok := files[m.ID]
+			if !ok {
+				var err error
+				if data, err = fs.ReadFile(lib, e.Path); err != nil {
+					return err
+				}
+				files[m.ID] = data
+			}
+			if err := l.store.PutManifest(m, e.Signed); err != nil {
+				return err
+			}
+			for i := range m.NumChunks() {
+				off, n := m.ChunkBounds(i)
+				if err := l.store.WriteChunk(m.ID, i, data[off:off+int64(n)]); err != nil {
+					return fmt.Errorf("history of listener %d: %w", l.idx, err)
+				}
+			}
+			l.store.Touch(m.ID)
+		}
+	}
+	return nil
 }
 
 // queue returns the play queue of a listener's session: Zipf-chosen

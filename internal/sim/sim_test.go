@@ -12,6 +12,7 @@ import (
 	"github.com/potluckfm/potluck/assets"
 	"github.com/potluckfm/potluck/origin"
 	"github.com/potluckfm/potluck/player"
+	"github.com/potluckfm/potluck/track"
 )
 
 func testConfig(mode Mode) Config {
@@ -22,6 +23,11 @@ func testConfig(mode Mode) Config {
 		Tracks:    24,
 		Duration:  testDuration,
 		Seed:      7,
+		// Tracks of the lite files joined to a minute or more, and a
+		// short history in every cache: the default run's workload,
+		// scaled down.
+		TrackLength: time.Minute,
+		Workload:    Workload{History: 3},
 	}
 }
 
@@ -178,16 +184,22 @@ func checkRun(t *testing.T, rep *Report, plays []PlayRecord) {
 	}
 }
 
-// TestCatalogue checks that the repeated library is M distinct, valid
-// tracks of the same audio.
+// TestCatalogue checks that the catalogue is M distinct, valid tracks of
+// the library's audio: its files repeated, or joined to a song's length.
 func TestCatalogue(t *testing.T) {
 	for _, lib := range []struct {
-		name string
-		fs   fs.FS
-	}{{"demo", assets.Demo()}, {"lite", LiteLibrary()}} {
+		name   string
+		fs     fs.FS
+		length time.Duration
+	}{
+		{"demo", assets.Demo(), -1},
+		{"lite", LiteLibrary(), -1},
+		{"demo-joined", assets.Demo(), Defaults().TrackLength},
+		{"lite-joined", LiteLibrary(), Defaults().TrackLength},
+	} {
 		t.Run(lib.name, func(t *testing.T) {
 			const m = 14
-			fsys, err := catalogueFS(lib.fs, m)
+			fsys, err := catalogueFS(lib.fs, m, lib.length)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -201,29 +213,54 @@ func TestCatalogue(t *testing.T) {
 			durs := map[time.Duration]int{}
 			for _, e := range cat.Entries() {
 				durs[e.Manifest.Duration()]++
+				if d := e.Manifest.Duration(); lib.length > 0 && (d < lib.length-time.Second || d > lib.length+80*time.Second) {
+					t.Errorf("%s lasts %s, want at least %s (and less than one more file)", e.Path, d, lib.length)
+				}
 			}
 			if len(durs) != 6 {
-				t.Errorf("durations %v: want the library's 6, repeated", durs)
+				t.Errorf("durations %v: want 6, one for each file a track starts with", durs)
 			}
-			// A copy decodes to its end: its last two seconds, from a seek.
+			// A track decodes to its end: its last two seconds, from a seek.
 			e := cat.Entries()[m-1]
 			data, _ := fs.ReadFile(fsys, e.Path)
-			dec, err := player.NewDecoder(player.NewReaderSource(bytesReader(data), e.Manifest))
-			if err != nil {
-				t.Fatal(err)
-			}
-			from := dec.Duration() - 2*time.Second
-			if err := dec.Seek(from); err != nil {
-				t.Fatal(err)
-			}
-			n, err := ioCopyDiscard(dec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := time.Duration(n / player.BytesPerFrame * int64(time.Second) / int64(dec.SampleRate()))
-			if d := got - 2*time.Second; d < -time.Millisecond || d > time.Millisecond {
-				t.Errorf("decoded %s from %s to the end, want 2s", got, from)
-			}
+			decodeTail(t, data, e.Manifest, 2*time.Second)
 		})
+	}
+	// Joined tracks decode across their joins: all of a lite one.
+	fsys, err := catalogueFS(LiteLibrary(), 1, Defaults().TrackLength)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := origin.ScanLibrary(context.Background(), fsys, testKey(), origin.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := cat.Entries()[0]
+	data, _ := fs.ReadFile(fsys, e.Path)
+	decodeTail(t, data, e.Manifest, 0)
+}
+
+// decodeTail decodes the last d of a track (all of it if d is 0) and
+// checks that it yields d of audio.
+func decodeTail(t *testing.T, data []byte, m *track.Manifest, d time.Duration) {
+	t.Helper()
+	dec, err := player.NewDecoder(player.NewReaderSource(bytesReader(data), m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d == 0 {
+		d = dec.Duration()
+	}
+	from := dec.Duration() - d
+	if err := dec.Seek(from); err != nil {
+		t.Fatal(err)
+	}
+	n, err := ioCopyDiscard(dec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := time.Duration(n / player.BytesPerFrame * int64(time.Second) / int64(dec.SampleRate()))
+	if diff := got - d; diff < -time.Millisecond || diff > time.Millisecond {
+		t.Errorf("decoded %s from %s to the end, want %s", got, from, d)
 	}
 }

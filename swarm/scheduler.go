@@ -42,7 +42,8 @@ type SchedulerConfig struct {
 	MateWait time.Duration
 }
 
-func (c SchedulerConfig) withDefaults() SchedulerConfig {
+// WithDefaults returns c with its zero fields set to their defaults.
+func (c SchedulerConfig) WithDefaults() SchedulerConfig {
 	def := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {
 			*v = d

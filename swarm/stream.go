@@ -111,7 +111,7 @@ func (n *Node) Open(ctx context.Context, id track.ID, mode Mode) (*Stream, error
 		n:         n,
 		m:         m,
 		mode:      mode,
-		cfg:       n.cfg.Scheduler.withDefaults(),
+		cfg:       n.cfg.Scheduler.WithDefaults(),
 		unpin:     n.store.Pin(id),
 		opened:    time.Now(),
 		done:      make(chan struct{}),

@@ -225,7 +225,7 @@ func TestFetchFromPeer(t *testing.T) {
 	}
 }
 
-func defaultHead() time.Duration { return SchedulerConfig{}.withDefaults().Head }
+func defaultHead() time.Duration { return SchedulerConfig{}.WithDefaults().Head }
 
 func TestFetchFromPeerWithOriginDown(t *testing.T) {
 	ts := newTestSwarm(t)

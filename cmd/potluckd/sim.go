@@ -15,6 +15,7 @@ import (
 
 	"github.com/potluckfm/potluck/cache"
 	"github.com/potluckfm/potluck/internal/sim"
+	"github.com/potluckfm/potluck/swarm"
 )
 
 // runSim runs the swarm benchmark (internal/sim) in real time and prints
@@ -26,6 +27,8 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 	tracks := fset.Int("tracks", def.Tracks, "catalogue size (M): the library repeated under distinct track IDs")
 	trackLength := fset.Duration("track-length", def.TrackLength, "join the library's files into tracks at least this long; 0 plays each file as it is")
 	history := fset.Int("history", def.Workload.History, "plays each listener made before the run, whose tracks start in its cache; 0 starts every cache empty")
+	head := fset.Duration("head", 0, "the scheduler's head: audio asked from the origin as a play starts (0: the swarm's default)")
+	emergency := fset.Duration("emergency", 0, "the scheduler's emergency threshold: a chunk due sooner goes to the origin (0: the swarm's default)")
 	sinkBuffer := fset.Duration("sink-buffer", def.SinkBuffer, "audio each listener's sink holds, as a sound device does (the default is the desktop app's)")
 	duration := fset.Duration("duration", def.Duration, "simulated time the run lasts")
 	seed := fset.Uint64("seed", def.Seed, "seed of the workload, link profiles and loss")
@@ -85,6 +88,7 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 		Seed:        *seed,
 		Speed:       *speed,
 		SinkBuffer:  *sinkBuffer,
+		Scheduler:   swarm.SchedulerConfig{Head: *head, Emergency: *emergency},
 		Net: sim.NetProfile{
 			RTTMin: *rttMin, RTTMax: *rttMax,
 			DownMin: mbps(*downMin), DownMax: mbps(*downMax),

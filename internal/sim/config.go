@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/potluckfm/potluck/player"
+	"github.com/potluckfm/potluck/swarm"
 )
 
 // Mode says whether listeners use the swarm or the origin alone.
@@ -56,6 +57,10 @@ type Config struct {
 
 	Net      NetProfile
 	Workload Workload
+
+	// Scheduler tunes every listener's chunk scheduler (zero fields take
+	// the swarm's defaults): the knobs the benchmark exists to tune.
+	Scheduler swarm.SchedulerConfig
 
 	// SinkBuffer is the audio each listener's null sink holds, as a sound
 	// device does (default AppSinkBuffer, what the desktop app's audio

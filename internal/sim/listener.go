@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"math/rand/v2"
 	"sync"
@@ -126,16 +127,17 @@ func (l *listener) session(n int, until time.Time) {
 		Transport:  tr,
 		NoPeers:    cfg.Mode == ModeClientServer,
 		NoAnnounce: cfg.Mode == ModeClientServer,
+		Scheduler:  cfg.Scheduler,
 		Logger:     r.log,
 	}
 	if cfg.Speed != 1 {
-		// The scheduler's wall-clock timers, at their documented defaults.
-		ncfg.Scheduler = swarm.SchedulerConfig{
-			PeerTimeout:   cfg.wall(1500 * time.Millisecond),
-			DiscoveryWait: cfg.wall(1500 * time.Millisecond),
-			Refresh:       cfg.wall(500 * time.Millisecond),
-			MateWait:      cfg.wall(2 * time.Second),
-		}
+		// The scheduler's wall-clock timers, at what they are set to or
+		// their documented defaults. (Head and Emergency are audio time.)
+		sc := &ncfg.Scheduler
+		sc.PeerTimeout = cfg.wall(cmp.Or(sc.PeerTimeout, 1500*time.Millisecond))
+		sc.DiscoveryWait = cfg.wall(cmp.Or(sc.DiscoveryWait, 1500*time.Millisecond))
+		sc.Refresh = cfg.wall(cmp.Or(sc.Refresh, 500*time.Millisecond))
+		sc.MateWait = cfg.wall(cmp.Or(sc.MateWait, 2*time.Second))
 	}
 	node, err := swarm.Start(ctx, ncfg)
 	if err != nil {

@@ -29,6 +29,9 @@ type Report struct {
 	TrackLengthS float64 `json:"track_length_s"`
 	History      int     `json:"history"`
 	SinkBufferMS float64 `json:"sink_buffer_ms"`
+	// HeadS and EmergencyS are the schedulers' Head and Emergency.
+	HeadS      float64 `json:"head_s"`
+	EmergencyS float64 `json:"emergency_s"`
 
 	// Plays counts the plays that ended, however they ended; the other
 	// play counts split it. A play is interrupted when its listener left
@@ -173,6 +176,7 @@ func compareIDs(a, b track.ID) int { return bytes.Compare(a[:], b[:]) }
 func (r *run) report(ran, wall, cpu time.Duration, peakMem int64, lags []time.Duration) *Report {
 	cfg := r.cfg
 	ms := func(d time.Duration) float64 { return float64(cfg.simTime(d)) / float64(time.Millisecond) }
+	sched := cfg.Scheduler.WithDefaults()
 	rep := &Report{
 		Mode:         cfg.Mode,
 		Listeners:    cfg.Listeners,
@@ -183,6 +187,8 @@ func (r *run) report(ran, wall, cpu time.Duration, peakMem int64, lags []time.Du
 		TrackLengthS: max(cfg.TrackLength, 0).Seconds(),
 		History:      max(cfg.Workload.History, 0),
 		SinkBufferMS: float64(cfg.SinkBuffer) / float64(time.Millisecond),
+		HeadS:        sched.Head.Seconds(),
+		EmergencyS:   sched.Emergency.Seconds(),
 		Plays:        len(r.plays),
 		Timeline:     r.timeline,
 		BytesByKind:  map[string]Bytes{},
@@ -350,7 +356,8 @@ func (c *Comparison) Markdown() string {
 	if p.TrackLengthS > 0 {
 		fmt.Fprintf(&sb, "; tracks of %s or more", time.Duration(p.TrackLengthS*float64(time.Second)).Round(time.Second))
 	}
-	fmt.Fprintf(&sb, "; caches start with %d plays of history; sinks hold %.0f ms", p.History, p.SinkBufferMS)
+	fmt.Fprintf(&sb, "; caches start with %d plays of history; sinks hold %.0f ms; head %gs, emergency %gs",
+		p.History, p.SinkBufferMS, p.HeadS, p.EmergencyS)
 	sb.WriteString("\n\n")
 	sb.WriteString("| figure | Potluck | client-server | ratio | early Spotify |\n")
 	sb.WriteString("|---|---:|---:|---:|---:|\n")

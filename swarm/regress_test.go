@@ -1,8 +1,10 @@
 package swarm
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -139,5 +141,53 @@ func TestRestartedPeerIsReachable(t *testing.T) {
 			t.Fatalf("B cannot reach the restarted A: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// losingStore loses one chunk the first time it is read, as a cache does
+// whose file was damaged under it.
+type losingStore struct {
+	cache.Store
+	lose int
+	lost atomic.Bool
+}
+
+func (l *losingStore) ReadChunk(id track.ID, i int) ([]byte, error) {
+	if i == l.lose && !l.lost.Swap(true) {
+		return nil, fmt.Errorf("%w: chunk %d", cache.ErrCorrupt, i)
+	}
+	return l.Store.ReadChunk(id, i)
+}
+
+// A chunk the cache loses after Open is fetched again and counted once,
+// under the source that fetched it: the figures still add up to the track.
+func TestLostChunkCountsOnce(t *testing.T) {
+	ts := newTestSwarm(t)
+	m, want := ts.track()
+	full := cache.NewMem(0)
+	ts.seed(m, func(c *Config) { c.Store = full })
+	mine := cache.NewMem(0)
+	mf, signed, _ := full.Manifest(m.ID)
+	if err := mine.PutManifest(mf, signed); err != nil {
+		t.Fatal(err)
+	}
+	for i := range m.NumChunks() {
+		b, err := full.ReadChunk(m.ID, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mine.WriteChunk(m.ID, i, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := ts.node(func(c *Config) { c.Store = &losingStore{Store: mine, lose: 2} })
+	got, st := fetch(t, n, m.ID)
+	if !bytes.Equal(got, want) {
+		t.Fatal("bytes differ")
+	}
+	_, l := m.ChunkBounds(2)
+	if st.FromCache+st.FromPeers+st.FromOrigin != m.Size || st.FromCache != m.Size-int64(l) {
+		t.Errorf("stats %+v: want %d bytes from the cache and the lost chunk's %d from the network, %d in all",
+			st, m.Size-int64(l), l, m.Size)
 	}
 }

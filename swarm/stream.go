@@ -38,7 +38,8 @@ const (
 )
 
 // Stats tell where a stream's bytes came from. Each chunk counts once, for
-// the first source that delivered it.
+// the source that delivered it (a chunk the cache lost after Open, and
+// that was fetched again, counts for the source that fetched it).
 type Stats struct {
 	FromCache  int64 `json:"from_cache"`
 	FromPeers  int64 `json:"from_peers"`
@@ -91,6 +92,7 @@ type Stream struct {
 	closed    bool
 	stopped   bool
 	stats     Stats
+	countedAs []Source // the source each chunk's bytes are counted under; -1: none
 	peersUsed map[PeerID]bool
 	curIdx    int
 	cur       []byte
@@ -125,13 +127,16 @@ func (n *Node) Open(ctx context.Context, id track.ID, mode Mode) (*Stream, error
 		playAt:    time.Now(),
 	}
 	s.cond = sync.NewCond(&s.mu)
+	s.countedAs = make([]Source, m.NumChunks())
+	for i := range s.countedAs {
+		s.countedAs[i] = -1
+	}
 	n.store.Touch(id)
 	if have := n.store.Have(id); have != nil {
 		for i := range m.NumChunks() {
 			if have.Has(i) {
 				s.got.Set(i)
-				_, l := m.ChunkBounds(i)
-				s.stats.FromCache += int64(l)
+				s.count(i, FromCache, 1)
 			}
 		}
 	}
@@ -292,8 +297,12 @@ func (s *Stream) Read(p []byte) (int, error) {
 			if s.curIdx != i {
 				b, err := s.chunkLocked(i)
 				if err != nil {
-					// The store lost it (evicted, corrupted): fetch again.
+					// The store lost it (evicted, corrupted): fetch again,
+					// and count it under the source that delivers it then.
 					s.got[i/8] &^= 0x80 >> (i % 8) // bit order of cache.Bitfield
+					if src := s.countedAs[i]; src >= 0 {
+						s.count(i, src, -1)
+					}
 					s.kick()
 					continue
 				}
@@ -421,17 +430,32 @@ func (s *Stream) deliver(i int, b []byte, src Source, peer PeerID) {
 	}
 	s.got.Set(i)
 	delete(s.failed, i)
-	switch src {
-	case FromPeer:
-		s.stats.FromPeers += int64(len(b))
+	s.count(i, src, 1)
+	if src == FromPeer {
 		s.peersUsed[peer] = true
-	case FromOrigin:
-		s.stats.FromOrigin += int64(len(b))
 	}
 	if s.stats.FirstByte == 0 {
 		s.stats.FirstByte = time.Since(s.opened)
 	}
 	s.cond.Broadcast()
+}
+
+// count adds chunk i's bytes to (sign 1) or takes them from (sign -1) the
+// figure of src; called with s.mu held.
+func (s *Stream) count(i int, src Source, sign int64) {
+	_, l := s.m.ChunkBounds(i)
+	switch src {
+	case FromCache:
+		s.stats.FromCache += sign * int64(l)
+	case FromPeer:
+		s.stats.FromPeers += sign * int64(l)
+	case FromOrigin:
+		s.stats.FromOrigin += sign * int64(l)
+	}
+	s.countedAs[i] = src
+	if sign < 0 {
+		s.countedAs[i] = -1
+	}
 }
 
 func (s *Stream) clearFailed(i int) {

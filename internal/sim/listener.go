@@ -174,7 +174,7 @@ func (l *listener) session(n int, until time.Time) {
 			l.noteOpen(id, opened{kind: kind})
 			return nil, err
 		}
-		w := newWatchedSource(s, cfg.Speed)
+		w := newWatchedSource(s, cfg.Speed, cfg.SinkBuffer)
 		l.noteOpen(id, opened{kind: kind, src: w})
 		return w, nil
 	})

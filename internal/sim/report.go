@@ -421,8 +421,15 @@ func (c *Comparison) Markdown() string {
 	row("CPU per node (% of a core)", func(r *Report) float64 { return r.CPUPerNodePercent }, "%.2f", true, "")
 	row("peak memory per node (MB)", func(r *Report) float64 { return r.PeakMemoryPerNodeMB }, "%.1f", true, "")
 	for _, r := range []*Report{p, b} {
-		// A sink holds DefaultBuffer of audio: DefaultBuffer/speed of wall time.
-		if buf := float64(player.DefaultBuffer/time.Millisecond) / max(r.speed(), 1e-9); r != nil && r.TimerLagMS.P99 > buf {
+		// A sink holds SinkBufferMS of audio: that over speed of wall time.
+		if r == nil {
+			continue
+		}
+		held := r.SinkBufferMS
+		if held == 0 { // a report from before the field
+			held = float64(player.DefaultBuffer / time.Millisecond)
+		}
+		if buf := held / max(r.speed(), 1e-9); r.TimerLagMS.P99 > buf {
 			fmt.Fprintf(&sb, "\nWarning: the %s run was short of CPU: 1%% of the canary's 50 ms sleeps woke %.0f ms late or more, "+
 				"past the sinks' %.0f ms buffer. Its stutter and latency figures measure this machine more than the swarm; "+
 				"see the source stalls, or run in virtual time (docs/benchmark.md).\n", r.Mode, r.TimerLagMS.P99, buf)

@@ -10,11 +10,11 @@ import (
 )
 
 // decodeAhead is the PCM the player keeps between its decoder and a sink:
-// 8 blocks of 1152 frames (player/decodeloop.go) plus the null sink's
-// buffer (player.DefaultBuffer). A read of the source that blocks longer
-// than this leaves the sink with nothing to play.
-func decodeAhead(rate int) time.Duration {
-	return time.Duration(8*1152*int64(time.Second)/int64(max(rate, 1))) + player.DefaultBuffer
+// 8 blocks of 1152 frames (player/decodeloop.go) plus the sink's buffer.
+// A read of the source that blocks longer than this leaves the sink with
+// nothing to play.
+func decodeAhead(rate int, sinkBuffer time.Duration) time.Duration {
+	return time.Duration(8*1152*int64(time.Second)/int64(max(rate, 1))) + sinkBuffer
 }
 
 // watchedSource is a swarm Stream as the player reads it, timing reads:
@@ -35,8 +35,9 @@ type watchedSource struct {
 
 var _ player.Source = (*watchedSource)(nil)
 
-func newWatchedSource(s *swarm.Stream, speed float64) *watchedSource {
-	return &watchedSource{Stream: s, limit: time.Duration(float64(decodeAhead(s.Manifest().Audio.SampleRate)) / speed)}
+func newWatchedSource(s *swarm.Stream, speed float64, sinkBuffer time.Duration) *watchedSource {
+	ahead := decodeAhead(s.Manifest().Audio.SampleRate, sinkBuffer)
+	return &watchedSource{Stream: s, limit: time.Duration(float64(ahead) / speed)}
 }
 
 // Read reads the stream. The first read after the open or a seek waits

@@ -60,10 +60,18 @@ func newDecodeLoop(dec *Decoder, first seekRequest) *decodeLoop {
 	return l
 }
 
-// request asks for a seek; it replaces a request not yet applied.
-func (l *decodeLoop) request(r seekRequest) {
+// request asks for a seek; it replaces a request not yet applied. Before
+// the loop can take the request up, it calls moveSource (if not nil): the
+// owner's move of the Source that wakes a Read blocked at the old
+// position. Done later, that move could land after the loop's own seek
+// and the reads that follow it, and put the Source out of step with the
+// frames the decoder expects.
+func (l *decodeLoop) request(r seekRequest, moveSource func()) {
 	l.mu.Lock()
 	l.req = &r
+	if moveSource != nil {
+		moveSource()
+	}
 	l.mu.Unlock()
 	select {
 	case l.wake <- struct{}{}:

@@ -779,13 +779,15 @@ func (l *loop) seek(t time.Duration) error {
 		return fmt.Errorf("%w: %s of %s", ErrSeekPastEnd, t, c.dur)
 	}
 	c.gen++
-	c.dec.request(seekRequest{gen: c.gen, t: t})
 	// Move the Source too: a Read blocked at the old position returns once
 	// bytes at the new one arrive, and a swarm Stream fetches for the new
 	// position at once. The decoder seeks again between reads.
-	if _, err := c.src.Seek(c.dec.dec.seekPoint(c.dec.dec.sampleAt(t)).Offset, io.SeekStart); err != nil {
-		l.log.Debug("seek of the source failed", "track", c.id, "err", err)
-	}
+	off := c.dec.dec.seekPoint(c.dec.dec.sampleAt(t)).Offset
+	c.dec.request(seekRequest{gen: c.gen, t: t}, func() {
+		if _, err := c.src.Seek(off, io.SeekStart); err != nil {
+			l.log.Debug("seek of the source failed", "track", c.id, "err", err)
+		}
+	})
 	c.src.SetPosition(t)
 	if err := l.sink.Flush(); err != nil {
 		l.sinkFailed(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -511,4 +512,49 @@ func TestPlayerSeekWithAStuckRead(t *testing.T) {
 	}
 	samplesEqual(t, "after the seek", segs[1], d.refTime(t, to, int64(len(segs[1])/BytesPerFrame)))
 	t.Logf("seek latency %s", st.SeekLatency)
+}
+
+// lateSeekSource applies the first Seek after arm only after a delay: a
+// Source whose Seek, called by the player to wake a blocked Read, lands
+// after the decoder has already taken the seek up and read on.
+type lateSeekSource struct {
+	*gatedSource
+	armed atomic.Bool
+}
+
+func (s *lateSeekSource) Seek(off int64, whence int) (int64, error) {
+	if s.armed.Swap(false) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	return s.gatedSource.Seek(off, whence)
+}
+
+// The player's own Seek of the Source must not land after the decoder's:
+// that would move the Source back under a decoder that has read on, and
+// the frames would no longer line up.
+func TestPlayerSeekRacesTheDecoder(t *testing.T) {
+	d := demoTrackNamed(t, "06")
+	src := &lateSeekSource{gatedSource: newGatedSource(d.m, d.data, d.m.Size)}
+	op := newSources()
+	op.add(d.m.ID, func() (Source, error) { return src, nil })
+	capture := newCaptureSink()
+	p, ev := newPlayer(t, Paced(capture, 2, 0), op, nil)
+	p.SetQueue([]track.ID{d.m.ID}, 0)
+	ev.next(t, TrackStarted)
+	playedAtLeast(t, p, 300*time.Millisecond)
+	const to = 4 * time.Second
+	src.armed.Store(true)
+	if err := p.Seek(to); err != nil {
+		t.Fatal(err)
+	}
+	playedAtLeast(t, p, to+time.Second)
+	p.Close()
+	if st := ev.next(t, TrackEnded).Stats; st.Err != nil {
+		t.Fatalf("play failed: %v", st.Err)
+	}
+	segs := capture.segments()
+	if len(segs) != 2 {
+		t.Fatalf("%d stretches of audio, want 2", len(segs))
+	}
+	samplesEqual(t, "after the seek", segs[1], d.refTime(t, to, int64(len(segs[1])/BytesPerFrame)))
 }

@@ -784,11 +784,13 @@ func (l *loop) seek(t time.Duration) error {
 	// position at once. The decoder seeks again between reads.
 	off := c.dec.dec.seekPoint(c.dec.dec.sampleAt(t)).Offset
 	c.dec.request(seekRequest{gen: c.gen, t: t}, func() {
+		// The position first: a swarm Stream plans for the new read
+		// position with the new clock.
+		c.src.SetPosition(t)
 		if _, err := c.src.Seek(off, io.SeekStart); err != nil {
 			l.log.Debug("seek of the source failed", "track", c.id, "err", err)
 		}
 	})
-	c.src.SetPosition(t)
 	if err := l.sink.Flush(); err != nil {
 		l.sinkFailed(err)
 		return err
@@ -921,12 +923,11 @@ func (l *loop) tick() {
 	}
 	l.checkPrefetch()
 	if pre := l.pre; pre != nil && pre.src != nil {
-		// Not playing yet: it starts when the current track ends.
-		var left time.Duration
+		// Not playing yet: it starts when the current track ends. (While
+		// the current one loads, that time is not known: leave it cued.)
 		if c := l.cur; c != nil && c.dec != nil {
-			left = max(c.dur-l.position(), 0)
+			pre.src.SetPosition(-max(c.dur-l.position(), 0))
 		}
-		pre.src.SetPosition(-left)
 	}
 	l.publish()
 }

@@ -59,8 +59,8 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // closes the stuck Source.) SetPosition reports the playback position,
 // for a source that paces its fetching by it; it is called from the
 // player's goroutine, concurrently with Read. A prefetched Source, not
-// playing yet, is told minus the time until the track before it ends. Close ends the source and
-// unblocks a Read.
+// playing yet, is told minus the time until the track before it ends.
+// Close ends the source and unblocks a Read.
 type Source interface {
 	io.Reader
 	io.Seeker

@@ -280,6 +280,7 @@ func (n *Node) serveStream(c *peerConn, str *quic.Stream) {
 			writeStatus(str, statusNotHeld)
 		}
 	case msgHave:
+		n.noteInterest(req.id, c.id)
 		// An empty map is an answer too: the node is fetching the track.
 		if bf := n.store.Have(req.id); bf != nil {
 			n.mapsOut.Add(1)

@@ -92,6 +92,7 @@ type Node struct {
 	banned  map[PeerID]string
 	holders map[track.ID]map[PeerID]time.Time // who told us they hold what
 	open    map[track.ID]int                  // tracks with open streams
+	books   map[track.ID]map[*haveBook]bool   // the streams' haveBooks, by track
 	whoHas  map[whoHasKey]time.Time           // recent neighbour searches served
 
 	announce    chan struct{}
@@ -152,6 +153,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		holders:  map[track.ID]map[PeerID]time.Time{},
 		whoHas:   map[whoHasKey]time.Time{},
 		open:     map[track.ID]int{},
+		books:    map[track.ID]map[*haveBook]bool{},
 		announce: make(chan struct{}, 1),
 	}
 	if cfg.UploadRate > 0 {
@@ -195,8 +197,8 @@ func (n *Node) Store() cache.Store { return n.store }
 // BytesServed counts chunk bytes this node uploaded to others.
 func (n *Node) BytesServed() int64 { return n.bytesServed.Load() }
 
-// MapsServed counts the chunk maps of tracks it holds that this node sent
-// to others: the swarm's control traffic.
+// MapsServed counts the chunk maps this node sent to others (of tracks it
+// holds or is fetching): the swarm's control traffic.
 func (n *Node) MapsServed() int64 { return n.mapsOut.Load() }
 
 // Peers lists the nodes connected now.
@@ -490,4 +492,34 @@ func (n *Node) noteHolder(t track.ID, id PeerID) {
 		n.holders[t] = h
 	}
 	h[id] = time.Now()
+}
+
+// watchInterest registers a stream's haveBook for track id until the
+// returned func is called: a peer that asks this node for its map of id is
+// fetching id, so a stream of id should ask for the peer's map again.
+func (n *Node) watchInterest(id track.ID, b *haveBook) (stop func()) {
+	n.mu.Lock()
+	if n.books[id] == nil {
+		n.books[id] = map[*haveBook]bool{}
+	}
+	n.books[id][b] = true
+	n.mu.Unlock()
+	return func() {
+		n.mu.Lock()
+		delete(n.books[id], b)
+		if len(n.books[id]) == 0 {
+			delete(n.books, id)
+		}
+		n.mu.Unlock()
+	}
+}
+
+// noteInterest tells the streams of id that peer asked for this node's map
+// of it.
+func (n *Node) noteInterest(id track.ID, peer PeerID) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for b := range n.books[id] {
+		b.interested(peer)
+	}
 }

@@ -35,7 +35,9 @@ type SchedulerConfig struct {
 	// DiscoveryWait is how long chunks wait for the first peer lookup
 	// before the origin is asked for those no peer holds (default 1.5s).
 	DiscoveryWait time.Duration
-	// Refresh is how often the chunk maps of peers are asked again (default 500ms).
+	// Refresh is how often the chunk maps that can still grow (peers
+	// fetching the track, connections not asked yet) are asked again
+	// (default 500ms).
 	Refresh time.Duration
 	// MateWait is how long a chunk waits for the swarm-mate it is left to
 	// before the origin is asked (default 2s).
@@ -77,6 +79,7 @@ type scheduler struct {
 
 	inflight   map[int][]*pending // chunk → requests out (a peer's, and maybe the origin's)
 	peers      map[PeerID]*streamPeer
+	book       *haveBook // what each peer said of the track, shared with discover
 	origin     originState
 	waiting    map[int]time.Time // when a chunk no peer held began waiting for a mate
 	discovered bool              // the first lookup ended, or chunks waited long enough for it
@@ -110,6 +113,7 @@ type streamPeer struct {
 	skip     map[int]time.Time // chunks it failed to deliver, until when to ask others
 	busy     time.Time         // it said busy: leave it alone until then
 	strikes  int
+	mapAt    time.Time // when its map came
 }
 
 type originState struct {
@@ -126,8 +130,17 @@ func newScheduler(s *Stream) *scheduler {
 		haves:    make(chan peerHave, 64),
 		inflight: map[int][]*pending{},
 		peers:    map[PeerID]*streamPeer{},
+		book:     &haveBook{said: map[PeerID]haveState{}},
 		waiting:  map[int]time.Time{},
 	}
+}
+
+// dropPeer takes a peer off the stream; its map is asked again at the
+// next refresh, so that a peer dropped for stalling or for evicting the
+// track comes back if it still (or again) holds chunks.
+func (sc *scheduler) dropPeer(id PeerID) {
+	delete(sc.peers, id)
+	sc.book.note(id, haveUnasked)
 }
 
 // leaveToMate reports whether chunk i, which no peer holds yet, should be
@@ -310,7 +323,7 @@ func (sc *scheduler) watch(ctx context.Context, i int, ps []*pending, urgent boo
 			sp.strikes++
 			if sp.strikes >= 3 {
 				sc.n.log.Info("peer stalls; dropping it from this stream", "peer", sp.c.id.Short(), "track", sc.m.ID)
-				delete(sc.peers, sp.c.id)
+				sc.dropPeer(sp.c.id)
 			}
 		}
 	case urgent && age > limit/3:
@@ -345,10 +358,14 @@ func (sc *scheduler) bestPeer(i int) *streamPeer {
 }
 
 // skipFor is how long a chunk is not asked again of a peer that failed to
-// deliver it; busyFor how long a peer that said busy is left alone.
+// deliver it; busyFor how long a peer that said busy is left alone. A peer
+// that says it does not hold a chunk its map, younger than maxMapAge, said
+// it held is lying; an older map may just be out of date (a peer that
+// holds a whole track is not asked for its map again).
 const (
-	skipFor = 5 * time.Second
-	busyFor = 500 * time.Millisecond
+	skipFor   = 5 * time.Second
+	busyFor   = 500 * time.Millisecond
+	maxMapAge = 2 * time.Second
 )
 
 // usable reports whether p may be asked for chunk i now.
@@ -360,7 +377,7 @@ func (p *streamPeer) usable(i int, now time.Time) bool {
 func (sc *scheduler) anyPeerHas(i int) bool {
 	now := time.Now()
 	for _, p := range sc.peers {
-		if p.usable(i, now) {
+		if p.usable(i, now) && p.c.conn.Context().Err() == nil {
 			return true
 		}
 	}
@@ -476,11 +493,14 @@ func (sc *scheduler) handle(r result) {
 		sc.s.mu.Unlock()
 		sc.n.ban(r.peer.id, fmt.Sprintf("sent chunk %d of %s that fails its hash", r.chunk, sc.m.ID))
 		delete(sc.peers, r.peer.id)
-	case errors.Is(r.err, ErrNotHeld) && sp != nil && sp.have.Has(r.chunk):
+	case errors.Is(r.err, ErrNotHeld) && sp != nil && sp.have.Has(r.chunk) && time.Since(sp.mapAt) < maxMapAge:
 		sc.n.ban(r.peer.id, fmt.Sprintf("claimed chunk %d of %s and did not serve it", r.chunk, sc.m.ID))
 		delete(sc.peers, r.peer.id)
+	case errors.Is(r.err, ErrNotHeld) && sp != nil:
+		// Its map is old: the chunk may have failed its check there since.
+		sc.dropPeer(r.peer.id)
 	case errors.Is(r.err, ErrGone) && sp != nil:
-		delete(sc.peers, r.peer.id) // evicted the track: not a liar, just no source
+		sc.dropPeer(r.peer.id) // evicted the track: not a liar, just no source
 	case errors.Is(r.err, ErrBusy) && sp != nil:
 		sp.busy = time.Now().Add(busyFor)
 	case errors.Is(r.err, context.Canceled) || errors.Is(r.err, context.DeadlineExceeded):
@@ -488,7 +508,7 @@ func (sc *scheduler) handle(r result) {
 	case sp != nil:
 		sp.skip[r.chunk] = time.Now().Add(skipFor)
 		if r.peer.conn.Context().Err() != nil {
-			delete(sc.peers, r.peer.id) // vanished: its chunks go elsewhere
+			sc.dropPeer(r.peer.id) // vanished: its chunks go elsewhere
 		}
 	}
 }
@@ -499,10 +519,10 @@ func (sc *scheduler) addPeer(h peerHave) {
 		return
 	}
 	if sp := sc.peers[h.c.id]; sp != nil && sp.c == h.c {
-		sp.have = h.have
+		sp.have, sp.mapAt = h.have, time.Now()
 		return
 	}
-	sc.peers[h.c.id] = &streamPeer{c: h.c, have: h.have, skip: map[int]time.Time{}}
+	sc.peers[h.c.id] = &streamPeer{c: h.c, have: h.have, skip: map[int]time.Time{}, mapAt: time.Now()}
 	sc.s.mu.Lock()
 	if sc.s.stats.FirstPeer == 0 {
 		sc.s.stats.FirstPeer = time.Since(sc.s.opened)
@@ -510,13 +530,16 @@ func (sc *scheduler) addPeer(h peerHave) {
 	sc.s.mu.Unlock()
 }
 
-// discover finds peers holding the track and keeps their chunk maps fresh
-// until the stream ends. It closes done after the first round.
+// discover finds peers holding the track and keeps the chunk maps that
+// can still grow fresh until the stream ends. It closes done after the
+// first round.
 func (sc *scheduler) discover(ctx context.Context, done chan struct{}) {
 	id := sc.m.ID
+	book := sc.book
+	defer sc.n.watchInterest(id, book)()
 	asked := map[PeerID]bool{}
-	book := &haveBook{said: map[*peerConn]haveState{}}
 	round := func(withKnown bool) {
+		clear(asked)
 		cands := sc.n.candidates(ctx, id, withKnown)
 		// Ask many at once: a dead peer the tracker still lists must not
 		// hold up the live ones.
@@ -533,7 +556,7 @@ func (sc *scheduler) discover(ctx context.Context, done chan struct{}) {
 			}
 			sc.n.wg.Go(func() {
 				defer func() { <-sem }()
-				sc.askHave(ctx, p, book, false)
+				sc.askHave(ctx, p, false)
 			})
 		}
 		for range cap(sem) {
@@ -558,6 +581,12 @@ func (sc *scheduler) discover(ctx context.Context, done chan struct{}) {
 	defer refresh.Stop()
 	lookup := time.NewTicker(2 * time.Second)
 	defer lookup.Stop()
+	// A lookup round can take seconds (a tracker that does not answer, then
+	// a neighbour search): it runs aside, one at a time, so that the
+	// refresh keeps its pace.
+	var rounds sync.WaitGroup
+	defer rounds.Wait()
+	looking := make(chan struct{}, 1)
 	for {
 		select {
 		case <-ctx.Done():
@@ -567,18 +596,24 @@ func (sc *scheduler) discover(ctx context.Context, done chan struct{}) {
 			// found this node connect to it: ask the connected peers whose
 			// map may have changed.
 			for _, c := range sc.n.connected() {
-				if book.ask(c, true) {
-					sc.n.wg.Go(func() { sc.askHave(ctx, PeerAddr{ID: c.id, Addr: c.addr}, book, true) })
+				if book.ask(c.id, true) {
+					sc.n.wg.Go(func() { sc.askHave(ctx, PeerAddr{ID: c.id, Addr: c.addr}, true) })
 				}
 			}
 		case <-lookup.C:
-			clear(asked)
-			round(true)
+			select {
+			case looking <- struct{}{}:
+				rounds.Go(func() {
+					defer func() { <-looking }()
+					round(true)
+				})
+			default: // the last round is still going
+			}
 		}
 	}
 }
 
-// haveState is what a connection last said of a stream's track.
+// haveState is what a peer last said of a stream's track.
 type haveState int
 
 const (
@@ -588,55 +623,70 @@ const (
 	haveComplete           // it holds all of it: its map will not change
 )
 
-// haveBook records, for one stream, what each peer connection said of the
-// track, so that the half-second refresh asks only the maps that can still
-// grow: peers fetching the track, and connections not asked yet. Peers
-// that said they hold nothing are asked again by the lookup rounds, as
-// the tracker lists them; peers that hold it all are never asked again.
+// haveBook records, for one stream, what each peer said of the track, so
+// that the half-second refresh asks only the maps that can still grow:
+// peers fetching the track, and peers not asked yet. Peers that said they
+// hold nothing are asked again by the 2 s lookup rounds, or at the next
+// refresh once they ask this node for its map of the track (a sign they
+// have begun to fetch it: see Node.watchInterest); peers that hold it all
+// are not asked again unless the scheduler drops them.
 type haveBook struct {
 	mu   sync.Mutex
-	said map[*peerConn]haveState
+	said map[PeerID]haveState
 }
 
-// ask reports whether c's map is worth asking for: on a refresh, if it
-// was never asked or is partial; on a lookup, unless it is complete.
-func (b *haveBook) ask(c *peerConn, refresh bool) bool {
+// ask reports whether a peer's map is worth asking for: on a refresh, if
+// it was never asked or is partial; on a lookup, unless it is complete.
+func (b *haveBook) ask(id PeerID, refresh bool) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	st := b.said[c]
+	st := b.said[id]
 	if refresh {
 		return st == haveUnasked || st == havePartial
 	}
 	return st != haveComplete
 }
 
-func (b *haveBook) note(c *peerConn, st haveState) {
+func (b *haveBook) note(id PeerID, st haveState) {
 	b.mu.Lock()
-	b.said[c] = st
+	b.said[id] = st
+	b.mu.Unlock()
+}
+
+// interested marks a peer that said it held nothing as worth asking again.
+func (b *haveBook) interested(id PeerID) {
+	b.mu.Lock()
+	if b.said[id] == haveNotHeld {
+		b.said[id] = haveUnasked
+	}
 	b.mu.Unlock()
 }
 
 // askHave connects to p and reports its chunk map of the track, unless
-// book says the map cannot have changed.
-func (sc *scheduler) askHave(ctx context.Context, p PeerAddr, book *haveBook, refresh bool) {
+// the book says the map cannot have changed.
+func (sc *scheduler) askHave(ctx context.Context, p PeerAddr, refresh bool) {
+	book := sc.book
+	if !book.ask(p.ID, refresh) {
+		return
+	}
 	hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	c, err := sc.n.conn(hctx, p)
-	if err != nil || !book.ask(c, refresh) {
+	if err != nil {
 		return
 	}
 	bf, err := c.have(hctx, sc.m.ID)
 	if errors.Is(err, ErrNotHeld) {
-		book.note(c, haveNotHeld)
+		book.note(c.id, haveNotHeld)
 	}
 	if err != nil || len(bf) != (sc.m.NumChunks()+7)/8 {
 		return
 	}
 	have := cache.Bitfield(bf)
 	if have.Count() == sc.m.NumChunks() {
-		book.note(c, haveComplete)
+		book.note(c.id, haveComplete)
 	} else {
-		book.note(c, havePartial)
+		book.note(c.id, havePartial)
 	}
 	sc.n.noteHolder(sc.m.ID, c.id)
 	select {

@@ -250,7 +250,7 @@ func (r *run) prefill(lib fs.FS, entries []*origin.Entry) error {
 			}
 			for i := range m.NumChunks() {
 				off, n := m.ChunkBounds(i)
-				if err := l.store.WriteChunk(m.ID, i, data[off:off+int64(n)]); err != nil {
+				if err := l.store.WriteChunk(m.ID, i, data[off:off+int64(n):off+int64(n)]); err != nil {
 					return fmt.Errorf("history of listener %d: %w", l.idx, err)
 				}
 			}

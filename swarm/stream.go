@@ -194,9 +194,7 @@ func (n *Node) manifest(ctx context.Context, id track.ID) (*track.Manifest, erro
 
 // candidates lists peers that may hold id: connected peers, the tracker's
 // answer, a neighbour search, and (when the tracker cannot answer, or
-// always if withKnown) the peers remembered from earlier. The neighbour
-// search asks every connected peer, and each of them asks theirs, so a
-// later lookup (withKnown) makes it only if the tracker cannot answer.
+// always if withKnown) the peers remembered from earlier.
 func (n *Node) candidates(ctx context.Context, id track.ID, withKnown bool) []PeerAddr {
 	var mu sync.Mutex
 	var out []PeerAddr
@@ -226,18 +224,12 @@ func (n *Node) candidates(ctx context.Context, id track.ID, withKnown bool) []Pe
 		n.learn(found)
 		add(found)
 	})
-	search := func() {
+	wg.Go(func() {
 		sctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
 		defer cancel()
 		add(n.askNeighbours(sctx, id, MaxWhoHasTTL, ""))
-	}
-	if !withKnown {
-		wg.Go(search)
-	}
+	})
 	wg.Wait()
-	if withKnown && !trackerOK {
-		search()
-	}
 	if withKnown || !trackerOK {
 		add(n.knownPeers())
 	}

@@ -395,40 +395,6 @@ func TestRefreshAsksOnlyMapsThatCanGrow(t *testing.T) {
 	}
 }
 
-// A stream's first lookup searches its neighbours; the later ones, every
-// 2 s, do so only if the tracker cannot answer: a search reaches every
-// neighbour and theirs.
-func TestLaterLookupsSearchNeighboursOnlyWithoutTracker(t *testing.T) {
-	ts := newTestSwarm(t)
-	m, _ := ts.track()
-	neighbour := ts.node(nil)
-	asker := ts.node(nil)
-	ctx := context.Background()
-	if _, err := asker.conn(ctx, PeerAddr{ID: neighbour.ID(), Addr: neighbour.Addr().String()}); err != nil {
-		t.Fatal(err)
-	}
-	searched := func() bool {
-		neighbour.mu.Lock()
-		defer neighbour.mu.Unlock()
-		_, ok := neighbour.whoHas[whoHasKey{m.ID, asker.ID()}]
-		clear(neighbour.whoHas)
-		return ok
-	}
-	asker.candidates(ctx, m.ID, true)
-	if searched() {
-		t.Error("a later lookup searched the neighbours while the tracker answers")
-	}
-	asker.candidates(ctx, m.ID, false)
-	if !searched() {
-		t.Error("the first lookup did not search the neighbours")
-	}
-	ts.stopOrigin()
-	asker.candidates(ctx, m.ID, true)
-	if !searched() {
-		t.Error("a later lookup did not search the neighbours with the tracker down")
-	}
-}
-
 // A peer whose map said it held a chunk, and that now says it does not,
 // is lying if the map is fresh, and banned; if the map is old (a whole
 // track's map is not asked again), the chunk may have failed its check

@@ -166,20 +166,7 @@ func TestLostChunkCountsOnce(t *testing.T) {
 	m, want := ts.track()
 	full := cache.NewMem(0)
 	ts.seed(m, func(c *Config) { c.Store = full })
-	mine := cache.NewMem(0)
-	mf, signed, _ := full.Manifest(m.ID)
-	if err := mine.PutManifest(mf, signed); err != nil {
-		t.Fatal(err)
-	}
-	for i := range m.NumChunks() {
-		b, err := full.ReadChunk(m.ID, i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := mine.WriteChunk(m.ID, i, b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mine := copyChunks(t, full, m.ID, m.NumChunks())
 	n := ts.node(func(c *Config) { c.Store = &losingStore{Store: mine, lose: 2} })
 	got, st := fetch(t, n, m.ID)
 	if !bytes.Equal(got, want) {

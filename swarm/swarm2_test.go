@@ -339,20 +339,7 @@ func TestRefreshAsksOnlyMapsThatCanGrow(t *testing.T) {
 	defer close(quit)
 	a := ts.seed(m, func(c *Config) { c.Store = &lyingStore{Store: full, stall: true, quit: quit} })
 	// C holds the first half, as a node still fetching would.
-	half := cache.NewMem(0)
-	mf, signed, _ := full.Manifest(m.ID)
-	if err := half.PutManifest(mf, signed); err != nil {
-		t.Fatal(err)
-	}
-	for i := range m.NumChunks() / 2 {
-		b, err := full.ReadChunk(m.ID, i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := half.WriteChunk(m.ID, i, b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	half := copyChunks(t, full, m.ID, m.NumChunks()/2)
 	c := ts.node(func(c *Config) { c.Store = half })
 	ts.waitListed(c, m.ID)
 	aBefore, cBefore := a.MapsServed(), c.MapsServed()

@@ -173,6 +173,30 @@ func fetch(t testing.TB, n *Node, id track.ID) ([]byte, Stats) {
 	return b, s.Stats()
 }
 
+// copyChunks returns a new memory store holding the manifest of id and its
+// first n chunks, copied from src.
+func copyChunks(t testing.TB, src cache.Store, id track.ID, n int) *cache.Mem {
+	t.Helper()
+	dst := cache.NewMem(0)
+	m, signed, ok := src.Manifest(id)
+	if !ok {
+		t.Fatalf("no manifest of %s to copy", id)
+	}
+	if err := dst.PutManifest(m, signed); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		b, err := src.ReadChunk(id, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := dst.WriteChunk(id, i, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
 func headBytes(m *track.Manifest, head time.Duration) int64 {
 	times := chunkTimes(m)
 	var n int64

@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"io"
+	"os"
+	"strconv"
+	"testing"
+	"time"
 )
 
 func testKey() ed25519.PrivateKey {
@@ -14,3 +18,45 @@ func testKey() ed25519.PrivateKey {
 func bytesReader(b []byte) io.ReadSeeker { return bytes.NewReader(b) }
 
 func ioCopyDiscard(r io.Reader) (int64, error) { return io.Copy(io.Discard, r) }
+
+// envConfig is the configuration of the on-demand runs (TestVirtualRun,
+// TestScaling): the default, changed by POTLUCK_SIM_PEERS (N),
+// POTLUCK_SIM_DURATION, POTLUCK_SIM_MODE (p2p or client-server),
+// POTLUCK_SIM_HISTORY, POTLUCK_SIM_TRACK_LENGTH and
+// POTLUCK_SIM_SINK_BUFFER, which mean what potluckd sim's flags of those
+// names mean (0: none), and POTLUCK_SIM_LITE=1 (the lite library).
+func envConfig(t *testing.T) Config {
+	t.Helper()
+	cfg := Config{}
+	env := func(name string, set func(string) error) {
+		if v := os.Getenv(name); v != "" {
+			if err := set(v); err != nil {
+				t.Fatalf("%s=%q: %v", name, v, err)
+			}
+		}
+	}
+	orNone := func(v int64) int64 {
+		if v == 0 {
+			return -1
+		}
+		return v
+	}
+	env("POTLUCK_SIM_PEERS", func(v string) (err error) { cfg.Listeners, err = strconv.Atoi(v); return })
+	env("POTLUCK_SIM_DURATION", func(v string) (err error) { cfg.Duration, err = time.ParseDuration(v); return })
+	env("POTLUCK_SIM_MODE", func(v string) error { cfg.Mode = Mode(v); return nil })
+	env("POTLUCK_SIM_HISTORY", func(v string) error {
+		n, err := strconv.Atoi(v)
+		cfg.Workload.History = int(orNone(int64(n)))
+		return err
+	})
+	env("POTLUCK_SIM_TRACK_LENGTH", func(v string) error {
+		d, err := time.ParseDuration(v)
+		cfg.TrackLength = time.Duration(orNone(int64(d)))
+		return err
+	})
+	env("POTLUCK_SIM_SINK_BUFFER", func(v string) (err error) { cfg.SinkBuffer, err = time.ParseDuration(v); return })
+	if os.Getenv("POTLUCK_SIM_LITE") != "" {
+		cfg.Library = LiteLibrary()
+	}
+	return cfg
+}

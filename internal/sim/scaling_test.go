@@ -23,8 +23,8 @@ import (
 //	POTLUCK_SIM_SCALING=docs go test -run TestScaling -timeout 3h -v ./internal/sim/
 //
 // writes DIR/benchmark-scaling.{png,md,json} (DIR relative to the
-// repository root). POTLUCK_SIM_SIZES (e.g. "10,25"), POTLUCK_SIM_DURATION
-// (default 5m) and POTLUCK_SIM_LITE=1 (the lite library) change the runs;
+// repository root). POTLUCK_SIM_SIZES (e.g. "10,25") and the settings of
+// envConfig (but the number of listeners and the mode) change the runs;
 // POTLUCK_SIM_REPLOT=1 only redraws the table and chart from DIR's JSON.
 func TestScaling(t *testing.T) {
 	dir := os.Getenv("POTLUCK_SIM_SCALING")
@@ -57,16 +57,7 @@ func TestScaling(t *testing.T) {
 			sizes = append(sizes, n)
 		}
 	}
-	cfg := Config{}
-	if d := os.Getenv("POTLUCK_SIM_DURATION"); d != "" {
-		var err error
-		if cfg.Duration, err = time.ParseDuration(d); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if os.Getenv("POTLUCK_SIM_LITE") != "" {
-		cfg.Library = LiteLibrary()
-	}
+	cfg := envConfig(t)
 	var points []ScalePoint
 	for _, n := range sizes {
 		pt := ScalePoint{Listeners: n}

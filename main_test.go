@@ -81,7 +81,22 @@ func startXvfb(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("Xvfb did not report its display: %v", err)
 	}
-	return ":" + strings.TrimSpace(line)
+	display := ":" + strings.TrimSpace(line)
+	// Xvfb reports its display number once it has a socket, which can be
+	// before it takes clients: an app started then may fail to open the
+	// display. Wait until a client gets an answer.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		probe := exec.Command("xdotool", "getdisplaygeometry")
+		probe.Env = append(os.Environ(), "DISPLAY="+display)
+		if probe.Run() == nil {
+			return display
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Xvfb on %s does not answer clients", display)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // TestRealWindow starts the app under Xvfb with ALSA pointed at a file,

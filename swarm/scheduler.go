@@ -130,7 +130,7 @@ func newScheduler(s *Stream) *scheduler {
 		haves:    make(chan peerHave, 64),
 		inflight: map[int][]*pending{},
 		peers:    map[PeerID]*streamPeer{},
-		book:     &haveBook{said: map[PeerID]haveState{}},
+		book:     &haveBook{said: map[PeerID]haveEntry{}},
 		waiting:  map[int]time.Time{},
 	}
 }
@@ -140,7 +140,7 @@ func newScheduler(s *Stream) *scheduler {
 // track comes back if it still (or again) holds chunks.
 func (sc *scheduler) dropPeer(id PeerID) {
 	delete(sc.peers, id)
-	sc.book.note(id, haveUnasked)
+	sc.book.forget(id)
 }
 
 // leaveToMate reports whether chunk i, which no peer holds yet, should be
@@ -596,7 +596,7 @@ func (sc *scheduler) discover(ctx context.Context, done chan struct{}) {
 			// found this node connect to it: ask the connected peers whose
 			// map may have changed.
 			for _, c := range sc.n.connected() {
-				if book.ask(c.id, true) {
+				if book.ask(c, true) {
 					sc.n.wg.Go(func() { sc.askHave(ctx, PeerAddr{ID: c.id, Addr: c.addr}, true) })
 				}
 			}
@@ -625,39 +625,55 @@ const (
 
 // haveBook records, for one stream, what each peer said of the track, so
 // that the half-second refresh asks only the maps that can still grow:
-// peers fetching the track, and peers not asked yet. Peers that said they
-// hold nothing are asked again by the 2 s lookup rounds, or at the next
-// refresh once they ask this node for its map of the track (a sign they
-// have begun to fetch it: see Node.watchInterest); peers that hold it all
-// are not asked again unless the scheduler drops them.
+// peers fetching the track, and peers not asked yet on their current
+// connection (one that left and came back is asked anew). Peers that said
+// they hold nothing are asked again by the 2 s lookup rounds, or at the
+// next refresh once they ask this node for its map of the track (a sign
+// they have begun to fetch it: see Node.watchInterest); peers that hold it
+// all are not asked again unless the scheduler drops them.
 type haveBook struct {
 	mu   sync.Mutex
-	said map[PeerID]haveState
+	said map[PeerID]haveEntry
 }
 
-// ask reports whether a peer's map is worth asking for: on a refresh, if
-// it was never asked or is partial; on a lookup, unless it is complete.
-func (b *haveBook) ask(id PeerID, refresh bool) bool {
+type haveEntry struct {
+	st haveState
+	c  *peerConn // the connection it was said on
+}
+
+// ask reports whether c's map is worth asking for: on a refresh, if it was
+// never asked on c or is partial; on a lookup, unless it is complete.
+func (b *haveBook) ask(c *peerConn, refresh bool) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	st := b.said[id]
-	if refresh {
-		return st == haveUnasked || st == havePartial
+	e := b.said[c.id]
+	if e.c != c {
+		return true
 	}
-	return st != haveComplete
+	if refresh {
+		return e.st == haveUnasked || e.st == havePartial
+	}
+	return e.st != haveComplete
 }
 
-func (b *haveBook) note(id PeerID, st haveState) {
+func (b *haveBook) note(c *peerConn, st haveState) {
 	b.mu.Lock()
-	b.said[id] = st
+	b.said[c.id] = haveEntry{st: st, c: c}
+	b.mu.Unlock()
+}
+
+// forget makes a peer's map worth asking for again.
+func (b *haveBook) forget(id PeerID) {
+	b.mu.Lock()
+	delete(b.said, id)
 	b.mu.Unlock()
 }
 
 // interested marks a peer that said it held nothing as worth asking again.
 func (b *haveBook) interested(id PeerID) {
 	b.mu.Lock()
-	if b.said[id] == haveNotHeld {
-		b.said[id] = haveUnasked
+	if b.said[id].st == haveNotHeld {
+		delete(b.said, id)
 	}
 	b.mu.Unlock()
 }
@@ -666,27 +682,24 @@ func (b *haveBook) interested(id PeerID) {
 // the book says the map cannot have changed.
 func (sc *scheduler) askHave(ctx context.Context, p PeerAddr, refresh bool) {
 	book := sc.book
-	if !book.ask(p.ID, refresh) {
-		return
-	}
 	hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	c, err := sc.n.conn(hctx, p)
-	if err != nil {
+	if err != nil || !book.ask(c, refresh) {
 		return
 	}
 	bf, err := c.have(hctx, sc.m.ID)
 	if errors.Is(err, ErrNotHeld) {
-		book.note(c.id, haveNotHeld)
+		book.note(c, haveNotHeld)
 	}
 	if err != nil || len(bf) != (sc.m.NumChunks()+7)/8 {
 		return
 	}
 	have := cache.Bitfield(bf)
 	if have.Count() == sc.m.NumChunks() {
-		book.note(c.id, haveComplete)
+		book.note(c, haveComplete)
 	} else {
-		book.note(c.id, havePartial)
+		book.note(c, havePartial)
 	}
 	sc.n.noteHolder(sc.m.ID, c.id)
 	select {

@@ -408,7 +408,7 @@ func TestStaleMapIsNoLie(t *testing.T) {
 			all.Set(i)
 		}
 		sc.addPeer(peerHave{c: c, have: all})
-		sc.book.note(a.ID(), haveComplete)
+		sc.book.note(c, haveComplete)
 		if stale {
 			sc.peers[a.ID()].mapAt = time.Now().Add(-time.Minute)
 		}
@@ -420,7 +420,7 @@ func TestStaleMapIsNoLie(t *testing.T) {
 		if _, ok := sc.peers[a.ID()]; ok {
 			t.Errorf("map stale %v: the peer is still on the stream", stale)
 		}
-		if stale && !sc.book.ask(a.ID(), true) {
+		if stale && !sc.book.ask(c, true) {
 			t.Error("the peer with a stale map is not asked for it again")
 		}
 	}
@@ -433,18 +433,45 @@ func TestAskingForAMapShowsInterest(t *testing.T) {
 	m, _ := ts.track()
 	n := ts.node(nil)
 	other := ts.node(nil)
-	book := &haveBook{said: map[PeerID]haveState{other.ID(): haveNotHeld}}
-	stop := n.watchInterest(m.ID, book)
-	defer stop()
-	if book.ask(other.ID(), true) {
-		t.Fatal("a peer that holds nothing is asked at a refresh")
-	}
-	c, err := other.conn(context.Background(), PeerAddr{ID: n.ID(), Addr: n.Addr().String()})
+	ctx := context.Background()
+	toOther, err := n.conn(ctx, PeerAddr{ID: other.ID(), Addr: other.Addr().String()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.have(context.Background(), m.ID) // n holds nothing: "not held", and the interest is noted
-	if !book.ask(other.ID(), true) {
+	book := &haveBook{said: map[PeerID]haveEntry{}}
+	book.note(toOther, haveNotHeld)
+	stop := n.watchInterest(m.ID, book)
+	defer stop()
+	if book.ask(toOther, true) {
+		t.Fatal("a peer that holds nothing is asked at a refresh")
+	}
+	c, err := other.conn(ctx, PeerAddr{ID: n.ID(), Addr: n.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.have(ctx, m.ID) // n holds nothing: "not held", and the interest is noted
+	if !book.ask(toOther, true) {
 		t.Error("a peer that asked for this node's map is not asked for its own at the next refresh")
+	}
+}
+
+// A peer whose whole-track map was heard on one connection is asked again
+// on a new one: it may have come back with less.
+func TestCompleteMapIsAskedAgainOnANewConnection(t *testing.T) {
+	ts := newTestSwarm(t)
+	a, b := ts.node(nil), ts.node(nil)
+	ctx := context.Background()
+	first, err := b.conn(ctx, PeerAddr{ID: a.ID(), Addr: a.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	book := &haveBook{said: map[PeerID]haveEntry{}}
+	book.note(first, haveComplete)
+	if book.ask(first, true) || book.ask(first, false) {
+		t.Fatal("a complete map is asked again on the same connection")
+	}
+	second := &peerConn{id: first.id} // the same peer, connected anew
+	if !book.ask(second, true) {
+		t.Error("a complete map heard on an old connection is not asked again on a new one")
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/potluckfm/potluck/swarm"
-	"github.com/potluckfm/potluck/track"
 )
 
 // fetchStats is the JSON line `potluckd fetch` prints. Field names are a
@@ -39,15 +38,11 @@ func runFetch(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fset, args); err != nil {
 		return err
 	}
-	c, err := client()
+	c, id, err := originAndTrack(client, *trackID)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	id, err := track.ParseID(*trackID)
-	if err != nil {
-		return usageError("--track: %v", err)
-	}
 	if *out == "" {
 		return usageError("--out FILE is required")
 	}

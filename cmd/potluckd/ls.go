@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/potluckfm/potluck/origin"
+	"github.com/potluckfm/potluck/track"
 )
 
 // originFlags adds --origin and --transport and returns a constructor for
@@ -31,6 +32,21 @@ func originFlags(fs *flag.FlagSet) func() (*origin.Client, error) {
 		}
 		return origin.NewClient(parsed, origin.ClientOptions{Transport: t}), nil
 	}
+}
+
+// originAndTrack opens the origin client and parses --track: the start of
+// the commands that act on one track. The caller closes the client.
+func originAndTrack(client func() (*origin.Client, error), trackID string) (*origin.Client, track.ID, error) {
+	c, err := client()
+	if err != nil {
+		return nil, track.ID{}, err
+	}
+	id, err := track.ParseID(trackID)
+	if err != nil {
+		c.Close()
+		return nil, track.ID{}, usageError("--track: %v", err)
+	}
+	return c, id, nil
 }
 
 func runLs(ctx context.Context, args []string, stdout io.Writer) error {

@@ -48,15 +48,11 @@ func runPlay(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fset, args); err != nil {
 		return err
 	}
-	c, err := client()
+	c, id, err := originAndTrack(client, *trackID)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	id, err := track.ParseID(*trackID)
-	if err != nil {
-		return usageError("--track: %v", err)
-	}
 	if *seek < 0 || *speed <= 0 {
 		return usageError("--seek must be at least 0 and --speed above 0")
 	}

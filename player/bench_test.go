@@ -116,6 +116,19 @@ func benchNode(b *testing.B, srv *origin.Server) *swarm.Node {
 	return n
 }
 
+// cachedNode is a benchNode that has fetched track id into its cache.
+func cachedNode(b *testing.B, srv *origin.Server, id track.ID) *swarm.Node {
+	b.Helper()
+	n := benchNode(b, srv)
+	s, err := n.Open(context.Background(), id, swarm.ModeFetch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	io.Copy(io.Discard, s)
+	s.Close()
+	return n
+}
+
 // BenchmarkStartLatency: play asked → first PCM, with the track in the
 // node's cache, and with nothing cached (the head comes from an origin on
 // loopback, over QUIC).
@@ -123,13 +136,7 @@ func BenchmarkStartLatency(b *testing.B) {
 	srv := startOrigin(b)
 	id := demoID(b, srv, "01-first-light.mp3")
 	b.Run("cache", func(b *testing.B) {
-		n := benchNode(b, srv)
-		s, err := n.Open(context.Background(), id, swarm.ModeFetch)
-		if err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(io.Discard, s)
-		s.Close()
+		n := cachedNode(b, srv, id)
 		p, ev := newPlayer(b, NewNullSink(1), NodeOpener(n), func(c *Config) { c.Logger = quietLogger() })
 		var lat latencies
 		for b.Loop() {
@@ -228,13 +235,7 @@ func BenchmarkSeekLatency(b *testing.B) {
 	srv := startOrigin(b)
 	id := demoID(b, srv, d.name)
 	b.Run("cache", func(b *testing.B) {
-		n := benchNode(b, srv)
-		s, err := n.Open(context.Background(), id, swarm.ModeFetch)
-		if err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(io.Discard, s)
-		s.Close()
+		n := cachedNode(b, srv, id)
 		seekAll(b, NodeOpener(n), id, nil)
 	})
 	b.Run("origin", func(b *testing.B) {

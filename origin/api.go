@@ -26,6 +26,8 @@ type TrackInfo struct {
 	Title       string   `json:"title"`
 	Artist      string   `json:"artist"`
 	Album       string   `json:"album"`
+	AlbumArtist string   `json:"album_artist,omitempty"`
+	DiscNumber  int      `json:"disc_number,omitempty"`
 	TrackNumber int      `json:"track_number,omitempty"`
 	Year        int      `json:"year,omitempty"`
 	Genre       string   `json:"genre,omitempty"`
@@ -37,7 +39,7 @@ type TrackInfo struct {
 func trackInfo(m *track.Manifest) TrackInfo {
 	return TrackInfo{
 		ID: m.ID, Title: m.Title, Artist: m.Artist, Album: m.Album,
-		TrackNumber: m.TrackNumber, Year: m.Year, Genre: m.Genre,
+		AlbumArtist: m.AlbumArtist, DiscNumber: m.DiscNumber, TrackNumber: m.TrackNumber, Year: m.Year, Genre: m.Genre,
 		DurationMS: m.Audio.DurationMS, Size: m.Size, Cover: m.Cover != "",
 	}
 }

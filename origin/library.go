@@ -46,8 +46,8 @@ type Catalog struct {
 	skipped int
 }
 
-// Entries returns the tracks in catalogue order (artist, album, track
-// number, title). The slice must not be modified.
+// Entries returns the tracks in catalogue order (album artist, else artist;
+// album; disc; track number; title). The slice must not be modified.
 func (c *Catalog) Entries() []*Entry { return c.entries }
 
 // Lookup returns the entry for id, or nil.
@@ -62,8 +62,9 @@ func (c *Catalog) Bytes() int64 { return c.bytes }
 // Skipped is the number of MP3 files that could not be served.
 func (c *Catalog) Skipped() int { return c.skipped }
 
-// Search returns the entries whose title, artist, album or genre contain
-// every word of query, ignoring case. An empty query matches every track.
+// Search returns the entries whose title, artist, album artist, album or
+// genre contain every word of query, ignoring case. An empty query matches
+// every track.
 func (c *Catalog) Search(query string) []*Entry {
 	words := strings.Fields(strings.ToLower(query))
 	if len(words) == 0 {
@@ -72,7 +73,7 @@ func (c *Catalog) Search(query string) []*Entry {
 	var out []*Entry
 	for _, e := range c.entries {
 		m := e.Manifest
-		hay := strings.ToLower(strings.Join([]string{m.Title, m.Artist, m.Album, m.Genre}, "\n"))
+		hay := strings.ToLower(strings.Join([]string{m.Title, m.Artist, m.AlbumArtist, m.Album, m.Genre}, "\n"))
 		if !slices.ContainsFunc(words, func(w string) bool { return !strings.Contains(hay, w) }) {
 			out = append(out, e)
 		}
@@ -166,8 +167,9 @@ feed:
 	slices.SortFunc(c.entries, func(a, b *Entry) int {
 		x, y := a.Manifest, b.Manifest
 		return cmp.Or(
-			cmp.Compare(strings.ToLower(x.Artist), strings.ToLower(y.Artist)),
+			cmp.Compare(strings.ToLower(cmp.Or(x.AlbumArtist, x.Artist)), strings.ToLower(cmp.Or(y.AlbumArtist, y.Artist))),
 			cmp.Compare(strings.ToLower(x.Album), strings.ToLower(y.Album)),
+			cmp.Compare(x.DiscNumber, y.DiscNumber),
 			cmp.Compare(x.TrackNumber, y.TrackNumber),
 			cmp.Compare(strings.ToLower(x.Title), strings.ToLower(y.Title)),
 			cmp.Compare(a.Path, b.Path),
@@ -275,6 +277,8 @@ func applyTags(m *track.Manifest, e *Entry, data []byte, p string) {
 		m.Title = clean(md.Title())
 		m.Artist = clean(cmp.Or(md.Artist(), md.AlbumArtist()))
 		m.Album = clean(md.Album())
+		m.AlbumArtist = clean(md.AlbumArtist())
+		m.DiscNumber, _ = md.Disc()
 		m.Genre = clean(md.Genre())
 		m.Year = md.Year()
 		m.TrackNumber, _ = md.Track()

@@ -38,9 +38,14 @@ type Manifest struct {
 	Version int `json:"version"`
 	ID      ID  `json:"id"`
 
-	Title       string `json:"title"`
-	Artist      string `json:"artist,omitempty"`
-	Album       string `json:"album,omitempty"`
+	Title  string `json:"title"`
+	Artist string `json:"artist,omitempty"`
+	Album  string `json:"album,omitempty"`
+	// AlbumArtist is the artist the album is filed under (ID3 TPE2), e.g.
+	// "Various Artists" on a compilation; empty when the tag has none.
+	AlbumArtist string `json:"album_artist,omitempty"`
+	// DiscNumber is the disc of a multi-disc album, 0 when untagged.
+	DiscNumber  int    `json:"disc_number,omitempty"`
 	TrackNumber int    `json:"track_number,omitempty"`
 	Year        int    `json:"year,omitempty"`
 	Genre       string `json:"genre,omitempty"`

@@ -159,13 +159,14 @@ func run() error {
 		Settings: settings,
 		Notice:   notice,
 	}
-	if m, err := app.StartMPRIS("", backend, nil); err != nil {
+	ui := app.New(a, deps)
+	if m, err := app.StartMPRIS("", backend, ui.Describe); err != nil {
 		log.Info("no MPRIS (media keys)", "err", err)
 	} else {
 		defer m.Close()
-		deps.Observe = m.Update
+		m.OnRaise(func() { fyne.Do(func() { ui.Window().Show(); ui.Window().RequestFocus() }) })
+		ui.Observe(m.Update)
 	}
-	ui := app.New(a, deps)
 	uiCtx, cancelUI := context.WithCancel(ctx)
 	defer cancelUI()
 	ui.Start(uiCtx)

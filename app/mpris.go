@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -23,20 +24,25 @@ const (
 
 // MPRIS exposes the player on the session bus, so desktop media keys and
 // sound menus control Potluck. Start it with StartMPRIS; without a session
-// bus it returns an error and the app goes on without it.
+// bus it returns an error and the app goes on without it. It fails soft
+// all the way: if the bus goes away later, updates stop and are logged
+// once, and the player plays on.
 type MPRIS struct {
 	conn   *dbus.Conn
 	player Player
 	info   func(track.ID) (title, artist, album string, ok bool)
 	props  *prop.Properties
 
-	mu   sync.Mutex
-	last PlayerState
+	mu     sync.Mutex
+	last   PlayerState
+	broken bool   // an update failed: the bus is gone
+	raise  func() // Raise, if the app can show its window
 }
 
 // StartMPRIS connects to the session bus at addr (empty: the user's session
 // bus) and claims the name org.mpris.MediaPlayer2.potluck. info describes a
-// track for the Metadata property.
+// track for the Metadata property; nil (or a track it does not know) gives
+// Metadata with the track ID and length only.
 func StartMPRIS(addr string, p Player, info func(track.ID) (title, artist, album string, ok bool)) (*MPRIS, error) {
 	var conn *dbus.Conn
 	var err error
@@ -67,11 +73,28 @@ func StartMPRIS(addr string, p Player, info func(track.ID) (title, artist, album
 // Close leaves the bus.
 func (m *MPRIS) Close() error { return m.conn.Close() }
 
-// rootMethods is org.mpris.MediaPlayer2; Potluck cannot be raised or quit by others.
-type rootMethods struct{}
+// OnRaise makes the MPRIS Raise method (a sound menu's "show the player")
+// call f, which must not block.
+func (m *MPRIS) OnRaise(f func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.raise = f
+	m.set(mprisRoot, "CanRaise", f != nil)
+}
 
-func (rootMethods) Raise() *dbus.Error { return nil }
-func (rootMethods) Quit() *dbus.Error  { return nil }
+// rootMethods is org.mpris.MediaPlayer2; Potluck cannot be quit by others.
+type rootMethods struct{ m *MPRIS }
+
+func (r rootMethods) Raise() *dbus.Error {
+	r.m.mu.Lock()
+	f := r.m.raise
+	r.m.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	return nil
+}
+func (rootMethods) Quit() *dbus.Error { return nil }
 
 // playerMethods is org.mpris.MediaPlayer2.Player.
 type playerMethods struct{ m *MPRIS }
@@ -111,7 +134,7 @@ func (p playerMethods) OpenUri(string) *dbus.Error {
 }
 
 func (m *MPRIS) export() error {
-	if err := m.conn.Export(rootMethods{}, mprisPath, mprisRoot); err != nil {
+	if err := m.conn.Export(rootMethods{m}, mprisPath, mprisRoot); err != nil {
 		return err
 	}
 	if err := m.conn.ExportWithMap(playerMethods{m}, map[string]string{"SeekBy": "Seek"}, mprisPath, mprisPlayer); err != nil {
@@ -145,7 +168,7 @@ func (m *MPRIS) export() error {
 	m.props = props
 	node := &introspect.Node{Name: mprisPath, Interfaces: []introspect.Interface{
 		introspect.IntrospectData, prop.IntrospectData,
-		{Name: mprisRoot, Methods: introspect.Methods(rootMethods{}), Properties: props.Introspection(mprisRoot)},
+		{Name: mprisRoot, Methods: introspect.Methods(rootMethods{m}), Properties: props.Introspection(mprisRoot)},
 		{Name: mprisPlayer, Methods: playerIntrospection(m), Properties: props.Introspection(mprisPlayer)},
 	}}
 	return m.conn.Export(introspect.NewIntrospectable(node), mprisPath, "org.freedesktop.DBus.Introspectable")
@@ -161,11 +184,26 @@ func playerIntrospection(m *MPRIS) []introspect.Method {
 	return methods
 }
 
+// set changes a property. prop.SetMust panics when the change cannot be
+// emitted (the bus went away); here that turns MPRIS off instead.
+func (m *MPRIS) set(iface, name string, v any) {
+	if m.broken {
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			m.broken = true
+			slog.Warn("MPRIS stopped: the session bus does not take updates", "err", r)
+		}
+	}()
+	m.props.SetMust(iface, name, v)
+}
+
 // Update publishes the player's state; call it on every UI refresh.
 func (m *MPRIS) Update(st PlayerState) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.props.SetMust(mprisPlayer, "Position", st.Position.Microseconds())
+	m.set(mprisPlayer, "Position", st.Position.Microseconds())
 	status := "Stopped"
 	switch {
 	case st.Playing:
@@ -174,19 +212,19 @@ func (m *MPRIS) Update(st PlayerState) {
 		status = "Paused"
 	}
 	if status != playbackStatus(m.last) {
-		m.props.SetMust(mprisPlayer, "PlaybackStatus", status)
+		m.set(mprisPlayer, "PlaybackStatus", status)
 	}
 	if st.Current != m.last.Current || st.Duration != m.last.Duration {
-		m.props.SetMust(mprisPlayer, "Metadata", m.metadata(st))
+		m.set(mprisPlayer, "Metadata", m.metadata(st))
 	}
 	if st.Volume != m.last.Volume {
-		m.props.SetMust(mprisPlayer, "Volume", st.Volume)
+		m.set(mprisPlayer, "Volume", st.Volume)
 	}
 	if st.Shuffle != m.last.Shuffle {
-		m.props.SetMust(mprisPlayer, "Shuffle", st.Shuffle)
+		m.set(mprisPlayer, "Shuffle", st.Shuffle)
 	}
 	if st.Repeat != m.last.Repeat {
-		m.props.SetMust(mprisPlayer, "LoopStatus", []string{"None", "Playlist", "Track"}[st.Repeat])
+		m.set(mprisPlayer, "LoopStatus", []string{"None", "Playlist", "Track"}[st.Repeat])
 	}
 	m.last = st
 }
@@ -208,6 +246,9 @@ func (m *MPRIS) metadata(st PlayerState) map[string]dbus.Variant {
 	md := map[string]dbus.Variant{
 		"mpris:trackid": dbus.MakeVariant(dbus.ObjectPath("/org/potluck/track/t" + st.Current.String())),
 		"mpris:length":  dbus.MakeVariant(st.Duration.Microseconds()),
+	}
+	if m.info == nil {
+		return md
 	}
 	if title, artist, album, ok := m.info(st.Current); ok {
 		md["xesam:title"] = dbus.MakeVariant(title)

@@ -88,3 +88,46 @@ func TestMPRISWithoutABusFailsCleanly(t *testing.T) {
 		t.Fatal("connected to a bus that does not exist")
 	}
 }
+
+// TestMPRISSurvivesNilInfoAndALostBus is the crash a real desktop showed:
+// MPRIS started without a track describer, then a track starts; and later
+// the session bus goes away under a running player.
+func TestMPRISSurvivesNilInfoAndALostBus(t *testing.T) {
+	addr := privateBus(t)
+	p := &recordingPlayer{st: PlayerState{Volume: 1}}
+	m, err := StartMPRIS(addr, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raised := make(chan struct{}, 1)
+	m.OnRaise(func() { raised <- struct{}{} })
+	p.Play(track.ID{9})
+	m.Update(p.State())
+
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	obj := conn.Object(mprisBusPrefix, mprisPath)
+	md, err := obj.GetProperty(mprisPlayer + ".Metadata")
+	if err != nil || !strings.Contains(md.String(), "mpris:trackid") || strings.Contains(md.String(), "xesam:title") {
+		t.Fatalf("Metadata without a describer: %v %v", md, err)
+	}
+	if v, err := obj.GetProperty(mprisRoot + ".CanRaise"); err != nil || v.Value() != true {
+		t.Fatalf("CanRaise %v %v", v, err)
+	}
+	if call := obj.Call(mprisRoot+".Raise", 0); call.Err != nil {
+		t.Fatal(call.Err)
+	}
+	select {
+	case <-raised:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Raise did not reach the app")
+	}
+
+	m.Close() // the bus is gone for this connection
+	p.Play(track.ID{10})
+	m.Update(p.State()) // must not panic
+	m.Update(p.State())
+}

@@ -185,6 +185,17 @@ func (u *UI) loadCover(ctx context.Context, id track.ID) {
 	})
 }
 
+// Observe makes f receive every player state the UI renders, like
+// Deps.Observe. Call it before Start.
+func (u *UI) Observe(f func(PlayerState)) { u.deps.Observe = f }
+
+// Describe returns the title, artist and album of id, if the catalogue has
+// loaded it (what MPRIS shows). Safe from any goroutine.
+func (u *UI) Describe(id track.ID) (title, artist, album string, ok bool) {
+	t, ok := u.info(id)
+	return t.Title, t.Artist, t.Album, ok
+}
+
 // info returns what the catalogue says of id.
 func (u *UI) info(id track.ID) (origin.TrackInfo, bool) {
 	u.mu.Lock()

@@ -7,53 +7,84 @@ import (
 	"github.com/potluckfm/potluck/track"
 )
 
-// Upcoming returns the tracks after the current one, in play order.
-func (q *Queue) Upcoming() []track.ID {
-	var out []track.ID
-	for k := max(q.cur+1, 0); k < len(q.order); k++ {
-		out = append(out, q.ids[q.order[k]])
+// relist makes the list the tracks at the old list indexes keep, in that
+// order; a track not in keep leaves the list (and the history). The
+// current track must be kept.
+func (q *Queue) relist(keep []int) {
+	to := make([]int, len(q.ids))
+	for i := range to {
+		to[i] = -1
 	}
-	return out
+	ids := make([]track.ID, len(keep))
+	for k, i := range keep {
+		to[i] = k
+		ids[k] = q.ids[i]
+	}
+	q.remap(func(i int) int { return to[i] })
+	q.ids = ids
 }
 
-// setUpcoming replaces the tracks after the current one. The list becomes
-// the play order so far followed by up, and the play order the list order.
-func (q *Queue) setUpcoming(up []track.ID) {
-	head := min(q.cur+1, len(q.order))
-	ids := make([]track.ID, 0, head+len(up))
-	for k := range head {
-		ids = append(ids, q.ids[q.order[k]])
+// relistUpcoming keeps the list with the upcoming tracks in play order
+// after the others: without shuffle, the list order is the play order.
+func (q *Queue) relistUpcoming() {
+	up := make(map[int]bool, len(q.up))
+	for _, i := range q.up {
+		up[i] = true
 	}
-	q.ids = append(ids, up...)
-	q.order = make([]int, len(q.ids))
-	for i := range q.order {
-		q.order[i] = i
+	var keep []int
+	for i := range q.ids {
+		if !up[i] {
+			keep = append(keep, i)
+		}
 	}
+	q.relist(append(keep, q.up...))
 }
 
-// RemoveUpcoming removes the i-th upcoming track.
+// RemoveUpcoming removes the i-th upcoming track from the queue.
 func (q *Queue) RemoveUpcoming(i int) error {
-	up := q.Upcoming()
-	if i < 0 || i >= len(up) {
-		return fmt.Errorf("player: no upcoming track %d of %d", i, len(up))
+	if i < 0 || i >= len(q.up) {
+		return fmt.Errorf("player: no upcoming track %d of %d", i, len(q.up))
 	}
-	q.setUpcoming(slices.Delete(up, i, i+1))
+	gone := q.up[i]
+	keep := make([]int, 0, len(q.ids)-1)
+	for j := range q.ids {
+		if j != gone {
+			keep = append(keep, j)
+		}
+	}
+	q.relist(keep)
 	return nil
 }
 
-// MoveUpcoming moves the upcoming track at from to position to.
+// MoveUpcoming moves the upcoming track at from to position to. Without
+// shuffle the list is reordered to match.
 func (q *Queue) MoveUpcoming(from, to int) error {
-	up := q.Upcoming()
-	if from < 0 || from >= len(up) || to < 0 || to >= len(up) {
-		return fmt.Errorf("player: cannot move upcoming track %d to %d of %d", from, to, len(up))
+	if from < 0 || from >= len(q.up) || to < 0 || to >= len(q.up) {
+		return fmt.Errorf("player: cannot move upcoming track %d to %d of %d", from, to, len(q.up))
 	}
-	id := up[from]
-	q.setUpcoming(slices.Insert(slices.Delete(up, from, from+1), to, id))
+	i := q.up[from]
+	q.up = slices.Insert(slices.Delete(q.up, from, from+1), to, i)
+	q.pass = nil
+	if !q.shuffle {
+		q.relistUpcoming()
+	}
 	return nil
 }
 
-// ClearUpcoming removes every track after the current one.
-func (q *Queue) ClearUpcoming() { q.setUpcoming(nil) }
+// ClearUpcoming removes every upcoming track from the queue.
+func (q *Queue) ClearUpcoming() {
+	up := make(map[int]bool, len(q.up))
+	for _, i := range q.up {
+		up[i] = true
+	}
+	var keep []int
+	for i := range q.ids {
+		if !up[i] {
+			keep = append(keep, i)
+		}
+	}
+	q.relist(keep)
+}
 
 // RemoveUpcoming removes the i-th track after the current one; the
 // current track plays on.

@@ -76,6 +76,9 @@ type State struct {
 	Queue []track.ID
 	// Upcoming are the tracks after the current one, in play order.
 	Upcoming []track.ID
+	// Played are the tracks played before the current one, in the order
+	// they were played, the most recent last: where Previous goes.
+	Played []track.ID
 	// Err is the error that ended the last play that failed; it is
 	// cleared when a play starts.
 	Err error
@@ -239,16 +242,48 @@ func (p *Player) SetQueue(ids []track.ID, start int) error {
 	})
 }
 
-// Append adds tracks to the end of the queue.
-func (p *Player) Append(ids ...track.ID) error {
+// Cue loads a queue as SetQueue does, with ids[index] current at time
+// at, but paused: the track is opened (so that its head is fetched) and
+// no audio reaches the sink until Play. State then shows Status Paused,
+// the track, Position at and, once the track is open, its Duration. It
+// is how a session is restored.
+func (p *Player) Cue(ids []track.ID, index int, at time.Duration) error {
 	return p.do(func(l *loop) error {
-		l.q.Append(ids...)
+		if index < 0 || index >= len(ids) {
+			return fmt.Errorf("player: no track %d in a queue of %d", index, len(ids))
+		}
+		l.stop(true)
+		l.q.Set(ids, index)
+		l.startCurrent(true, max(at, 0))
+		l.pause()
 		return nil
 	})
 }
 
-// Play resumes after Pause, or starts the queue if nothing plays (from
-// the start of the play order if the queue had ended).
+// Append adds tracks at the end of what is upcoming ("add to queue"), in
+// shuffle too. After the queue ended they are what Play plays next.
+func (p *Player) Append(ids ...track.ID) error {
+	return p.do(func(l *loop) error {
+		l.q.Append(ids...)
+		l.checkPrefetch()
+		return nil
+	})
+}
+
+// InsertNext puts tracks right after the current one, in the given order
+// ("play next"), in shuffle too.
+func (p *Player) InsertNext(ids ...track.ID) error {
+	return p.do(func(l *loop) error {
+		l.q.InsertNext(ids...)
+		l.syncIndex()
+		l.checkPrefetch()
+		return nil
+	})
+}
+
+// Play resumes after Pause (or Cue), or starts the queue if nothing
+// plays: after the queue ended, with what was added since, else with a
+// new pass over the whole list.
 func (p *Player) Play() error {
 	return p.do(func(l *loop) error {
 		if l.cur != nil {
@@ -286,7 +321,9 @@ func (p *Player) Next() error {
 }
 
 // Previous goes back to the start of the current track if it has played
-// for more than 3 seconds, else to the previous track.
+// for more than 3 seconds, else to the track played before it (State's
+// Played, most recent last), or to the start of the current track when
+// none was.
 func (p *Player) Previous() error {
 	return p.do(func(l *loop) error {
 		if c := l.cur; c != nil && c.dec != nil && l.position() > 3*time.Second {
@@ -730,8 +767,11 @@ func (l *loop) output(pcm []byte) {
 // position is the time of the current play's audio being heard.
 func (l *loop) position() time.Duration {
 	c := l.cur
-	if c == nil || c.rate == 0 {
+	if c == nil {
 		return 0
+	}
+	if c.rate == 0 {
+		return max(c.startAt, 0) // not open yet
 	}
 	pos := c.base + time.Duration(c.written*int64(time.Second)/int64(c.rate))
 	if l.rt != nil {
@@ -760,6 +800,16 @@ func (l *loop) resume() {
 	}
 	l.paused, l.pausing = false, false
 	l.env.set(l.volume, l.rate())
+	if c := l.cur; c != nil && !c.started {
+		// Cued: no audio went out, so none to ramp from (a play starts
+		// at full gain, as PlayAt does), and the start (and a seek's)
+		// latency counts from Play.
+		l.env.jump(l.volume)
+		c.asked = time.Now()
+		if !c.seekAt.IsZero() {
+			c.seekAt = c.asked
+		}
+	}
 }
 
 func (l *loop) seek(t time.Duration) error {
@@ -970,6 +1020,7 @@ func (l *loop) publish() {
 		Shuffle:  l.q.Shuffled(),
 		Queue:    l.q.Tracks(),
 		Upcoming: l.q.Upcoming(),
+		Played:   l.q.Played(),
 		Err:      l.lastErr,
 	}
 	if c := l.cur; c != nil {

@@ -558,3 +558,56 @@ func TestPlayerSeekRacesTheDecoder(t *testing.T) {
 	}
 	samplesEqual(t, "after the seek", segs[1], d.refTime(t, to, int64(len(segs[1])/BytesPerFrame)))
 }
+
+// TestPlayerCue: Cue opens the track at the given time, paused, and
+// nothing reaches the sink until Play; then the audio from that time
+// plays, sample for sample.
+func TestPlayerCue(t *testing.T) {
+	ts := demoTracks(t)
+	d, d2 := ts[0], ts[1]
+	op := newSources(d, d2)
+	capture := newCaptureSink()
+	p, ev := newPlayer(t, Paced(capture, 2, 0), op, nil)
+	list := []track.ID{d2.m.ID, d.m.ID}
+	if err := p.Cue(list, 2, 0); err == nil {
+		t.Error("Cue of track 2 in a queue of 2 succeeded")
+	}
+	const at = 4 * time.Second
+	if err := p.Cue(list, 1, at); err != nil {
+		t.Fatal(err)
+	}
+	if s := p.State(); s.Status != Paused || s.Track != d.m.ID || s.Index != 1 || s.Position != at {
+		t.Errorf("right after Cue: %+v", s)
+	}
+	dur := time.Duration(d.m.Audio.Samples-int64(d.m.Audio.EncoderDelay)-int64(d.m.Audio.EncoderPadding)) * time.Second / time.Duration(d.m.Audio.SampleRate)
+	s := waitState(t, p, "the cued track open", func(s State) bool { return s.Duration > 0 })
+	if s.Status != Paused || s.Position != at || s.Duration < dur-time.Millisecond || s.Duration > dur+time.Millisecond || s.Manifest == nil {
+		t.Errorf("cued and open: %+v, want paused at %s of %s", s, at, dur)
+	}
+	if n := op.count(d.m.ID); n != 1 {
+		t.Errorf("the cued track was opened %d times, want once", n)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if segs := capture.segments(); len(segs) != 0 {
+		t.Fatalf("%d bytes reached the sink before Play", len(segs[0]))
+	}
+	select {
+	case e := <-ev.ch:
+		t.Fatalf("event %s before Play", e.Kind)
+	default:
+	}
+	if s := p.State(); s.Status != Paused || s.Position != at {
+		t.Errorf("300 ms after Cue: %+v", s)
+	}
+	asked := time.Now()
+	if err := p.Play(); err != nil {
+		t.Fatal(err)
+	}
+	st := ev.next(t, TrackStarted).Stats
+	if st.Index != 1 || st.StartLatency > time.Since(asked) {
+		t.Errorf("started %+v; start latency must count from Play (%s ago)", st, time.Since(asked))
+	}
+	playedAtLeast(t, p, at+500*time.Millisecond)
+	got := capture.segments()[0]
+	samplesEqual(t, "played after Cue", got, d.refTime(t, at, int64(len(got)/BytesPerFrame)))
+}

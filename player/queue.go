@@ -14,7 +14,7 @@ type Repeat int
 // Repeat modes.
 const (
 	RepeatOff Repeat = iota // stop after the last track
-	RepeatAll               // go on from the first track after the last
+	RepeatAll               // go on with a new pass over the list after the last
 	RepeatOne               // play the current track again when it ends
 )
 
@@ -30,17 +30,33 @@ func (r Repeat) String() string {
 	return fmt.Sprintf("Repeat(%d)", int(r))
 }
 
-// Queue is the play order of a list of tracks: the current track, next,
-// previous, jump, repeat and shuffle. It does no I/O; the Player owns one.
-// A Queue is not safe for concurrent use.
+// MaxHistory bounds the played tracks a Queue remembers for Previous.
+const MaxHistory = 500
+
+// Queue is the play order of a list of tracks: the current track, what
+// comes next, what was played, and repeat and shuffle. It does no I/O; the
+// Player owns one. A Queue is not safe for concurrent use.
 //
-// The list keeps the order tracks were added in (Tracks, Jump index into
-// it); the play order is that order, or a shuffle of it that starts with
-// the track current when shuffle was turned on.
+// The list keeps the order tracks were added in (Tracks, and Jump's index
+// into it). Three things follow the play:
+//
+//   - the current track, if any;
+//   - the upcoming tracks, in play order (Upcoming): without shuffle, the
+//     tracks after the current one in list order; with shuffle, a shuffle
+//     of the tracks that were still to come when it was turned on;
+//   - the history, the tracks played before the current one, in the order
+//     they were played (Played). Previous walks back through it.
+//
+// After the last track, with repeat off, nothing is current: Append and
+// InsertNext then add what plays next. With repeat all a new pass over the
+// whole list starts, shuffled anew in shuffle, never with the track that
+// just played.
 type Queue struct {
 	ids     []track.ID
-	order   []int // play order: indexes into ids
-	cur     int   // index into order; len(order) when past the end, -1 before the start
+	cur     int   // list index of the current track; -1 for none
+	up      []int // upcoming, in play order: list indexes
+	history []int // played before cur, most recent last: list indexes
+	pass    []int // the next pass of repeat all, once PeekAdvance drew it
 	repeat  Repeat
 	shuffle bool
 	rng     *rand.Rand
@@ -52,39 +68,88 @@ func NewQueue(seed uint64) *Queue {
 	return &Queue{cur: -1, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 }
 
-// Set replaces the list. ids[start] becomes current; a start out of range
-// leaves nothing current (the next Next starts at the beginning).
+// Set replaces the list and forgets the history. ids[start] becomes
+// current; a start out of range leaves nothing current (the next Next
+// starts at the beginning of the play order).
 func (q *Queue) Set(ids []track.ID, start int) {
 	q.ids = slices.Clone(ids)
-	q.order = make([]int, len(ids))
-	for i := range q.order {
-		q.order[i] = i
-	}
+	q.history, q.pass = nil, nil
 	q.cur = -1
 	if start >= 0 && start < len(ids) {
 		q.cur = start
 	}
+	q.up = nil
+	for i := range q.ids {
+		if i != q.cur && (q.shuffle || i > q.cur) {
+			q.up = append(q.up, i)
+		}
+	}
 	if q.shuffle {
-		q.reshuffle()
+		q.shuffleUp()
 	}
 }
 
-// Append adds tracks at the end of the list; in shuffle, at random places
-// among the tracks still to come.
+// Append adds tracks at the end of the list and of what is upcoming ("add
+// to queue"), in shuffle too. After the queue ended, they are what plays
+// next.
 func (q *Queue) Append(ids ...track.ID) {
+	q.pass = nil
 	for _, id := range ids {
 		q.ids = append(q.ids, id)
-		i := len(q.ids) - 1
-		at := len(q.order)
-		if q.shuffle {
-			lo := min(max(q.cur+1, 0), len(q.order))
-			at = lo + q.rng.IntN(len(q.order)-lo+1)
-		}
-		q.order = slices.Insert(q.order, at, i)
-		if at <= q.cur {
-			q.cur++
-		}
+		q.up = append(q.up, len(q.ids)-1)
 	}
+}
+
+// InsertNext puts tracks right after the current one ("play next"), in
+// the given order, in shuffle too: in the list they follow the current
+// track (or come before the first upcoming one when none is current).
+func (q *Queue) InsertNext(ids ...track.ID) {
+	if len(ids) == 0 {
+		return
+	}
+	q.pass = nil
+	at := len(q.ids)
+	switch {
+	case q.cur >= 0:
+		at = q.cur + 1
+	case len(q.up) > 0:
+		at = slices.Min(q.up)
+	}
+	n := len(ids)
+	shift := func(i int) int {
+		if i >= at {
+			return i + n
+		}
+		return i
+	}
+	q.remap(shift)
+	q.ids = slices.Insert(q.ids, at, ids...)
+	added := make([]int, n)
+	for k := range added {
+		added[k] = at + k
+	}
+	q.up = append(added, q.up...)
+}
+
+// remap renumbers every list index the queue holds with f; f returns -1
+// for an index that is gone (dropped from history and upcoming; the
+// current track must not go).
+func (q *Queue) remap(f func(int) int) {
+	mapAll := func(s []int) []int {
+		out := s[:0]
+		for _, i := range s {
+			if j := f(i); j >= 0 {
+				out = append(out, j)
+			}
+		}
+		return out
+	}
+	if q.cur >= 0 {
+		q.cur = f(q.cur)
+	}
+	q.up = mapAll(q.up)
+	q.history = mapAll(q.history)
+	q.pass = nil
 }
 
 // Len is the number of tracks in the list.
@@ -95,11 +160,29 @@ func (q *Queue) Tracks() []track.ID { return slices.Clone(q.ids) }
 
 // Current returns the current track and its index in the list.
 func (q *Queue) Current() (id track.ID, index int, ok bool) {
-	if q.cur < 0 || q.cur >= len(q.order) {
+	if q.cur < 0 {
 		return track.ID{}, -1, false
 	}
-	i := q.order[q.cur]
-	return q.ids[i], i, true
+	return q.ids[q.cur], q.cur, true
+}
+
+// Upcoming returns the tracks after the current one, in play order (the
+// next pass of repeat all is not included).
+func (q *Queue) Upcoming() []track.ID { return q.idsOf(q.up) }
+
+// Played returns the tracks played before the current one, in the order
+// they were played (the most recent last): where Previous goes.
+func (q *Queue) Played() []track.ID { return q.idsOf(q.history) }
+
+func (q *Queue) idsOf(s []int) []track.ID {
+	if len(s) == 0 {
+		return nil
+	}
+	out := make([]track.ID, len(s))
+	for k, i := range s {
+		out[k] = q.ids[i]
+	}
+	return out
 }
 
 // Repeat returns the repeat mode.
@@ -109,130 +192,195 @@ func (q *Queue) Repeat() Repeat { return q.repeat }
 func (q *Queue) Shuffled() bool { return q.shuffle }
 
 // SetRepeat sets the repeat mode.
-func (q *Queue) SetRepeat(r Repeat) { q.repeat = r }
+func (q *Queue) SetRepeat(r Repeat) {
+	q.repeat = r
+	q.pass = nil
+}
 
-// SetShuffle turns shuffle on (a new random order that starts with the
-// current track, the others after it) or off (list order, from the
-// current track).
+// SetShuffle turns shuffle on or off; the current track stays current and
+// the history stays as it was. On, the upcoming tracks are shuffled (the
+// played ones do not come back); off, the upcoming tracks become those
+// after the current one in list order (with nothing current, those that
+// were upcoming, in list order).
 func (q *Queue) SetShuffle(on bool) {
 	if on == q.shuffle {
 		return
 	}
 	q.shuffle = on
+	q.pass = nil
 	if on {
-		q.reshuffle()
+		q.shuffleUp()
 		return
 	}
-	_, i, ok := q.Current()
-	for j := range q.order {
-		q.order[j] = j
+	if q.cur >= 0 {
+		q.listFrom(q.cur)
+		return
 	}
-	if ok {
-		q.cur = i
+	slices.Sort(q.up)
+}
+
+// listFrom makes the upcoming tracks those after list index i.
+func (q *Queue) listFrom(i int) {
+	q.up = q.up[:0]
+	for j := i + 1; j < len(q.ids); j++ {
+		q.up = append(q.up, j)
 	}
 }
 
-// reshuffle puts the current track first and the others in random order.
-func (q *Queue) reshuffle() {
-	_, cur, ok := q.Current()
-	rest := make([]int, 0, len(q.ids))
-	for i := range q.ids {
-		if !ok || i != cur {
-			rest = append(rest, i)
-		}
-	}
-	q.rng.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
-	if ok {
-		q.order = append([]int{cur}, rest...)
-		q.cur = 0
-	} else {
-		q.order = rest
-		q.cur = -1
-	}
+func (q *Queue) shuffleUp() {
+	q.rng.Shuffle(len(q.up), func(i, j int) { q.up[i], q.up[j] = q.up[j], q.up[i] })
 }
 
-// Jump makes track i of the list current. It reports false (and changes
-// nothing) if i is out of range.
+// played moves the current track, if any, to the history.
+func (q *Queue) played() {
+	if q.cur < 0 {
+		return
+	}
+	q.history = append(q.history, q.cur)
+	if len(q.history) > MaxHistory {
+		q.history = slices.Delete(q.history, 0, len(q.history)-MaxHistory)
+	}
+	q.cur = -1
+}
+
+// Jump makes track i of the list current; the one that was current goes
+// to the history. Without shuffle, what follows i in the list is
+// upcoming; in shuffle, the upcoming tracks stay, less i. It reports false
+// (and changes nothing) if i is out of range.
 func (q *Queue) Jump(i int) bool {
 	if i < 0 || i >= len(q.ids) {
 		return false
 	}
-	q.cur = slices.Index(q.order, i)
+	q.pass = nil
+	if i != q.cur {
+		q.played()
+	}
+	q.cur = i
+	if q.shuffle {
+		q.up = slices.DeleteFunc(q.up, func(j int) bool { return j == i })
+	} else {
+		q.listFrom(i)
+	}
 	return true
 }
 
-// Rewind makes the first track of the play order current. It reports
-// false if the queue is empty.
+// Rewind makes a track current when none is (Play after the queue ended
+// or before it started): the next upcoming one, or, with nothing upcoming,
+// the first of a new pass over the whole list. It reports false if the
+// queue is empty.
 func (q *Queue) Rewind() bool {
-	if len(q.order) == 0 {
+	if q.cur >= 0 {
+		return true
+	}
+	if len(q.ids) == 0 {
 		return false
 	}
-	q.cur = 0
+	if len(q.up) == 0 {
+		q.up = q.newPass()
+	}
+	q.cur, q.up = q.up[0], q.up[1:]
 	return true
 }
 
-// next returns the order index after the current one, following repeat
-// all (and repeat one, which a skip treats as all).
-func (q *Queue) next() (int, bool) {
-	if len(q.order) == 0 {
-		return 0, false
+// newPass returns the play order of a new pass over the whole list: list
+// order, or a new shuffle that does not start with the track played last.
+func (q *Queue) newPass() []int {
+	if q.pass != nil {
+		p := q.pass
+		q.pass = nil
+		return p
 	}
-	n := q.cur + 1
-	if n >= len(q.order) {
-		if q.repeat == RepeatOff {
-			return len(q.order), false
+	order := make([]int, len(q.ids))
+	for i := range order {
+		order[i] = i
+	}
+	if !q.shuffle {
+		return order
+	}
+	q.rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	last := q.cur
+	if last < 0 && len(q.history) > 0 {
+		last = q.history[len(q.history)-1]
+	}
+	if last >= 0 && q.ids[order[0]] == q.ids[last] {
+		for k := 1; k < len(order); k++ {
+			if q.ids[order[k]] != q.ids[last] {
+				order[0], order[k] = order[k], order[0]
+				break
+			}
 		}
-		n = 0
 	}
-	return n, true
+	return order
 }
 
 // Next skips to the next track (a user's skip: repeat one does not hold
-// it). At the end of the list it wraps with repeat (one or all); without,
-// it reports false and nothing is current any more.
+// it); the current one goes to the history. After the last upcoming track
+// a new pass starts with repeat (one or all); without, it reports false
+// and nothing is current any more.
 func (q *Queue) Next() bool {
-	n, ok := q.next()
-	q.cur = n
-	return ok
-}
-
-// Previous goes back one track. At the start of the list it wraps to the
-// last with repeat; without, it reports false and stays.
-func (q *Queue) Previous() bool {
-	if len(q.order) == 0 {
+	if len(q.ids) == 0 {
 		return false
 	}
-	p := q.cur - 1
-	if p < 0 {
-		if q.repeat == RepeatOff {
-			q.cur = min(max(q.cur, 0), len(q.order)-1)
-			return false
-		}
-		p = len(q.order) - 1
+	if len(q.up) == 0 && q.repeat != RepeatOff {
+		q.up = q.newPass()
 	}
-	q.cur = min(p, len(q.order)-1)
+	q.played()
+	if len(q.up) == 0 {
+		return false
+	}
+	q.cur, q.up = q.up[0], q.up[1:]
+	return true
+}
+
+// Previous goes back to the track played before the current one (with
+// nothing current, the last one played); the current one becomes the
+// next upcoming again (without shuffle, the upcoming tracks are those
+// after the new current one in the list). With no history it reports false
+// and changes nothing.
+func (q *Queue) Previous() bool {
+	if len(q.history) == 0 {
+		return false
+	}
+	q.pass = nil
+	p := q.history[len(q.history)-1]
+	q.history = q.history[:len(q.history)-1]
+	if q.shuffle {
+		if q.cur >= 0 {
+			q.up = append([]int{q.cur}, q.up...)
+		}
+		q.up = slices.DeleteFunc(q.up, func(j int) bool { return j == p })
+		q.cur = p
+		return true
+	}
+	q.cur = p
+	q.listFrom(p)
 	return true
 }
 
 // Advance moves on when the current track has ended: the same track
 // again with repeat one, else as Next.
 func (q *Queue) Advance() bool {
-	if q.repeat == RepeatOne && q.cur >= 0 && q.cur < len(q.order) {
+	if q.repeat == RepeatOne && q.cur >= 0 {
 		return true
 	}
 	return q.Next()
 }
 
 // PeekAdvance returns the track Advance would make current, without
-// moving: what to prefetch.
+// moving: what to prefetch. (A new pass of repeat all is drawn here and
+// kept, so that Advance agrees.)
 func (q *Queue) PeekAdvance() (track.ID, bool) {
-	if q.repeat == RepeatOne {
-		id, _, ok := q.Current()
-		return id, ok
+	if q.repeat == RepeatOne && q.cur >= 0 {
+		return q.ids[q.cur], true
 	}
-	n, ok := q.next()
-	if !ok {
+	if len(q.up) > 0 {
+		return q.ids[q.up[0]], true
+	}
+	if q.repeat == RepeatOff || len(q.ids) == 0 {
 		return track.ID{}, false
 	}
-	return q.ids[q.order[n]], true
+	if q.pass == nil {
+		q.pass = q.newPass()
+	}
+	return q.ids[q.pass[0]], true
 }

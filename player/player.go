@@ -190,6 +190,7 @@ func New(ctx context.Context, cfg Config) (*Player, error) {
 		volume: 1,
 	}
 	l.rt, _ = cfg.Sink.(RealTimeSink)
+	l.idl, _ = cfg.Sink.(Idler)
 	l.env.jump(1)
 	l.publish()
 	go l.run()
@@ -439,6 +440,8 @@ type loop struct {
 	q    *Queue
 	sink Sink
 	rt   RealTimeSink // nil if the sink has no clock
+	idl  Idler        // nil if the sink cannot idle
+	idle bool         // Idle was called, and Wake not since
 
 	volume  float64
 	env     envelope
@@ -468,6 +471,7 @@ func (l *loop) run() {
 	tick := time.NewTicker(l.cfg.PositionInterval)
 	defer tick.Stop()
 	for {
+		l.checkIdle()
 		if l.held != nil && !l.paused && l.cur != nil {
 			h := l.held
 			l.held = nil
@@ -746,6 +750,13 @@ func (l *loop) output(pcm []byte) {
 	if l.rs != nil {
 		out = l.rs.process(pcm)
 	}
+	if l.idle {
+		l.idle = false
+		if err := l.idl.Wake(); err != nil {
+			l.sinkFailed(err)
+			return
+		}
+	}
 	if _, err := l.sink.Write(out); err != nil {
 		l.sinkFailed(err)
 		return
@@ -761,6 +772,20 @@ func (l *loop) output(pcm []byte) {
 		l.emit(TrackStarted, c)
 	} else {
 		l.publish()
+	}
+}
+
+// checkIdle tells an Idler sink to idle when nothing will be written for
+// a while: no play (before the first, after the queue ended or stopped)
+// or a pause whose ramp is written. A play that is loading (the next
+// track of the queue, too) keeps the sink awake; output wakes it.
+func (l *loop) checkIdle() {
+	if l.idl == nil || l.idle || (l.cur != nil && !l.paused) {
+		return
+	}
+	l.idle = true
+	if err := l.idl.Idle(); err != nil {
+		l.log.Debug("the sink could not idle", "err", err)
 	}
 }
 

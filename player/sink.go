@@ -34,6 +34,24 @@ type RealTimeSink interface {
 	Latency() time.Duration
 }
 
+// Idler is a Sink whose device can stop while nothing plays, rather than
+// play silence (an audio device otherwise keeps writing it).
+//
+// The Player calls Idle when it has nothing to write for a while: before
+// the first play, after the queue ended, when playback stopped, and when
+// paused once the pause ramp is written; never between two tracks of a
+// queue (the next one is written as soon as it decodes, for gapless
+// playback). It calls Wake before it writes again. Both come from the
+// Player's goroutine.
+type Idler interface {
+	Sink
+	// Idle lets what the sink holds play out, then stops the device:
+	// nothing, not even silence, goes to it until Wake.
+	Idle() error
+	// Wake starts the device again (a Write does not).
+	Wake() error
+}
+
 // DefaultBuffer is the audio a Paced sink holds before Write blocks.
 const DefaultBuffer = 100 * time.Millisecond
 

@@ -6,8 +6,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/potluckfm/potluck/track"
 )
 
 // sine returns n frames of a sine of freq Hz at rate, amplitude amp.
@@ -182,5 +186,106 @@ func TestResampler(t *testing.T) {
 	}
 	if !bytes.Equal(blocks, whole) {
 		t.Errorf("in blocks: %d frames, differs from frame %d", len(blocks)/4, firstDiff(blocks, whole))
+	}
+}
+
+// idleSink is a null sink that is an Idler and records, in order, its
+// calls to Idle, Wake and Write (a run of writes as one "write"); a Write
+// while idle is recorded as "write-while-idle".
+type idleSink struct {
+	*PacedSink
+	mu   sync.Mutex
+	idle bool
+	log  []string
+}
+
+func (s *idleSink) record(what string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if what == "write" && s.idle {
+		what = "write-while-idle"
+	}
+	if n := len(s.log); n == 0 || s.log[n-1] != what || what != "write" {
+		s.log = append(s.log, what)
+	}
+	switch what {
+	case "idle":
+		s.idle = true
+	case "wake":
+		s.idle = false
+	}
+}
+
+func (s *idleSink) calls() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.log)
+}
+
+func (s *idleSink) Idle() error { s.record("idle"); return nil }
+func (s *idleSink) Wake() error { s.record("wake"); return nil }
+func (s *idleSink) Write(p []byte) (int, error) {
+	s.record("write")
+	return s.PacedSink.Write(p)
+}
+
+// TestPlayerIdlesTheSink: the Player idles an Idler sink before the first
+// play, after the queue ended and when paused, wakes it before it writes
+// again, and never idles it between two tracks of a queue.
+func TestPlayerIdlesTheSink(t *testing.T) {
+	ts := demoTracks(t)
+	a, b := ts[0], ts[1]
+	sink := &idleSink{PacedSink: NewNullSink(20)}
+	p, ev := newPlayer(t, sink, newSources(a, b), nil)
+	waitFor := func(what string, cond func([]string) bool) []string {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			c := sink.calls()
+			if cond(c) {
+				return c
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s: calls %v", what, c)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitFor("idle before the first play", func(c []string) bool { return slices.Equal(c, []string{"idle"}) })
+
+	// Two tracks, the first from near its end: one run of writes over
+	// both, then idle once the queue ended.
+	p.SetQueue([]track.ID{a.m.ID, b.m.ID}, -1)
+	p.PlayAt(0, a.m.Duration()-time.Second)
+	ev.next(t, TrackStarted)
+	if e := ev.next(t, TrackStarted); e.Index != 1 {
+		t.Fatalf("started %d, want the second track", e.Index)
+	}
+	ev.next(t, QueueEnded)
+	want := []string{"idle", "wake", "write", "idle"}
+	waitFor("idle after the queue ended", func(c []string) bool { return len(c) >= len(want) })
+	time.Sleep(100 * time.Millisecond)
+	if c := sink.calls(); !slices.Equal(c, want) {
+		t.Fatalf("a queue of two tracks: calls %v, want %v", c, want)
+	}
+
+	// Play again, then pause: wake, writes (the ramp among them), idle.
+	p.Play()
+	ev.next(t, TrackStarted)
+	p.Pause()
+	want = append(want, "wake", "write", "idle")
+	waitFor("idle after the pause ramp", func(c []string) bool { return len(c) >= len(want) })
+	if st := p.State(); st.Status != Paused {
+		t.Errorf("status %s, want paused", st.Status)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if c := sink.calls(); !slices.Equal(c, want) {
+		t.Fatalf("after a pause: calls %v, want %v", c, want)
+	}
+	p.Play()
+	want = append(want, "wake", "write")
+	waitFor("writes after Play", func(c []string) bool { return len(c) >= len(want) })
+	if c := sink.calls(); !slices.Equal(c[:len(want)], want) {
+		t.Fatalf("after Play: calls %v, want %v", c, want)
 	}
 }

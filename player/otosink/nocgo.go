@@ -22,4 +22,6 @@ func (*Sink) Start(int) (int, error)    { return 0, errNoCgo }
 func (*Sink) Write([]byte) (int, error) { return 0, errNoCgo }
 func (*Sink) Latency() time.Duration    { return 0 }
 func (*Sink) Flush() error              { return nil }
+func (*Sink) Idle() error               { return nil }
+func (*Sink) Wake() error               { return errNoCgo }
 func (*Sink) Close() error              { return errors.New("otosink: no sink") }

@@ -71,6 +71,7 @@ const (
 type Sink struct {
 	rate   int
 	cap    int // bytes the pipe holds
+	ctx    *oto.Context
 	player oto.Player
 
 	mu     sync.Mutex
@@ -78,9 +79,18 @@ type Sink struct {
 	q      []byte
 	closed bool
 	taken  int64 // bytes oto took from the pipe
+
+	// The device idles with oto's Context.Suspend (no writes to ALSA at
+	// all) and wakes with Resume. idleMu is never held with mu.
+	idleMu    sync.Mutex
+	idleGen   int // Idle and Wake calls; an Idle's wait ends at the next
+	suspended bool
 }
 
-var _ player.RealTimeSink = (*Sink)(nil)
+var (
+	_ player.RealTimeSink = (*Sink)(nil)
+	_ player.Idler        = (*Sink)(nil)
+)
 
 // New opens the audio device (once per process) and returns a sink that
 // plays on it. If there is no device, or it does not open within
@@ -102,7 +112,67 @@ func New(opts Options) (*Sink, error) {
 		bs.SetBufferSize(otoFrames * player.BytesPerFrame)
 	}
 	s.player.Play() // waits in the background for the first PCM
+	s.ctx = c
 	return s, nil
+}
+
+// Idle stops the device once what the sink holds has played (the
+// player.Idler contract): oto's Context.Suspend, after which oto writes
+// nothing to ALSA, not even silence, until Wake. The Player calls it when
+// nothing plays. oto has one context per process, so this stops every
+// sink's sound.
+func (s *Sink) Idle() error {
+	s.idleMu.Lock()
+	s.idleGen++
+	gen := s.idleGen
+	s.idleMu.Unlock()
+	go s.suspendWhenPlayed(gen)
+	return nil
+}
+
+// suspendWhenPlayed suspends the device once the pipe, oto's buffer and
+// the device's have played, unless Wake or Close came first.
+func (s *Sink) suspendWhenPlayed(gen int) {
+	current := func() bool {
+		s.idleMu.Lock()
+		defer s.idleMu.Unlock()
+		return s.idleGen == gen
+	}
+	for {
+		s.mu.Lock()
+		left, closed := len(s.q), s.closed
+		s.mu.Unlock()
+		if closed || !current() {
+			return
+		}
+		if left == 0 && s.player.UnplayedBufferSize() == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(time.Duration(deviceFrames) * time.Second / time.Duration(s.rate))
+	s.idleMu.Lock()
+	defer s.idleMu.Unlock()
+	if s.idleGen != gen || s.suspended {
+		return
+	}
+	if err := s.ctx.Suspend(); err == nil {
+		s.suspended = true
+	}
+}
+
+// Wake starts the device again after Idle (oto's Context.Resume).
+func (s *Sink) Wake() error {
+	s.idleMu.Lock()
+	defer s.idleMu.Unlock()
+	s.idleGen++
+	// Resume even if this sink did not suspend: oto's context is the
+	// process's, and a sink closed while idle leaves it suspended.
+	if err := s.ctx.Resume(); err != nil {
+		return err
+	}
+	s.suspended = false
+	return nil
 }
 
 // Start returns the rate the device plays at.

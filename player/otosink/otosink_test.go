@@ -15,6 +15,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -182,7 +184,8 @@ func TestPlaysThroughALSAChild(t *testing.T) {
 	}
 	ended := make(chan player.PlayStats, 1)
 	p, err := player.New(context.Background(), player.Config{
-		Sink: sink,
+		// Not an Idler to the Player: this test suspends the device itself.
+		Sink: struct{ player.RealTimeSink }{sink},
 		Opener: player.OpenFunc(func(context.Context, track.ID) (player.Source, error) {
 			return player.NewReaderSource(bytes.NewReader(data), m), nil
 		}),
@@ -286,4 +289,157 @@ func TestNoAudioDeviceChild(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the null sink never started playing")
 	}
+}
+
+// TestIdlesThroughALSA: nothing is written to ALSA while nothing plays
+// (before the first play, after the queue ended, while paused), and
+// writing starts again with a play. ALSA's file plugin writes into a FIFO
+// that the child reads at the device's real-time pace.
+func TestIdlesThroughALSA(t *testing.T) {
+	if os.Getenv(childEnv) != "" {
+		return // the child runs TestIdlesThroughALSAChild
+	}
+	home := t.TempDir()
+	fifo := filepath.Join(home, "captured.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runChild(t, "TestIdlesThroughALSAChild", home, fmt.Sprintf(`pcm.!default {
+  type file
+  slave.pcm "null"
+  file %q
+  format "raw"
+}
+`, fifo))
+}
+
+// capture counts what ALSA writes into a FIFO, read at pace bytes/s.
+type capture struct {
+	mu           sync.Mutex
+	total, sound int64 // bytes; sound: of frames that are not silent
+}
+
+func (c *capture) read(f *os.File, pace float64) {
+	buf := make([]byte, 8192)
+	start := time.Now()
+	var n int64
+	for {
+		k, err := f.Read(buf)
+		if err != nil {
+			return
+		}
+		var loud int64
+		for i := 0; i+8 <= k; i += 8 {
+			if binary.LittleEndian.Uint64(buf[i:]) != 0 {
+				loud += 8
+			}
+		}
+		c.mu.Lock()
+		c.total += int64(k)
+		c.sound += loud
+		c.mu.Unlock()
+		n += int64(k)
+		if ahead := time.Duration(float64(n)/pace*float64(time.Second)) - time.Since(start); ahead > 0 {
+			time.Sleep(ahead)
+		}
+	}
+}
+
+func (c *capture) counts() (total, sound int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.total, c.sound
+}
+
+func TestIdlesThroughALSAChild(t *testing.T) {
+	if os.Getenv(childEnv) == "" {
+		t.Skip("run by TestIdlesThroughALSA")
+	}
+	// O_RDWR: the open does not wait for ALSA, and reads never see EOF.
+	f, err := os.OpenFile(filepath.Join(os.Getenv("HOME"), "captured.fifo"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, data := demoTrack(t, captureTrack)
+	rate := m.Audio.SampleRate
+	var c capture
+	go c.read(f, float64(rate*8)) // float32 stereo
+	sink, err := New(Options{SampleRate: rate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	events := make(chan player.EventKind, 64)
+	p, err := player.New(context.Background(), player.Config{
+		Sink: sink,
+		Opener: player.OpenFunc(func(context.Context, track.ID) (player.Source, error) {
+			return player.NewReaderSource(bytes.NewReader(data), m), nil
+		}),
+		OnEvent: func(ev player.Event) { events <- ev.Kind },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	waitEvent := func(kind player.EventKind) {
+		t.Helper()
+		timeout := time.After(30 * time.Second)
+		for {
+			select {
+			case k := <-events:
+				if k == kind {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no %s event", kind)
+			}
+		}
+	}
+	// still checks that the capture does not grow for half a second,
+	// once the FIFO had time to drain.
+	still := func(when string) int64 {
+		t.Helper()
+		time.Sleep(600 * time.Millisecond)
+		a, sa := c.counts()
+		time.Sleep(500 * time.Millisecond)
+		b, _ := c.counts()
+		if b != a {
+			t.Fatalf("%s: ALSA got %d bytes in 500 ms", when, b-a)
+		}
+		t.Logf("%s: still at %d bytes (%d of sound)", when, a, sa)
+		return sa
+	}
+	growsWithSound := func(when string, fromSound int64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			_, s := c.counts()
+			if s-fromSound >= int64(rate*8/4) { // a quarter of a second
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: ALSA got %d bytes of sound", when, s-fromSound)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	sound := still("before the first play")
+	p.SetQueue([]track.ID{m.ID}, -1)
+	p.PlayAt(0, m.Duration()-time.Second)
+	waitEvent(player.TrackStarted)
+	growsWithSound("playing", sound)
+	waitEvent(player.QueueEnded)
+	sound = still("after the queue ended")
+
+	p.PlayAt(0, captureFrom)
+	waitEvent(player.TrackStarted)
+	growsWithSound("playing again", sound)
+	p.Pause()
+	sound = still("paused")
+	p.Play()
+	growsWithSound("after Play", sound)
+	p.Pause()
+	still("paused again") // and ALSA is quiet when the FIFO closes
 }

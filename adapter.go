@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/potluckfm/potluck/app"
 	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/origin"
 	"github.com/potluckfm/potluck/player"
 	"github.com/potluckfm/potluck/swarm"
 	"github.com/potluckfm/potluck/track"
@@ -20,6 +24,17 @@ type playerAdapter struct {
 	p    *player.Player
 	once sync.Once
 	cmds chan func() error
+	// failed is the last track whose play failed (see onEvent).
+	failed atomic.Pointer[track.ID]
+}
+
+// onEvent is the player's Config.OnEvent: it remembers which track failed,
+// so the UI can name it.
+func (a *playerAdapter) onEvent(e player.Event) {
+	if e.Kind == player.TrackEnded && e.Stats.Err != nil {
+		id := e.Track
+		a.failed.Store(&id)
+	}
 }
 
 func (a *playerAdapter) send(f func() error) {
@@ -42,12 +57,18 @@ func (a *playerAdapter) send(f func() error) {
 	}
 }
 
-func (a *playerAdapter) Play(id track.ID) {
-	a.send(func() error {
-		return a.p.SetQueue(append([]track.ID{id}, a.p.State().Upcoming...), 0)
-	})
+func (a *playerAdapter) PlayContext(ids []track.ID, start int) {
+	ids = slices.Clone(ids)
+	a.send(func() error { return a.p.SetQueue(ids, start) })
 }
-func (a *playerAdapter) Enqueue(id track.ID) { a.send(func() error { return a.p.Append(id) }) }
+func (a *playerAdapter) PlayNext(ids ...track.ID) {
+	ids = slices.Clone(ids)
+	a.send(func() error { return a.p.InsertNext(ids...) })
+}
+func (a *playerAdapter) Enqueue(ids ...track.ID) {
+	ids = slices.Clone(ids)
+	a.send(func() error { return a.p.Append(ids...) })
+}
 func (a *playerAdapter) TogglePause() {
 	a.send(func() error {
 		switch a.p.State().Status {
@@ -75,14 +96,40 @@ func (a *playerAdapter) State() app.PlayerState {
 	st := a.p.State()
 	out := app.PlayerState{
 		Playing:  st.Status == player.Playing || st.Status == player.Loading,
+		Loading:  st.Status == player.Loading,
 		Position: st.Position, Duration: st.Duration,
-		Volume: st.Volume, Upcoming: st.Upcoming,
-		Shuffle: st.Shuffle, Repeat: app.Repeat(st.Repeat), Err: st.Err,
+		Volume: st.Volume, Upcoming: st.Upcoming, Queue: st.Queue, Index: st.Index,
+		Shuffle: st.Shuffle, Repeat: app.Repeat(st.Repeat),
+	}
+	if st.Err != nil {
+		out.Err = listenerError(st.Err)
+		if id := a.failed.Load(); id != nil {
+			out.ErrTrack = *id
+		}
 	}
 	if st.Index >= 0 {
 		out.Current = st.Track
 	}
 	return out
+}
+
+// listenerError says why a play failed in words a listener understands
+// (no track IDs, no Go error chains); the full error is in the debug log.
+func listenerError(err error) error {
+	var msg string
+	switch {
+	case errors.Is(err, player.ErrNoAudioDevice):
+		msg = "there is no audio device"
+	case errors.Is(err, swarm.ErrUnavailable):
+		msg = "neither the origin nor any listener who has it can be reached right now"
+	case errors.Is(err, origin.ErrNotFound):
+		msg = "the origin no longer has it"
+	case errors.Is(err, player.ErrCorrupt), errors.Is(err, player.ErrTruncated), errors.Is(err, player.ErrNoAudio):
+		msg = "its audio is damaged"
+	default:
+		msg = "it could not be loaded"
+	}
+	return errors.New(msg)
 }
 
 // streamTracker opens tracks through the swarm node and remembers the open
@@ -137,4 +184,27 @@ func (a *swarmAdapter) Status() app.SwarmStatus {
 		}
 	}
 	return st
+}
+
+// offlineAdapter is the app.Offline of a swarm.Keeper.
+type offlineAdapter struct{ k *swarm.Keeper }
+
+func (o offlineAdapter) Pin(ids ...track.ID) error   { return o.k.Pin(ids...) }
+func (o offlineAdapter) Unpin(ids ...track.ID) error { return o.k.Unpin(ids...) }
+func (o offlineAdapter) Pinned(id track.ID) bool     { return o.k.Pinned(id) }
+func (o offlineAdapter) Progress() []app.PinProgress {
+	var out []app.PinProgress
+	for _, s := range o.k.Status() {
+		p := app.PinProgress{ID: s.ID, Held: s.Held, Total: s.Chunks, Done: s.Done}
+		if s.Err != nil {
+			p.Err = "waiting to fetch"
+			if errors.Is(s.Err, cache.ErrFull) {
+				p.Err = "the cache is full of other pinned tracks"
+			} else if errors.Is(s.Err, swarm.ErrUnavailable) {
+				p.Err = "neither the origin nor a listener who has it can be reached"
+			}
+		}
+		out = append(out, p)
+	}
+	return out
 }

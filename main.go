@@ -12,28 +12,36 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
+	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
-	fyneapp "fyne.io/fyne/v2/app"
-
 	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/potluckfm/potluck/app"
 	"github.com/potluckfm/potluck/assets"
 	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/internal/single"
 	"github.com/potluckfm/potluck/origin"
 	"github.com/potluckfm/potluck/player"
 	"github.com/potluckfm/potluck/player/otosink"
 	"github.com/potluckfm/potluck/swarm"
+	"github.com/potluckfm/potluck/track"
 )
 
 // appID matches FyneApp.toml.
@@ -42,8 +50,83 @@ const appID = "fm.potluck.desktop"
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "potluck:", err)
+		var se startError
+		if errors.As(err, &se) && se.display {
+			showStartError(err)
+		}
 		os.Exit(1)
 	}
+}
+
+// startError is an error that kept the app from starting; with a display
+// it is shown in a window as well as on stderr (a listener who started
+// the app from a menu sees no stderr).
+type startError struct {
+	err     error
+	display bool
+}
+
+func (e startError) Error() string { return e.err.Error() }
+func (e startError) Unwrap() error { return e.err }
+
+// showStartError shows err in a small window until the listener closes it.
+func showStartError(err error) {
+	a := fyneapp.NewWithID(appID)
+	w := a.NewWindow(app.Title)
+	msg := widget.NewLabel("Potluck could not start:\n\n" + err.Error())
+	msg.Wrapping = fyne.TextWrapWord
+	w.SetContent(container.NewBorder(nil, container.NewCenter(widget.NewButton("Close", a.Quit)), nil, nil, msg))
+	w.Resize(fyne.NewSize(480, 200))
+	slog.Info("start error shown", "err", err)
+	w.ShowAndRun()
+}
+
+// noDisplay says why the app cannot open a window here, or "" if it can.
+func noDisplay() string {
+	switch runtime.GOOS {
+	case "linux", "freebsd", "openbsd", "netbsd":
+	default:
+		return ""
+	}
+	if os.Getenv("WAYLAND_DISPLAY") != "" {
+		return ""
+	}
+	d := os.Getenv("DISPLAY")
+	if d == "" {
+		return "no display: the desktop app needs a graphical session (DISPLAY is not set)"
+	}
+	if !xReachable(d) {
+		return fmt.Sprintf("no display: cannot connect to the X server at DISPLAY=%s", d)
+	}
+	return ""
+}
+
+// xReachable reports whether an X server answers at display (":N",
+// "unix:N", "host:N"). It only connects: GLFW does the rest.
+func xReachable(display string) bool {
+	host, num, ok := strings.Cut(display, ":")
+	if !ok {
+		return false
+	}
+	num, _, _ = strings.Cut(num, ".")
+	n, err := strconv.Atoi(num)
+	if err != nil {
+		return false
+	}
+	var c net.Conn
+	if host == "" || host == "unix" {
+		c, err = net.DialTimeout("unix", fmt.Sprintf("/tmp/.X11-unix/X%d", n), 2*time.Second)
+		if err != nil {
+			c, err = net.DialTimeout("unix", fmt.Sprintf("@/tmp/.X11-unix/X%d", n), 2*time.Second)
+		}
+	} else {
+		c, err = net.DialTimeout("tcp", net.JoinHostPort(host, strconv.Itoa(6000+n)), 2*time.Second)
+	}
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 func run() error {
@@ -62,13 +145,35 @@ func run() error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	slog.SetDefault(log)
 
+	if why := noDisplay(); why != "" {
+		return errors.New(why + ".\nOn a server or over SSH, run the headless cache peer instead: potluckd peer --origin URL --data DIR")
+	}
+	fail := func(err error) error { return startError{err: err, display: true} }
+
 	confDir, nodeDir, storeDir := filepath.Join(configDir, "potluck"), filepath.Join(configDir, "potluck", "node"), filepath.Join(cacheDir, "potluck")
 	if *data != "" {
 		confDir, nodeDir, storeDir = *data, filepath.Join(*data, "node"), filepath.Join(*data, "cache")
 	}
+
+	// One app per data directory: a second start shows the first's window.
+	inst, err := single.Acquire(confDir)
+	if errors.Is(err, single.ErrRunning) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if serr := single.Show(ctx, confDir); serr != nil {
+			return fail(fmt.Errorf("%w (%s), and it does not answer: %v", single.ErrRunning, confDir, serr))
+		}
+		fmt.Fprintln(os.Stderr, "potluck: already running with", confDir+"; its window was brought forward")
+		return nil
+	}
+	if err != nil {
+		return fail(err)
+	}
+	defer inst.Close()
+
 	settings, err := app.OpenSettings(filepath.Join(confDir, "settings.json"))
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	saved := settings.Get()
 	pick := func(flagVal, savedVal string) string {
@@ -85,16 +190,16 @@ func run() error {
 	var u origin.URL
 	if s := pick(*originURL, saved.OriginURL); s != "" {
 		if u, err = origin.ParseURL(s); err != nil {
-			return err
+			return fail(err)
 		}
 	} else {
 		key, err := origin.LoadOrCreateKey(filepath.Join(confDir, "origin"))
 		if err != nil {
-			return err
+			return fail(err)
 		}
 		srv, err := origin.Start(ctx, origin.Config{Library: assets.Demo(), Key: key, Listen: "127.0.0.1:0", Logger: log})
 		if err != nil {
-			return fmt.Errorf("built-in origin: %w", err)
+			return fail(fmt.Errorf("built-in origin: %w", err))
 		}
 		defer srv.Shutdown(context.Background())
 		u = srv.URL()
@@ -106,18 +211,18 @@ func run() error {
 	var limit int64
 	if s := pick(*cacheSize, saved.CacheSize); s != "" {
 		if limit, err = cache.ParseSize(s); err != nil {
-			return fmt.Errorf("cache size: %w", err)
+			return fail(fmt.Errorf("cache size: %w", err))
 		}
 	}
 	store, err := cache.OpenDisk(storeDir, u.Key, cache.Options{Limit: limit, Logger: log})
 	if err != nil {
-		return fmt.Errorf("cache: %w", err)
+		return fail(fmt.Errorf("cache: %w", err))
 	}
 	defer store.Close()
 	var upload int64
 	if s := pick(*uploadLimit, saved.UploadLimit); s != "" {
 		if upload, err = cache.ParseSize(s); err != nil {
-			return fmt.Errorf("upload limit: %w", err)
+			return fail(fmt.Errorf("upload limit: %w", err))
 		}
 	}
 	addr := *listen
@@ -126,10 +231,19 @@ func run() error {
 	}
 	node, err := swarm.Start(ctx, swarm.Config{DataDir: nodeDir, Origin: client, Store: store, Listen: addr, UploadRate: upload, Logger: log})
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	defer node.Close()
 	log.Info("swarm node up", "id", node.ID(), "addr", node.Addr())
+	keeper, err := swarm.NewKeeper(ctx, node, filepath.Join(confDir, "pinned.json"), log)
+	if err != nil {
+		return fail(err)
+	}
+	defer keeper.Close()
+	playlists, err := app.OpenPlaylists(filepath.Join(confDir, "playlists.json"))
+	if err != nil {
+		return fail(err)
+	}
 
 	// Audio: the device, or silence that keeps time if there is none.
 	var sink player.Sink
@@ -143,29 +257,44 @@ func run() error {
 	}
 	defer sink.Close()
 	streams := newStreamTracker(node)
-	p, err := player.New(ctx, player.Config{Sink: sink, Opener: streams, Logger: log})
+	backend := &playerAdapter{}
+	p, err := player.New(ctx, player.Config{Sink: sink, Opener: streams, Logger: log, OnEvent: backend.onEvent})
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	defer p.Close()
+	backend.p = p
+	sessionPath := filepath.Join(confDir, "session.json")
+	restoreSession(p, sessionPath, log)
 
 	a := fyneapp.NewWithID(appID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
-	backend := &playerAdapter{p: p}
 	deps := app.Deps{
-		Catalog:  app.OriginCatalog{Client: client},
-		Player:   backend,
-		Swarm:    &swarmAdapter{node: node, store: store, streams: streams, player: p},
-		Settings: settings,
-		Notice:   notice,
+		Catalog:   app.OriginCatalog{Client: client},
+		Player:    backend,
+		Swarm:     &swarmAdapter{node: node, store: store, streams: streams, player: p},
+		Settings:  settings,
+		Playlists: playlists,
+		Offline:   offlineAdapter{keeper},
+		Notice:    notice,
+		Notify:    func(title, body string) { a.SendNotification(fyne.NewNotification(title, body)) },
+		Location:  func(id track.ID) string { return trackLocation(store, storeDir, u, id) },
 	}
 	ui := app.New(a, deps)
+	show := func() { fyne.Do(ui.ShowWindow) }
+	if err := inst.Serve(confDir, show); err != nil {
+		log.Warn("a second start will not find this one", "err", err)
+	}
 	if m, err := app.StartMPRIS("", backend, ui.Describe); err != nil {
 		log.Info("no MPRIS (media keys)", "err", err)
 	} else {
 		defer m.Close()
-		m.OnRaise(func() { fyne.Do(func() { ui.Window().Show(); ui.Window().RequestFocus() }) })
+		m.OnRaise(show)
 		ui.Observe(m.Update)
+	}
+	if desk, ok := a.(desktop.App); ok {
+		desk.SetSystemTrayIcon(fyne.NewStaticResource("icon.png", assets.Icon))
+		desk.SetSystemTrayMenu(ui.TrayMenu())
 	}
 	uiCtx, cancelUI := context.WithCancel(ctx)
 	defer cancelUI()
@@ -174,15 +303,67 @@ func run() error {
 		<-ctx.Done() // SIGINT/SIGTERM: close the window, which ends the app
 		fyne.Do(a.Quit)
 	}()
+	go keepSession(uiCtx, p, sessionPath, log)
 	log.Info("window open", "title", app.Title)
 	ui.Window().ShowAndRun()
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = shutdown
+	if err := app.SaveSession(sessionPath, app.SessionOf(backend.State())); err != nil {
+		log.Warn("session not saved", "err", err)
+	}
 	return nil
 }
 
-var (
-	_ = ed25519.PublicKeySize
-	_ = errors.New
-)
+// restoreSession brings back the queue, track, position, volume, shuffle
+// and repeat of the last run, paused.
+func restoreSession(p *player.Player, path string, log *slog.Logger) {
+	s, ok, err := app.LoadSession(path)
+	if err != nil {
+		log.Warn("the last session is lost", "err", err)
+	}
+	if !ok {
+		return
+	}
+	p.SetVolume(s.Volume)
+	p.SetRepeat(player.Repeat(s.Repeat))
+	if len(s.Queue) > 0 && s.Index >= 0 {
+		if err := p.Cue(s.Queue, s.Index, s.Position()); err != nil {
+			log.Warn("the last session's queue did not come back", "err", err)
+		}
+	}
+	p.SetShuffle(s.Shuffle)
+	log.Info("session restored", "tracks", len(s.Queue), "index", s.Index, "position", s.Position())
+}
+
+// keepSession saves the session every few seconds while it changes, so a
+// crash loses little; run saves it once more at exit.
+func keepSession(ctx context.Context, p *player.Player, path string, log *slog.Logger) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	var last app.Session
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		a := &playerAdapter{p: p}
+		s := app.SessionOf(a.State())
+		if reflect.DeepEqual(s, last) {
+			continue
+		}
+		if err := app.SaveSession(path, s); err != nil {
+			log.Warn("session not saved", "err", err)
+			continue
+		}
+		last = s
+	}
+}
+
+// trackLocation is where an exported playlist points for id: the cached
+// file when the cache holds the track whole (an MP3 any player reads),
+// else the track on the origin.
+func trackLocation(store cache.Store, storeDir string, u origin.URL, id track.ID) string {
+	if m, _, ok := store.Manifest(id); ok && store.Have(id).Count() == m.NumChunks() {
+		return filepath.Join(storeDir, id.String(), "data")
+	}
+	return u.String() + "#track=" + id.String()
+}

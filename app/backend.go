@@ -30,28 +30,43 @@ const (
 type PlayerState struct {
 	// Current is the track loaded (playing or paused); zero when idle.
 	Current track.ID
-	// Playing is true while sound comes out.
+	// Playing is true while sound comes out, or is about to: a track
+	// asked for and still loading counts (Loading says which).
 	Playing bool
+	// Loading is true while the current track is asked for and no sound
+	// of it has come out yet.
+	Loading bool
 	// Position and Duration of the current track.
 	Position, Duration time.Duration
 	// Volume is 0..1.
 	Volume float64
 	// Upcoming lists the queue after the current track, in play order.
 	Upcoming []track.ID
+	// Queue is the whole queue in list order and Index the current
+	// track's place in it (-1 if none): what a restart restores.
+	Queue []track.ID
+	Index int
 	Shuffle  bool
 	Repeat   Repeat
 	// Err is the last error to show the listener (a track that failed, no
-	// audio device), nil if none.
-	Err error
+	// audio device), nil if none. ErrTrack is the track it is about, if
+	// any, so the message can name it.
+	Err      error
+	ErrTrack track.ID
 }
 
 // Player is what the UI asks of the player. Calls must not block: the
 // player does the work on its own goroutine.
 type Player interface {
-	// Play replaces the current track with id and plays it.
-	Play(id track.ID)
-	// Enqueue adds id at the end of the queue.
-	Enqueue(id track.ID)
+	// PlayContext plays ids[start] and queues the rest of ids around it:
+	// the context the track was chosen from (the library as shown, an
+	// album, an artist, a playlist, search results), so that play goes on
+	// through it and Previous walks back in it.
+	PlayContext(ids []track.ID, start int)
+	// PlayNext puts ids right after the current track, in order.
+	PlayNext(ids ...track.ID)
+	// Enqueue adds ids at the end of the queue.
+	Enqueue(ids ...track.ID)
 	// TogglePause pauses or resumes.
 	TogglePause()
 	Next()
@@ -84,9 +99,35 @@ type SwarmStatus struct {
 	CacheUsed, CacheLimit int64
 	// NodeID is this node's peer ID.
 	NodeID string
+	// Background is true while the window is closed and the node serves
+	// on (the UI fills it in).
+	Background bool
 }
 
 // Swarm reports the node's state. Status must be cheap.
 type Swarm interface {
 	Status() SwarmStatus
+}
+
+// Offline keeps tracks whole in the cache for offline play: pinned tracks
+// are fetched in full in the background, never evicted, and served to the
+// swarm. Its methods must not block on the network.
+type Offline interface {
+	// Pin pins tracks; Unpin lets them be evicted again.
+	Pin(ids ...track.ID) error
+	Unpin(ids ...track.ID) error
+	// Pinned reports whether id is pinned.
+	Pinned(id track.ID) bool
+	// Progress describes every pinned track; it must be cheap.
+	Progress() []PinProgress
+}
+
+// PinProgress is how far a pinned track is from being held whole.
+type PinProgress struct {
+	ID track.ID
+	// Held and Total count chunks; Total is 0 until the manifest is known.
+	Held, Total int
+	Done        bool
+	// Err is why the last attempt failed, in words, "" if none.
+	Err string
 }

@@ -38,3 +38,12 @@ func percent(part, total int64) float64 {
 func durationMS(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// longClock is a length in minutes, or hours and minutes: "42 min", "1 h 5 min".
+func longClock(d time.Duration) string {
+	m := int(d.Round(time.Minute) / time.Minute)
+	if m < 60 {
+		return fmt.Sprintf("%d min", m)
+	}
+	return fmt.Sprintf("%d h %d min", m/60, m%60)
+}

@@ -18,12 +18,13 @@ type nowPlaying struct {
 	title     *widget.Label
 	artist    *widget.Label
 	playPause *widget.Button
-	seek      *widget.Slider
+	seek      *keySlider
 	elapsed   *widget.Label
 	remaining *widget.Label
-	volume    *widget.Slider
+	volume    *keySlider
 
 	current  track.ID
+	loading  bool
 	duration float64 // seconds
 	// setting is true while the code (not the listener) moves a slider.
 	setting  bool
@@ -43,7 +44,7 @@ func newNowPlaying(u *UI) *nowPlaying {
 	p.title.Truncation = fyne.TextTruncateEllipsis
 	p.artist.Truncation = fyne.TextTruncateEllipsis
 	p.playPause = widget.NewButtonWithIcon("", theme.MediaPlayIcon(), p.togglePause)
-	p.seek = widget.NewSlider(0, 1)
+	p.seek = newKeySlider(u, 0, 1)
 	p.seek.Step = 0.1
 	p.seek.OnChanged = func(v float64) {
 		if p.setting {
@@ -59,7 +60,7 @@ func newNowPlaying(u *UI) *nowPlaying {
 		p.dragging = false
 		p.u.deps.Player.Seek(seconds(v))
 	}
-	p.volume = widget.NewSlider(0, 1)
+	p.volume = newKeySlider(u, 0, 1)
 	p.volume.Step = 0.01
 	p.volume.Value = 1
 	p.volume.OnChanged = func(v float64) {
@@ -95,11 +96,15 @@ func (p *nowPlaying) togglePause() {
 }
 
 func (p *nowPlaying) render(st PlayerState) {
-	if st.Current != p.current {
-		p.current = st.Current
+	if st.Current != p.current || st.Loading != p.loading {
+		p.current, p.loading = st.Current, st.Loading
 		if t, ok := p.u.info(st.Current); ok {
 			p.title.SetText(t.Title)
-			p.artist.SetText(t.Artist)
+			artist := t.Artist
+			if st.Loading {
+				artist = "Loading… " + artist
+			}
+			p.artist.SetText(artist)
 			p.u.win.SetTitle(t.Title + " — " + Title)
 		} else if st.Current.IsZero() {
 			p.title.SetText("Nothing playing")

@@ -16,17 +16,21 @@ var repeatNames = []string{"Repeat off", "Repeat all", "Repeat one"}
 // queueView shows the upcoming tracks and edits the queue.
 type queueView struct {
 	u        *UI
-	list     *widget.List
+	current  *widget.Label // the playing track, above what comes next
+	list     *keyList
 	upcoming []track.ID
 	selected int
-	shuffle  *widget.Check
-	repeat   *widget.Select
+	shuffle  *keyCheck
+	repeat   *keySelect
 	setting  bool
 }
 
 func newQueueView(u *UI) *queueView {
 	q := &queueView{u: u, selected: -1}
-	q.list = widget.NewList(
+	q.current = widget.NewLabelWithStyle("Nothing playing", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	q.current.Importance = widget.HighImportance
+	q.current.Truncation = fyne.TextTruncateEllipsis
+	q.list = newKeyList(u,
 		func() int { return len(q.upcoming) },
 		func() fyne.CanvasObject { return widget.NewLabel("") },
 		func(i widget.ListItemID, o fyne.CanvasObject) {
@@ -39,12 +43,12 @@ func newQueueView(u *UI) *queueView {
 	)
 	q.list.OnSelected = func(i widget.ListItemID) { q.selected = i }
 	q.list.OnUnselected = func(widget.ListItemID) { q.selected = -1 }
-	q.shuffle = widget.NewCheck("Shuffle", func(on bool) {
+	q.shuffle = newKeyCheck(u, "Shuffle", func(on bool) {
 		if !q.setting {
 			u.deps.Player.SetShuffle(on)
 		}
 	})
-	q.repeat = widget.NewSelect(repeatNames, func(s string) {
+	q.repeat = newKeySelect(u, repeatNames, func(s string) {
 		if !q.setting {
 			u.deps.Player.SetRepeat(Repeat(slices.Index(repeatNames, s)))
 		}
@@ -63,7 +67,9 @@ func (q *queueView) content() fyne.CanvasObject {
 	})
 	clear := widget.NewButtonWithIcon("Clear", theme.DeleteIcon(), func() { q.u.deps.Player.Clear() })
 	bar := container.NewHBox(up, down, remove, clear, q.shuffle, q.repeat)
-	return container.NewBorder(bar, nil, nil, nil, q.list)
+	head := container.NewVBox(bar, container.NewBorder(nil, nil, widget.NewIcon(theme.MediaPlayIcon()), nil, q.current),
+		widget.NewLabelWithStyle("Next up", fyne.TextAlignLeading, fyne.TextStyle{Italic: true}))
+	return container.NewBorder(head, nil, nil, nil, q.list)
 }
 
 // move shifts the selected track by delta places and keeps it selected.
@@ -80,6 +86,12 @@ func (q *queueView) move(delta int) {
 }
 
 func (q *queueView) render(st PlayerState) {
+	switch t, ok := q.u.info(st.Current); {
+	case st.Current.IsZero():
+		q.current.SetText("Nothing playing")
+	case ok:
+		q.current.SetText("Now playing: " + t.Title + " — " + t.Artist)
+	}
 	if !slices.Equal(q.upcoming, st.Upcoming) {
 		q.upcoming = slices.Clone(st.Upcoming)
 		if q.selected >= len(q.upcoming) {

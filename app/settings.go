@@ -28,6 +28,17 @@ type Settings struct {
 	UploadLimit string `json:"upload_limit"`
 	// ListenPort is the UDP port of the peer protocol; 0 picks one.
 	ListenPort int `json:"listen_port"`
+	// BackgroundServing, when not false, keeps the node serving the swarm
+	// after the window is closed (quit from the tray). Unset means on.
+	BackgroundServing *bool `json:"background_serving,omitempty"`
+	// NotifyTrackChange shows a desktop notification when a track starts.
+	NotifyTrackChange bool `json:"notify_track_change,omitempty"`
+}
+
+// ServesInBackground reports whether closing the window keeps the node
+// serving (the default).
+func (s Settings) ServesInBackground() bool {
+	return s.BackgroundServing == nil || *s.BackgroundServing
 }
 
 // Validate checks every field and says what is wrong with the first bad one.

@@ -31,14 +31,18 @@ type swarmView struct {
 	cache    *widget.ProgressBar
 	cacheTxt *widget.Label
 	node     *widget.Label
+	serving  *widget.Label
+	pins     *widget.Label
 }
 
 func newSwarmView(u *UI) *swarmView {
 	v := &swarmView{u: u, bar: newSplitBar(),
 		peers: widget.NewLabel("0 peers"), peerList: widget.NewLabel(""), served: widget.NewLabel(""),
 		buffered: widget.NewLabel(""), cache: widget.NewProgressBar(), cacheTxt: widget.NewLabel(""),
-		node: widget.NewLabel(""),
+		node: widget.NewLabel(""), serving: widget.NewLabel(""), pins: widget.NewLabel("Nothing pinned for offline."),
 	}
+	v.serving.Wrapping = fyne.TextWrapWord
+	v.pins.Wrapping = fyne.TextWrapWord
 	for i := range v.legend {
 		v.legend[i] = widget.NewLabel("")
 	}
@@ -62,8 +66,11 @@ func (v *swarmView) content() fyne.CanvasObject {
 		v.bar, legend,
 		widget.NewSeparator(),
 		heading("Giving back"),
-		v.served, v.buffered,
+		v.serving, v.served, v.buffered,
 		container.NewBorder(nil, nil, widget.NewLabel("Cache"), v.cacheTxt, v.cache),
+		widget.NewSeparator(),
+		heading("Pinned for offline"),
+		v.pins,
 		widget.NewSeparator(),
 		heading("Connected peers"),
 		v.peers, v.peerList, v.node,
@@ -81,6 +88,13 @@ func (v *swarmView) render(s SwarmStatus) {
 	}
 	v.peers.SetText(fmt.Sprintf("%d peers connected", len(s.Peers)))
 	v.peerList.SetText(strings.Join(s.Peers, "\n"))
+	if s.Background {
+		v.serving.SetText("The window is closed: Potluck keeps serving the swarm in the background. Quit from the tray icon.")
+	} else if v.u.deps.Settings != nil && v.u.deps.Settings.Get().ServesInBackground() {
+		v.serving.SetText("Closing the window keeps Potluck serving the swarm in the background (Settings).")
+	} else {
+		v.serving.SetText("Closing the window quits Potluck and stops serving the swarm (Settings).")
+	}
 	v.served.SetText("Served to other listeners: " + size(s.BytesServed))
 	v.buffered.SetText("Buffered ahead: " + clock(s.BufferedAhead))
 	if s.CacheLimit > 0 {
@@ -90,6 +104,37 @@ func (v *swarmView) render(s SwarmStatus) {
 	if s.NodeID != "" {
 		v.node.SetText("This node: " + s.NodeID)
 	}
+}
+
+// renderPins sums up the tracks pinned for offline play.
+func (v *swarmView) renderPins(pins []PinProgress) {
+	if len(pins) == 0 {
+		v.pins.SetText("Nothing pinned for offline.")
+		return
+	}
+	done, held, total := 0, 0, 0
+	var errs []string
+	for _, p := range pins {
+		if p.Done {
+			done++
+		}
+		held, total = held+p.Held, total+p.Total
+		if p.Err != "" && !p.Done {
+			name := "a track"
+			if t, ok := v.u.info(p.ID); ok {
+				name = t.Title
+			}
+			errs = append(errs, name+": "+p.Err)
+		}
+	}
+	text := fmt.Sprintf("%d of %d pinned tracks held whole", done, len(pins))
+	if total > 0 && done < len(pins) {
+		text += fmt.Sprintf(" (%.0f%% of their chunks)", percent(int64(held), int64(total)))
+	}
+	if len(errs) > 0 {
+		text += "\n" + strings.Join(errs[:min(len(errs), 3)], "\n")
+	}
+	v.pins.SetText(text)
 }
 
 // splitBar is a horizontal bar cut in three, one part per source.

@@ -18,17 +18,28 @@ import (
 // Title is the window title.
 const Title = "Potluck"
 
-// Deps are the UI's backends.
+// Deps are the UI's backends. Catalog and Player are required; the others
+// may be nil, and what needs them is then left out.
 type Deps struct {
 	Catalog  Catalog
 	Player   Player
 	Swarm    Swarm
 	Settings *SettingsStore
+	// Playlists keeps playlists and likes.
+	Playlists *PlaylistStore
+	// Offline pins tracks for offline play.
+	Offline Offline
 	// Notice, if not empty, is shown at start (e.g. "no audio device").
 	Notice string
 	// Observe, if set, is called with every player state the UI renders
 	// (MPRIS follows the player this way). It runs off the UI goroutine.
 	Observe func(PlayerState)
+	// Notify, if set, shows a desktop notification; the UI calls it off
+	// the UI goroutine, on a track change, when Settings ask for it.
+	Notify func(title, body string)
+	// Location, if set, says where a track can be found outside Potluck
+	// (a file path or URL) for exported playlists.
+	Location func(track.ID) string
 }
 
 // UI is the Potluck window. Create it with New, show it with Window().ShowAndRun
@@ -38,19 +49,26 @@ type UI struct {
 	deps Deps
 	win  fyne.Window
 
-	library  *libraryView
-	playing  *nowPlaying
-	queue    *queueView
-	swarm    *swarmView
-	settings *settingsView
-	tabs     *container.AppTabs
-	status   *widget.Label
+	library   *libraryView
+	albums    *albumsView
+	artists   *artistsView
+	playlists *playlistsView
+	playing   *nowPlaying
+	queue     *queueView
+	swarm     *swarmView
+	settings  *settingsView
+	tabs      *container.AppTabs
+	status    *widget.Label
 
 	mu         sync.Mutex
 	lastPlayer PlayerState
 	lastSwarm  SwarmStatus
+	lastPins   []PinProgress
+	model      *Model
 	tracks     map[track.ID]origin.TrackInfo
 	covers     map[track.ID]fyne.Resource
+	// hidden is true while the window is closed and the node serves on.
+	hidden bool
 }
 
 // New builds the window and its screens.
@@ -60,24 +78,76 @@ func New(a fyne.App, deps Deps) *UI {
 	u.status = widget.NewLabel(deps.Notice)
 	u.status.Wrapping = fyne.TextWrapWord
 	u.library = newLibraryView(u)
+	u.albums = newAlbumsView(u)
+	u.artists = newArtistsView(u)
+	u.playlists = newPlaylistsView(u)
 	u.playing = newNowPlaying(u)
 	u.queue = newQueueView(u)
 	u.swarm = newSwarmView(u)
 	u.settings = newSettingsView(u)
 	u.tabs = container.NewAppTabs(
 		container.NewTabItem("Library", u.library.content()),
+		container.NewTabItem("Albums", u.albums.content()),
+		container.NewTabItem("Artists", u.artists.content()),
+		container.NewTabItem("Playlists", u.playlists.content()),
 		container.NewTabItem("Queue", u.queue.content()),
 		container.NewTabItem("Swarm", u.swarm.content()),
 		container.NewTabItem("Settings", u.settings.content()),
 	)
 	u.win.SetContent(container.NewBorder(nil, container.NewVBox(u.status, u.playing.content()), nil, nil, u.tabs))
 	u.win.Resize(fyne.NewSize(960, 640))
+	u.win.SetCloseIntercept(u.closeWindow)
 	u.bindKeys()
 	return u
 }
 
 // Window is the UI's window.
 func (u *UI) Window() fyne.Window { return u.win }
+
+// closeWindow is what the window's close button does: hide the window and
+// keep serving the swarm if the listener chose so in Settings (the
+// default), else quit.
+func (u *UI) closeWindow() {
+	if u.deps.Settings != nil && u.deps.Settings.Get().ServesInBackground() {
+		u.mu.Lock()
+		u.hidden = true
+		u.mu.Unlock()
+		slog.Info("window closed; serving in the background")
+		u.win.Hide()
+		u.swarm.render(u.swarmStatus())
+		return
+	}
+	fyne.CurrentApp().Quit()
+}
+
+// ShowWindow brings the window back (the tray, a second start, MPRIS
+// Raise). Call it on the Fyne goroutine.
+func (u *UI) ShowWindow() {
+	u.mu.Lock()
+	u.hidden = false
+	u.mu.Unlock()
+	u.win.Show()
+	u.win.RequestFocus()
+}
+
+// Hidden reports whether the window is closed while the node serves on.
+func (u *UI) Hidden() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.hidden
+}
+
+// TrayMenu is the system tray's menu: show the window, play or pause,
+// next, quit.
+func (u *UI) TrayMenu() *fyne.Menu {
+	return fyne.NewMenu(Title,
+		fyne.NewMenuItem("Show Potluck", u.ShowWindow),
+		fyne.NewMenuItem("Play / Pause", u.playing.togglePause),
+		fyne.NewMenuItem("Next", func() { u.deps.Player.Next() }),
+		fyne.NewMenuItemSeparator(),
+		fyne.NewMenuItem("Quit", func() { fyne.CurrentApp().Quit() }),
+	)
+}
 
 // Start loads the catalogue and follows the player and the swarm until ctx
 // ends. The work runs on goroutines; results reach widgets through fyne.Do.
@@ -97,36 +167,94 @@ func (u *UI) Start(ctx context.Context) {
 	}()
 }
 
+// playerState is the player's state as last rendered.
+func (u *UI) playerState() PlayerState {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.lastPlayer
+}
+
+// catalogue is the catalogue's model, nil until it has loaded.
+func (u *UI) catalogue() *Model {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.model
+}
+
+func (u *UI) swarmStatus() SwarmStatus {
+	var sw SwarmStatus
+	if u.deps.Swarm != nil {
+		sw = u.deps.Swarm.Status()
+	}
+	sw.Background = u.Hidden()
+	return sw
+}
+
 // refresh reads the backends' state and renders it. Safe from any goroutine.
 func (u *UI) refresh() {
 	st := u.deps.Player.State()
 	if u.deps.Observe != nil {
 		u.deps.Observe(st)
 	}
-	var sw SwarmStatus
-	if u.deps.Swarm != nil {
-		sw = u.deps.Swarm.Status()
+	sw := u.swarmStatus()
+	var pins []PinProgress
+	if u.deps.Offline != nil {
+		pins = u.deps.Offline.Progress()
 	}
 	// Redraw only what changed: an idle window should cost nothing.
 	u.mu.Lock()
+	prev := u.lastPlayer
 	samePlayer, sameSwarm := reflect.DeepEqual(st, u.lastPlayer), reflect.DeepEqual(sw, u.lastSwarm)
-	u.lastPlayer, u.lastSwarm = st, sw
+	samePins := reflect.DeepEqual(pins, u.lastPins)
+	u.lastPlayer, u.lastSwarm, u.lastPins = st, sw, pins
+	info, known := u.tracks[st.Current]
 	u.mu.Unlock()
-	if samePlayer && sameSwarm {
+	if samePlayer && sameSwarm && samePins {
 		return
+	}
+	trackChanged := st.Current != prev.Current || st.Playing != prev.Playing
+	if st.Current != prev.Current && !st.Current.IsZero() && known && u.deps.Notify != nil &&
+		u.deps.Settings != nil && u.deps.Settings.Get().NotifyTrackChange {
+		go u.deps.Notify(info.Title, trackDetail(info))
 	}
 	fyne.Do(func() {
 		if !samePlayer {
 			u.playing.render(st)
 			u.queue.render(st)
-			if st.Err != nil {
-				u.status.SetText(st.Err.Error())
+			u.status.SetText(u.statusText(st))
+			if trackChanged {
+				u.markPlaying()
 			}
 		}
 		if !sameSwarm {
 			u.swarm.render(sw)
 		}
+		if !samePins {
+			u.albums.pinsChanged()
+			u.playlists.pinsChanged()
+			u.swarm.renderPins(pins)
+		}
 	})
+}
+
+// statusText is the line above the player: the last error, in words a
+// listener understands, while it holds; else the start-up notice.
+func (u *UI) statusText(st PlayerState) string {
+	if st.Err == nil {
+		return u.deps.Notice
+	}
+	name := "a track"
+	if t, ok := u.info(st.ErrTrack); ok {
+		name = "“" + t.Title + "”"
+	}
+	return "Could not play " + name + ": " + st.Err.Error()
+}
+
+// markPlaying redraws the lists that mark the playing track.
+func (u *UI) markPlaying() {
+	u.library.tracks.list.Refresh()
+	u.albums.refreshTracks()
+	u.playlists.refreshTracks()
 }
 
 func (u *UI) loadCatalog(ctx context.Context) {
@@ -150,15 +278,20 @@ func (u *UI) loadCatalog(ctx context.Context) {
 	if err != nil {
 		return
 	}
+	model := BuildModel(tracks)
 	u.mu.Lock()
 	for _, t := range tracks {
 		u.tracks[t.ID] = t
 	}
+	u.model = model
 	u.mu.Unlock()
 	fyne.Do(func() {
 		u.status.SetText(u.deps.Notice)
 		u.library.setTracks(tracks)
-		slog.Info("library shown", "tracks", len(tracks))
+		u.albums.setModel(model)
+		u.artists.setModel(model)
+		u.playlists.reload()
+		slog.Info("library shown", "tracks", len(tracks), "albums", len(model.Albums()), "artists", len(model.Artists()))
 	})
 	for _, t := range tracks {
 		if t.Cover {
@@ -180,7 +313,8 @@ func (u *UI) loadCover(ctx context.Context, id track.ID) {
 	u.covers[id] = res
 	u.mu.Unlock()
 	fyne.Do(func() {
-		u.library.list.Refresh()
+		u.library.tracks.list.Refresh()
+		u.albums.coverLoaded()
 		u.playing.coverChanged(id)
 	})
 }

@@ -37,14 +37,30 @@ func (p *recordingPlayer) record(s string, f func()) {
 	f()
 }
 
-func (p *recordingPlayer) Play(id track.ID) {
-	p.record("play", func() { p.st.Current, p.st.Playing, p.st.Position = id, true, 0; p.st.Duration = time.Minute })
+// Play plays id alone.
+func (p *recordingPlayer) Play(id track.ID) { p.PlayContext([]track.ID{id}, 0) }
+func (p *recordingPlayer) PlayContext(ids []track.ID, start int) {
+	p.record("play", func() {
+		p.st.Current, p.st.Playing, p.st.Position = ids[start], true, 0
+		p.st.Duration = time.Minute
+		p.st.Upcoming = slices.Clone(ids[start+1:])
+		p.st.Queue, p.st.Index = slices.Clone(ids), start
+	})
 }
-func (p *recordingPlayer) Enqueue(id track.ID) {
-	p.record("enqueue", func() { p.st.Upcoming = append(p.st.Upcoming, id) })
+func (p *recordingPlayer) PlayNext(ids ...track.ID) {
+	p.record("playnext", func() { p.st.Upcoming = append(slices.Clone(ids), p.st.Upcoming...) })
+}
+func (p *recordingPlayer) Enqueue(ids ...track.ID) {
+	p.record("enqueue", func() { p.st.Upcoming = append(p.st.Upcoming, ids...) })
 }
 func (p *recordingPlayer) TogglePause() { p.record("toggle", func() { p.st.Playing = !p.st.Playing }) }
-func (p *recordingPlayer) Next()        { p.record("next", func() {}) }
+func (p *recordingPlayer) Next() {
+	p.record("next", func() {
+		if len(p.st.Upcoming) > 0 {
+			p.st.Current, p.st.Upcoming = p.st.Upcoming[0], p.st.Upcoming[1:]
+		}
+	})
+}
 func (p *recordingPlayer) Previous()    { p.record("previous", func() {}) }
 func (p *recordingPlayer) Seek(t time.Duration) {
 	p.record("seek", func() { p.st.Position = t })
@@ -117,23 +133,29 @@ func TestLibraryListsTheCatalogueAndSearchFilters(t *testing.T) {
 	if u.Window().Title() != "Potluck" {
 		t.Errorf("title %q", u.Window().Title())
 	}
-	if n := u.library.list.Length(); n != 6 {
+	if n := u.library.tracks.list.Length(); n != 6 {
 		t.Fatalf("library lists %d tracks, want the 6 demo tracks", n)
 	}
 	test.Type(u.library.search, "waltz")
-	if n := u.library.list.Length(); n != 1 || u.library.shown[0].Title != "Kettle Hill Waltz" {
+	if n := u.library.tracks.list.Length(); n != 1 || u.library.shown[0].Title != "Kettle Hill Waltz" {
 		t.Fatalf("search 'waltz' shows %d tracks: %v", n, u.library.shown)
 	}
+	u.library.search.SetText("lantern radio")
+	if n := u.library.tracks.list.Length(); n != 1 {
+		t.Errorf("search by track artist shows %d tracks, want 1", n)
+	}
+	// The album artist finds the whole album, the one track by another
+	// artist included.
 	u.library.search.SetText("potluck ensemble")
-	if n := u.library.list.Length(); n != 5 {
-		t.Errorf("search by artist shows %d tracks, want 5", n)
+	if n := u.library.tracks.list.Length(); n != 6 {
+		t.Errorf("search by album artist shows %d tracks, want 6", n)
 	}
 	u.library.search.SetText("no such thing")
-	if n := u.library.list.Length(); n != 0 {
+	if n := u.library.tracks.list.Length(); n != 0 {
 		t.Errorf("search for nothing shows %d", n)
 	}
 	u.library.search.SetText("")
-	if n := u.library.list.Length(); n != 6 {
+	if n := u.library.tracks.list.Length(); n != 6 {
 		t.Errorf("cleared search shows %d", n)
 	}
 }
@@ -160,17 +182,21 @@ func TestPlayAndPauseReachThePlayer(t *testing.T) {
 	if p.called("toggle") != 2 || !p.State().Playing {
 		t.Fatal("the play button did not resume")
 	}
-	// Select another row and double-tap it.
-	u.library.list.Select(3)
+	// Select another row and double-tap it: it plays, and the rest of
+	// the library is queued after it.
+	u.library.tracks.list.Select(3)
 	row := findRow(t, u, 3)
 	test.DoubleTap(row)
 	if p.State().Current != u.library.shown[3].ID {
 		t.Fatal("double tap did not play the row's track")
 	}
+	if want := trackIDs(u.library.shown[4:]); !slices.Equal(p.State().Upcoming, want) {
+		t.Fatalf("after a double tap on row 3 the queue is %v, want the rest of the library %v", p.State().Upcoming, want)
+	}
 	// Add to queue, then Play, with the buttons.
-	u.library.list.Select(2)
+	u.library.tracks.list.Select(2)
 	test.Tap(u.library.addBtn)
-	if up := p.State().Upcoming; len(up) != 1 || up[0] != u.library.shown[2].ID {
+	if up := p.State().Upcoming; len(up) != 3 || up[2] != u.library.shown[2].ID {
 		t.Fatalf("Add to queue: upcoming %v", up)
 	}
 	test.Tap(u.library.playBtn)

@@ -44,10 +44,10 @@ type PlayerState struct {
 	Upcoming []track.ID
 	// Queue is the whole queue in list order and Index the current
 	// track's place in it (-1 if none): what a restart restores.
-	Queue []track.ID
-	Index int
-	Shuffle  bool
-	Repeat   Repeat
+	Queue   []track.ID
+	Index   int
+	Shuffle bool
+	Repeat  Repeat
 	// Err is the last error to show the listener (a track that failed, no
 	// audio device), nil if none. ErrTrack is the track it is about, if
 	// any, so the message can name it.

@@ -296,4 +296,3 @@ func (r *trackRow) TappedSecondary(e *fyne.PointEvent) {
 	menu := r.l.u.trackMenu(r.l.actionTargets(i), func() { r.l.play(i) })
 	widget.ShowPopUpMenuAtPosition(menu, fyne.CurrentApp().Driver().CanvasForObject(r), e.AbsolutePosition)
 }
-

@@ -61,7 +61,7 @@ func (p *recordingPlayer) Next() {
 		}
 	})
 }
-func (p *recordingPlayer) Previous()    { p.record("previous", func() {}) }
+func (p *recordingPlayer) Previous() { p.record("previous", func() {}) }
 func (p *recordingPlayer) Seek(t time.Duration) {
 	p.record("seek", func() { p.st.Position = t })
 }

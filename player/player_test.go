@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -610,4 +611,42 @@ func TestPlayerCue(t *testing.T) {
 	playedAtLeast(t, p, at+500*time.Millisecond)
 	got := capture.segments()[0]
 	samplesEqual(t, "played after Cue", got, d.refTime(t, at, int64(len(got)/BytesPerFrame)))
+}
+
+// TestPlayerQueueAfterTheEnd: tracks appended after the queue ended are
+// what Play plays next; InsertNext plays right after the current track;
+// Previous goes back to what was played, which State lists.
+func TestPlayerQueueAfterTheEnd(t *testing.T) {
+	ts := demoTracks(t)
+	a, b, c := ts[0], ts[1], ts[2]
+	p, ev := newPlayer(t, NewNullSink(8), newSources(a, b, c), nil)
+	p.SetQueue([]track.ID{a.m.ID}, -1)
+	p.PlayAt(0, a.m.Duration()-500*time.Millisecond)
+	ev.next(t, TrackStarted)
+	ev.next(t, QueueEnded)
+	p.Append(b.m.ID)
+	if s := p.State(); !slices.Equal(s.Upcoming, []track.ID{b.m.ID}) || !slices.Equal(s.Played, []track.ID{a.m.ID}) {
+		t.Errorf("after the end and an Append: upcoming %v, played %v", s.Upcoming, s.Played)
+	}
+	if err := p.Play(); err != nil {
+		t.Fatal(err)
+	}
+	if e := ev.next(t, TrackStarted); e.Track != b.m.ID || e.Index != 1 {
+		t.Fatalf("Play after the end started %v (%d), want the appended track", e.Track, e.Index)
+	}
+	p.InsertNext(c.m.ID)
+	if s := p.State(); !slices.Equal(s.Queue, []track.ID{a.m.ID, b.m.ID, c.m.ID}) || !slices.Equal(s.Upcoming, []track.ID{c.m.ID}) {
+		t.Errorf("after InsertNext: queue %v, upcoming %v", s.Queue, s.Upcoming)
+	}
+	p.Next()
+	if e := ev.next(t, TrackStarted); e.Track != c.m.ID {
+		t.Fatalf("Next after InsertNext started %v", e.Track)
+	}
+	p.Previous()
+	if e := ev.next(t, TrackStarted); e.Track != b.m.ID {
+		t.Fatalf("Previous started %v, want the track played before", e.Track)
+	}
+	if s := p.State(); !slices.Equal(s.Played, []track.ID{a.m.ID}) || !slices.Equal(s.Upcoming, []track.ID{c.m.ID}) {
+		t.Errorf("after Previous: played %v, upcoming %v", s.Played, s.Upcoming)
+	}
 }

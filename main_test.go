@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"image/png"
 	"io"
@@ -11,12 +13,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/godbus/dbus/v5"
 )
 
 // TestMain lets the test re-execute its own binary as the app (the test
@@ -99,112 +104,362 @@ func startXvfb(t *testing.T) string {
 	}
 }
 
-// TestRealWindow starts the app under Xvfb with ALSA pointed at a file,
-// plays the first track with the space key, and checks that the window
-// shows the library, that real audio reached ALSA, and that SIGTERM ends
-// the app cleanly. The screenshot is kept in the artifact directory.
-func TestRealWindow(t *testing.T) {
+// realApp is the app started by a real-window test: its own process (the
+// test binary re-executed as main) on a virtual display, with ALSA pointed
+// at a FIFO the test drains, and a session bus of its own.
+type realApp struct {
+	t       *testing.T
+	display string
+	bus     string
+	home    string
+	data    string
+	cmd     *exec.Cmd
+	logs    *lockedBuffer
+	exited  chan error
+	heard   *atomic.Int64
+	win     string
+}
+
+// startRealApp starts Xvfb, a session bus and the app with --data in a
+// temporary home, and waits for the window and the library.
+func startRealApp(t *testing.T) *realApp {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("real window test skipped in -short mode")
 	}
-	display := startXvfb(t)
-	home := t.TempDir()
+	ra := &realApp{t: t, display: startXvfb(t), bus: startSessionBus(t), home: t.TempDir(), heard: &atomic.Int64{}}
+	ra.data = filepath.Join(ra.home, "data")
 	// ALSA's file plugin over the null device has no clock: oto writes as
-	// fast as it can, silence included. A FIFO that the test drains keeps
-	// that off the disk and paces the writer.
-	captured := filepath.Join(home, "captured.raw")
+	// fast as it can. A FIFO that the test drains keeps that off the disk
+	// and paces the writer.
+	captured := filepath.Join(ra.home, "captured.raw")
 	if err := syscall.Mkfifo(captured, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var heard atomic.Int64
-	go countSound(captured, &heard)
+	go countSound(captured, ra.heard)
 	asoundrc := fmt.Sprintf("pcm.!default {\n  type file\n  slave.pcm \"null\"\n  file %q\n  format \"raw\"\n}\n", captured)
-	if err := os.WriteFile(filepath.Join(home, ".asoundrc"), []byte(asoundrc), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(ra.home, ".asoundrc"), []byte(asoundrc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-
-	cmd := exec.Command(os.Args[0], "--data", filepath.Join(home, "data"), "--log-level", "debug")
-	cmd.Env = append(os.Environ(), "POTLUCK_MAIN=1", "DISPLAY="+display, "HOME="+home,
-		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
-		"DBUS_SESSION_BUS_ADDRESS=unix:path="+filepath.Join(home, "no-bus"))
-	logs := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
+	ra.cmd, ra.logs = ra.command(), &lockedBuffer{}
+	ra.cmd.Stdout, ra.cmd.Stderr = ra.logs, ra.logs
+	if err := ra.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	ra.exited = make(chan error, 1)
+	go func() { ra.exited <- ra.cmd.Wait() }()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
+		ra.cmd.Process.Kill()
 		if t.Failed() {
-			t.Logf("app log:\n%s", logs)
+			t.Logf("app log:\n%s", ra.logs)
 		}
 	})
-
-	xdotool := func(args ...string) (string, error) {
-		c := exec.Command("xdotool", args...)
-		c.Env = append(os.Environ(), "DISPLAY="+display)
-		out, err := c.Output()
-		return strings.TrimSpace(string(out)), err
-	}
-	waitFor := func(what string, d time.Duration, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(d)
-		for !ok() {
-			select {
-			case err := <-exited:
-				t.Fatalf("the app exited (%v) while waiting for %s", err, what)
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-
-	var win string
-	waitFor("the Potluck window", 60*time.Second, func() bool {
-		out, err := xdotool("search", "--name", "Potluck")
+	ra.waitFor("the Potluck window", 60*time.Second, func() bool {
+		out, err := ra.xdotool("search", "--name", "Potluck")
 		if err == nil && out != "" {
-			win = strings.Fields(out)[0]
+			ra.win = strings.Fields(out)[0]
 			return true
 		}
 		return false
 	})
-	waitFor("the library to load", 30*time.Second, func() bool { return strings.Contains(logs.String(), "library shown") })
-	if !strings.Contains(logs.String(), "tracks=6") {
-		t.Errorf("the library did not show the 6 demo tracks:\n%s", logs)
+	ra.waitFor("the library to load", 30*time.Second, func() bool { return strings.Contains(ra.logs.String(), "library shown") })
+	if !strings.Contains(ra.logs.String(), "tracks=6") {
+		t.Errorf("the library did not show the 6 demo tracks:\n%s", ra.logs)
 	}
-
-	// Space with nothing playing plays the first track of the library.
-	if _, err := xdotool("windowfocus", "--sync", win); err != nil {
+	if _, err := ra.xdotool("windowfocus", "--sync", ra.win); err != nil {
 		t.Logf("windowfocus: %v (no window manager; keys go to the focused window anyway)", err)
 	}
-	if _, err := xdotool("key", "--window", win, "space"); err != nil {
+	return ra
+}
+
+// command is the app's command line in this test's environment.
+func (ra *realApp) command(extra ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], append([]string{"--data", ra.data, "--log-level", "debug"}, extra...)...)
+	cmd.Env = append(os.Environ(), "POTLUCK_MAIN=1", "DISPLAY="+ra.display, "HOME="+ra.home,
+		"XDG_CONFIG_HOME="+filepath.Join(ra.home, ".config"), "XDG_CACHE_HOME="+filepath.Join(ra.home, ".cache"),
+		"DBUS_SESSION_BUS_ADDRESS="+ra.bus)
+	return cmd
+}
+
+func (ra *realApp) xdotool(args ...string) (string, error) {
+	c := exec.Command("xdotool", args...)
+	c.Env = append(os.Environ(), "DISPLAY="+ra.display)
+	out, err := c.Output()
+	return strings.TrimSpace(string(out)), err
+}
+
+func (ra *realApp) key(k string) {
+	ra.t.Helper()
+	if _, err := ra.xdotool("key", "--window", ra.win, k); err != nil {
+		ra.t.Fatal(err)
+	}
+}
+
+func (ra *realApp) waitFor(what string, d time.Duration, ok func() bool) {
+	ra.t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		select {
+		case err := <-ra.exited:
+			ra.t.Fatalf("the app exited (%v) while waiting for %s", err, what)
+		default:
+		}
+		if time.Now().After(deadline) {
+			ra.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stop ends the app with SIGTERM and checks that it exits cleanly.
+func (ra *realApp) stop() {
+	ra.t.Helper()
+	ra.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-ra.exited:
+		if err != nil {
+			ra.t.Errorf("the app exited with %v after SIGTERM", err)
+		}
+	case <-time.After(15 * time.Second):
+		ra.t.Error("the app did not stop on SIGTERM")
+	}
+}
+
+// startSessionBus starts a D-Bus session bus of the test's own, as every
+// Linux desktop has one, and returns its address.
+func startSessionBus(t *testing.T) string {
+	t.Helper()
+	daemon, err := exec.LookPath("dbus-daemon")
+	if err != nil {
+		t.Fatal("dbus-daemon is not installed; ./scripts/test installs it (Debian package dbus)")
+	}
+	sock := filepath.Join(t.TempDir(), "bus")
+	cmd := exec.Command(daemon, "--session", "--nofork", "--nopidfile", "--print-address", "--address=unix:path="+sock)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor("audio in ALSA's file", 30*time.Second, func() bool { return heard.Load() > 44100 })
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("dbus-daemon: %v", err)
+	}
+	return strings.TrimSpace(line)
+}
+
+// mpris is what a sound menu sees of the app on the session bus.
+type mpris struct {
+	t   *testing.T
+	obj dbus.BusObject
+}
+
+func (ra *realApp) mpris() *mpris {
+	ra.t.Helper()
+	conn, err := dbus.Connect(ra.bus)
+	if err != nil {
+		ra.t.Fatal(err)
+	}
+	ra.t.Cleanup(func() { conn.Close() })
+	m := &mpris{t: ra.t, obj: conn.Object("org.mpris.MediaPlayer2.potluck", "/org/mpris/MediaPlayer2")}
+	ra.waitFor("the app on the session bus", 10*time.Second, func() bool {
+		_, err := m.obj.GetProperty("org.mpris.MediaPlayer2.Player.PlaybackStatus")
+		return err == nil
+	})
+	return m
+}
+
+func (m *mpris) prop(name string) any {
+	v, err := m.obj.GetProperty("org.mpris.MediaPlayer2.Player." + name)
+	if err != nil {
+		m.t.Fatalf("MPRIS %s: %v", name, err)
+	}
+	return v.Value()
+}
+
+func (m *mpris) title() string {
+	md, _ := m.prop("Metadata").(map[string]dbus.Variant)
+	s, _ := md["xesam:title"].Value().(string)
+	return s
+}
+
+func (m *mpris) call(method string, args ...any) {
+	if c := m.obj.Call("org.mpris.MediaPlayer2.Player."+method, 0, args...); c.Err != nil {
+		m.t.Fatalf("MPRIS %s: %v", method, c.Err)
+	}
+}
+
+// TestRealWindow starts the app under Xvfb with a real session bus and
+// ALSA pointed at a file, plays the first track with the space key, and
+// checks that the window shows the library, that real audio reached ALSA,
+// that MPRIS (through main.go's own wiring) names the track and obeys
+// PlayPause, Next and Seek, and that SIGTERM ends the app cleanly. The
+// screenshot is kept in the artifact directory.
+func TestRealWindow(t *testing.T) {
+	ra := startRealApp(t)
+	m := ra.mpris()
+	if st := m.prop("PlaybackStatus"); st != "Stopped" {
+		t.Errorf("PlaybackStatus %v before any play", st)
+	}
+	// Space with nothing playing plays the first track of the library.
+	ra.key("space")
+	ra.waitFor("audio in ALSA's file", 30*time.Second, func() bool { return ra.heard.Load() > 44100 })
+	ra.waitFor("the title in MPRIS Metadata", 10*time.Second, func() bool { return m.title() == "First Light" })
+	if st := m.prop("PlaybackStatus"); st != "Playing" {
+		t.Errorf("PlaybackStatus %v while playing", st)
+	}
+
+	m.call("PlayPause")
+	ra.waitFor("PlayPause to pause", 10*time.Second, func() bool { return m.prop("PlaybackStatus") == "Paused" })
+	m.call("PlayPause")
+	ra.waitFor("PlayPause to resume", 10*time.Second, func() bool { return m.prop("PlaybackStatus") == "Playing" })
+	// Next plays the library's next track: the library is the context.
+	m.call("Next")
+	ra.waitFor("Next to play the library's second track", 10*time.Second, func() bool { return m.title() == "Late Supper" })
+	m.call("Seek", int64(20*time.Second/time.Microsecond))
+	ra.waitFor("Seek to move 20 s on", 10*time.Second, func() bool {
+		pos, _ := m.prop("Position").(int64)
+		return pos >= int64(20*time.Second/time.Microsecond)
+	})
 
 	shot := filepath.Join(artifactDir(t), "potluck-window.png")
 	imp := exec.Command("import", "-window", "root", shot)
-	imp.Env = append(os.Environ(), "DISPLAY="+display)
+	imp.Env = append(os.Environ(), "DISPLAY="+ra.display)
 	if out, err := imp.CombinedOutput(); err != nil {
 		t.Fatalf("screenshot: %v\n%s", err, out)
 	}
 	if n := distinctColours(t, shot); n < 16 {
 		t.Errorf("the screenshot has %d colours: the window looks empty", n)
 	}
-	t.Logf("screenshot: %s; %d frames of sound reached ALSA", shot, heard.Load())
+	t.Logf("screenshot: %s; %d frames of sound reached ALSA", shot, ra.heard.Load())
+	if strings.Contains(ra.logs.String(), "panic") {
+		t.Errorf("the app logged a panic")
+	}
+	ra.stop()
+}
 
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("the app exited with %v after SIGTERM", err)
+// TestRealWindowPlaysThroughTheAlbum plays the album's first track near
+// its end and hears the album's next track start after it, with no key
+// pressed: play goes on through the context.
+func TestRealWindowPlaysThroughTheAlbum(t *testing.T) {
+	ra := startRealApp(t)
+	m := ra.mpris()
+	ra.key("space")
+	ra.waitFor("the first track to play", 30*time.Second, func() bool { return m.title() == "First Light" && ra.heard.Load() > 0 })
+	length, _ := m.prop("Metadata").(map[string]dbus.Variant)["mpris:length"].Value().(int64)
+	if length <= 0 {
+		t.Fatalf("mpris:length %d", length)
+	}
+	m.call("SetPosition", dbus.ObjectPath("/org/potluck/track/t"), length-int64(2*time.Second/time.Microsecond))
+	ra.waitFor("the album's next track after the first ends", 20*time.Second, func() bool { return m.title() == "Late Supper" })
+	before := ra.heard.Load()
+	ra.waitFor("sound of the next track", 10*time.Second, func() bool { return ra.heard.Load() > before+44100 })
+	if st := m.prop("PlaybackStatus"); st != "Playing" {
+		t.Errorf("PlaybackStatus %v on the second track", st)
+	}
+	ra.stop()
+}
+
+// TestRealWindowServesInBackground closes the window (Ctrl+W, what the
+// close button does) with background serving on, as by default, and then
+// fetches the track it played from it with potluckd fetch: the app is
+// still a swarm node. A second start on the same data directory shows the
+// window again instead of failing.
+func TestRealWindowServesInBackground(t *testing.T) {
+	potluckd := filepath.Join(t.TempDir(), "potluckd")
+	build := exec.Command("go", "build", "-o", potluckd, "./cmd/potluckd")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building potluckd: %v\n%s", err, out)
+	}
+	ra := startRealApp(t)
+	m := ra.mpris()
+	ra.key("space")
+	ra.waitFor("the first track to play", 30*time.Second, func() bool { return m.title() == "First Light" })
+	// Play it through to the end, so the app holds it whole.
+	length, _ := m.prop("Metadata").(map[string]dbus.Variant)["mpris:length"].Value().(int64)
+	m.call("SetPosition", dbus.ObjectPath("/org/potluck/track/t"), length-int64(time.Second/time.Microsecond))
+	ra.waitFor("the next track", 20*time.Second, func() bool { return m.title() == "Late Supper" })
+	m.call("Pause")
+
+	ra.key("ctrl+w")
+	ra.waitFor("the window to close", 10*time.Second, func() bool {
+		out, _ := ra.xdotool("search", "--onlyvisible", "--name", "Potluck")
+		return out == "" && strings.Contains(ra.logs.String(), "serving in the background")
+	})
+	url := regexp.MustCompile(`built-in origin on the demo library"? url="?([^"\s]+)`).FindStringSubmatch(ra.logs.String())
+	if url == nil {
+		t.Fatal("the app did not log its origin URL")
+	}
+	list, err := exec.Command(potluckd, "ls", "--origin", url[1], "--json").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tracks []struct{ ID, Title string }
+	if err := json.Unmarshal(list, &tracks); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	for _, tr := range tracks {
+		if tr.Title == "First Light" {
+			id = tr.ID
 		}
-	case <-time.After(15 * time.Second):
-		t.Error("the app did not stop on SIGTERM")
+	}
+	out, err := exec.Command(potluckd, "fetch", "--origin", url[1], "--track", id, "--out", filepath.Join(t.TempDir(), "a.mp3")).Output()
+	if err != nil {
+		t.Fatalf("potluckd fetch: %v\n%s", err, out)
+	}
+	var got struct {
+		FromPeers int64 `json:"from_peers"`
+		Peers     int   `json:"peers"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if got.FromPeers == 0 || got.Peers == 0 {
+		t.Fatalf("the closed app served nothing: %s", out)
+	}
+	t.Logf("fetched from the app with its window closed: %s", out)
+
+	// A second start brings the window back and exits at once.
+	second := ra.command()
+	secondOut, err := second.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the second start failed: %v\n%s", err, secondOut)
+	}
+	if !strings.Contains(string(secondOut), "already running") {
+		t.Errorf("the second start said: %s", secondOut)
+	}
+	ra.waitFor("the window to come back", 10*time.Second, func() bool {
+		out, _ := ra.xdotool("search", "--onlyvisible", "--name", "Potluck")
+		return out != "" && strings.Contains(ra.logs.String(), "window shown")
+	})
+	ra.stop()
+}
+
+// TestNoDisplayIsASentence: started where there is no display (over SSH,
+// say) the app says so and names the headless peer, without a Go panic.
+func TestNoDisplayIsASentence(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "--data", t.TempDir())
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DISPLAY=") && !strings.HasPrefix(kv, "WAYLAND_DISPLAY=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "POTLUCK_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("exit: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "no display") || !strings.Contains(string(out), "potluckd peer") {
+		t.Errorf("the app said: %s", out)
+	}
+	if strings.Contains(string(out), "goroutine") || strings.Contains(string(out), "panic") {
+		t.Errorf("a panic trace: %s", out)
 	}
 }
 

@@ -12,7 +12,8 @@ import (
 const seekStep = 5 * time.Second
 
 // bindKeys wires the keyboard: space plays or pauses, left and right seek,
-// Ctrl+F focuses the search box, Enter plays the selected track. Keys typed
+// Ctrl+F focuses the search box, Enter plays the selected track, Ctrl+W
+// closes the window, Ctrl+Q quits. Keys typed
 // into a focused entry go to the entry instead. Other widgets that take
 // focus when clicked (the shuffle box, the sliders, the lists) are built
 // with the key-forwarding types below, so a click never steals these keys.
@@ -22,6 +23,13 @@ func (u *UI) bindKeys() {
 	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) {
 		u.tabs.SelectIndex(0)
 		c.Focus(u.library.search)
+	})
+	// Ctrl+W does what the window's close button does; Ctrl+Q quits.
+	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyW, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) {
+		u.closeWindow()
+	})
+	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyQ, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) {
+		fyne.CurrentApp().Quit()
 	})
 }
 

@@ -128,6 +128,7 @@ func (u *UI) ShowWindow() {
 	u.mu.Unlock()
 	u.win.Show()
 	u.win.RequestFocus()
+	slog.Info("window shown")
 }
 
 // Hidden reports whether the window is closed while the node serves on.

@@ -121,7 +121,19 @@ type originState struct {
 	failures  int
 	downUntil time.Time
 	lastErr   error
+	answered  bool // a chunk came from the origin for this stream
 }
+
+// Timeouts of a chunk request to the origin: originTimeout, and
+// originFirstTimeout until the origin delivered a chunk for the stream, so
+// that an origin that is down (its QUIC connection open but silent until
+// its idle timeout) fails a track in seconds, not at originTimeout: a
+// request that times out before the origin ever answered counts as the
+// three failures after which a chunk no peer holds fails.
+const (
+	originTimeout      = 20 * time.Second
+	originFirstTimeout = 4 * time.Second
+)
 
 func newScheduler(s *Stream) *scheduler {
 	return &scheduler{
@@ -424,7 +436,11 @@ func (sc *scheduler) askOrigin(ctx context.Context, i int) {
 		}
 		return
 	}
-	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	timeout := originTimeout
+	if !sc.origin.answered {
+		timeout = originFirstTimeout
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
 	sc.inflight[i] = append(sc.inflight[i], &pending{started: time.Now(), cancel: cancel})
 	sc.origin.inflight++
 	sc.n.wg.Go(func() {
@@ -466,6 +482,7 @@ func (sc *scheduler) handle(r result) {
 			sc.n.markGood(r.peer)
 		} else {
 			sc.origin.failures = 0
+			sc.origin.answered = true
 		}
 		sc.s.deliver(r.chunk, r.data, src, pid)
 		// A duplicate request for the same chunk is no longer needed.
@@ -481,6 +498,11 @@ func (sc *scheduler) handle(r result) {
 			return
 		}
 		sc.origin.failures++
+		if !sc.origin.answered && errors.Is(r.err, context.DeadlineExceeded) {
+			// Silent for originFirstTimeout and never answered: down,
+			// not flaky (see askOrigin).
+			sc.origin.failures = max(sc.origin.failures, 3)
+		}
 		sc.origin.lastErr = r.err
 		sc.origin.downUntil = time.Now().Add(min(time.Duration(sc.origin.failures)*500*time.Millisecond, 5*time.Second))
 		sc.n.log.Debug("origin chunk failed", "chunk", r.chunk, "err", r.err)

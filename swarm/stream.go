@@ -58,9 +58,22 @@ type Stats struct {
 // ErrClosed is returned by reads of a closed Stream.
 var ErrClosed = errors.New("stream closed")
 
-// ErrUnavailable means a chunk could not be had: no peer holds it and the
-// origin did not deliver it.
+// ErrUnavailable means a chunk, or a track's manifest, could not be had:
+// no peer holds it and the origin did not deliver it (it may be down).
+// Open's and Read's errors wrap it then.
 var ErrUnavailable = errors.New("chunk unavailable")
+
+// unavailableError is a manifest that no source had: it wraps
+// ErrUnavailable and the origin's error, and reads as the latter.
+type unavailableError struct{ err error }
+
+func (e unavailableError) Error() string   { return e.err.Error() }
+func (e unavailableError) Unwrap() []error { return []error{ErrUnavailable, e.err} }
+
+// originManifestTimeout bounds the origin's answer for a manifest that
+// is not cached: an origin that is down fails Open in seconds (then the
+// peers are asked).
+const originManifestTimeout = 3 * time.Second
 
 // Stream reads one track's bytes in order from any position while the node
 // fetches them. It is an io.ReadSeekCloser; Read blocks until the bytes at
@@ -161,7 +174,9 @@ func (n *Node) manifest(ctx context.Context, id track.ID) (*track.Manifest, erro
 	if m, _, ok := n.store.Manifest(id); ok {
 		return m, nil
 	}
-	m, signed, originErr := n.origin.Manifest(ctx, id)
+	octx, cancel := context.WithTimeout(ctx, originManifestTimeout)
+	m, signed, originErr := n.origin.Manifest(octx, id)
+	cancel()
 	if originErr == nil {
 		n.store.PutManifest(m, signed)
 		return m, nil
@@ -189,7 +204,7 @@ func (n *Node) manifest(ctx context.Context, id track.ID) (*track.Manifest, erro
 		n.store.PutManifest(m, signed)
 		return m, nil
 	}
-	return nil, fmt.Errorf("manifest of %s: origin: %w; no peer had it either", id, originErr)
+	return nil, unavailableError{fmt.Errorf("manifest of %s: origin: %w; no peer had it either", id, originErr)}
 }
 
 // candidates lists peers that may hold id: connected peers, the tracker's

@@ -16,11 +16,17 @@
 //   - Sink plays PCM. NewNullSink paces it in real time (or faster, for
 //     tests) and throws it away; NewWAVSink writes a WAV file; Paced gives
 //     any sink a real-time clock; package player/otosink plays through the
-//     system's audio device (cgo, ALSA), and is the only cgo code.
-//   - Queue is the pure play-order logic: next, previous, jump, repeat,
-//     shuffle.
+//     system's audio device (cgo, ALSA), and is the only cgo code. A sink
+//     that is also an Idler is told to idle while nothing plays, so that
+//     the device gets no silence then.
+//   - Queue is the pure play-order logic: the list, what is upcoming, the
+//     history of what was played (Previous walks back through it), jump,
+//     "play next" and "add to queue", repeat and shuffle.
 //   - Player ties them together. One goroutine owns all its state; its
 //     methods send that goroutine commands and wait until they are applied.
+//     A track that cannot be had (ErrUnavailable: not cached, the origin
+//     down, no peer holding it) fails within seconds and the queue moves
+//     on; Cue restores a session, paused at a position.
 //
 // # Seeking
 //

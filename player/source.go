@@ -19,6 +19,12 @@ var (
 	ErrCorrupt = errors.New("corrupt MP3 data")
 	// ErrTruncated means the data ends before the audio the manifest describes.
 	ErrTruncated = errors.New("truncated track")
+	// ErrUnavailable ends a play whose track could not be had from any
+	// source: not cached, no peer holds it, and the origin did not
+	// deliver it (it is down or unreachable). It is swarm.ErrUnavailable,
+	// so that callers of the Player can test for it with errors.Is
+	// without importing swarm. The Player moves on to the next track.
+	ErrUnavailable = swarm.ErrUnavailable
 	// ErrSeekPastEnd is returned by seeks beyond the end of the track.
 	ErrSeekPastEnd = errors.New("seek past the end of the track")
 	// ErrNoAudio means a manifest has no usable audio section (no sample

@@ -3,9 +3,13 @@ package player
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,5 +108,162 @@ func TestPlayerOverSwarm(t *testing.T) {
 		// (TestPlayerCountsUnderruns checks them at half speed).
 		t.Logf("from the %s: start latency %s, %d underruns (%s), %+v",
 			want, started.Stats.StartLatency, st.Underruns, st.UnderrunTime, st.Swarm)
+	}
+}
+
+// udpRelay forwards datagrams between clients and an origin's QUIC
+// address until it is cut: then it drops them all, as a network does for
+// an origin that died without closing its connections (no TCP listens on
+// its port, so TCP is refused, as for a killed process).
+type udpRelay struct {
+	pc     net.PacketConn
+	to     *net.UDPAddr
+	mu     sync.Mutex
+	cut    bool
+	uplink map[string]*net.UDPConn
+}
+
+func startRelay(t testing.TB, to string) *udpRelay {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := net.ResolveUDPAddr("udp", to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &udpRelay{pc: pc, to: addr, uplink: map[string]*net.UDPConn{}}
+	t.Cleanup(func() {
+		pc.Close()
+		r.mu.Lock()
+		for _, c := range r.uplink {
+			c.Close()
+		}
+		r.mu.Unlock()
+	})
+	go r.run()
+	return r
+}
+
+func (r *udpRelay) Addr() string { return r.pc.LocalAddr().String() }
+
+func (r *udpRelay) setCut(cut bool) {
+	r.mu.Lock()
+	r.cut = cut
+	r.mu.Unlock()
+}
+
+func (r *udpRelay) isCut() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cut
+}
+
+func (r *udpRelay) run() {
+	buf := make([]byte, 65536)
+	for {
+		n, from, err := r.pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		if r.isCut() {
+			continue
+		}
+		r.mu.Lock()
+		up := r.uplink[from.String()]
+		if up == nil {
+			if up, err = net.DialUDP("udp", nil, r.to); err != nil {
+				r.mu.Unlock()
+				continue
+			}
+			r.uplink[from.String()] = up
+			go func() {
+				b := make([]byte, 65536)
+				for {
+					n, err := up.Read(b)
+					if err != nil {
+						return
+					}
+					if !r.isCut() {
+						r.pc.WriteTo(b[:n], from)
+					}
+				}
+			}()
+		}
+		r.mu.Unlock()
+		up.Write(buf[:n])
+	}
+}
+
+// TestPlayerOriginDownFailsFast: with the origin gone silent (its QUIC
+// connection open but unanswered, TCP refused), tracks that are not
+// cached fail within seconds with ErrUnavailable, whether their manifest
+// is cached or not; the player moves on through the queue without
+// removing anything, and State.Err is cleared when a later play starts.
+func TestPlayerOriginDownFailsFast(t *testing.T) {
+	const within = 5500 * time.Millisecond
+	srv := startOrigin(t)
+	relay := startRelay(t, srv.URL().Addr)
+	u := srv.URL()
+	u.Addr = relay.Addr()
+	dir := t.TempDir()
+	store, err := cache.OpenDisk(filepath.Join(dir, "cache"), u.Key, cache.Options{Limit: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	c := origin.NewClient(u, origin.ClientOptions{}) // QUIC first, as the app's
+	defer c.Close()
+	node, err := swarm.Start(context.Background(), swarm.Config{
+		DataDir: dir, Origin: c, Store: store, Listen: "127.0.0.1:0", NoAnnounce: true, Logger: quietLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	a, b := demoID(t, srv, "01-first-light.mp3"), demoID(t, srv, "02-late-supper.mp3")
+	cued := demoID(t, srv, "03-kettle-hill-waltz.mp3")
+	m, signed, err := c.Manifest(context.Background(), cued) // over QUIC: the connection is up
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LastTransport() != origin.TransportQUIC {
+		t.Fatalf("the origin answered over %q, want QUIC", c.LastTransport())
+	}
+	store.PutManifest(m, signed)
+	relay.setCut(true)
+
+	p, ev := newPlayer(t, NewNullSink(1), NodeOpener(node), nil)
+	list := []track.ID{a, cued, b}
+	start := time.Now()
+	p.SetQueue(list, 0)
+	for k, id := range list {
+		e := ev.next(t, TrackEnded)
+		took := time.Since(start)
+		start = time.Now()
+		t.Logf("track %d failed after %s: %v", k, took, e.Stats.Err)
+		if e.Track != id || e.Stats.Skipped {
+			t.Errorf("track %d: ended %+v, want %v to fail", k, e, id)
+		}
+		if !errors.Is(e.Stats.Err, ErrUnavailable) || !errors.Is(e.Stats.Err, swarm.ErrUnavailable) {
+			t.Errorf("track %d: error %v, want ErrUnavailable", k, e.Stats.Err)
+		}
+		if took > within {
+			t.Errorf("track %d took %s to fail, want at most %s", k, took, within)
+		}
+	}
+	ev.next(t, QueueEnded)
+	s := p.State()
+	if !slices.Equal(s.Queue, list) || !errors.Is(s.Err, ErrUnavailable) || s.Status != Stopped {
+		t.Errorf("after the failures: %+v", s)
+	}
+
+	// The origin answers again: the next play clears the error.
+	relay.setCut(false)
+	p.Jump(1)
+	ev.next(t, TrackStarted)
+	if s := p.State(); s.Err != nil || s.Status != Playing {
+		t.Errorf("a play started and the state is %+v", s)
 	}
 }

@@ -183,7 +183,12 @@ func run() error {
 		return savedVal
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// ctx is the app's life: it ends after the window does, when the
+	// deferred closes run. SIGINT and SIGTERM close the window first, so
+	// the session is saved from a player that still plays.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	// The origin: the one named, or one inside the app on the demo library.
@@ -299,13 +304,18 @@ func run() error {
 	uiCtx, cancelUI := context.WithCancel(ctx)
 	defer cancelUI()
 	ui.Start(uiCtx)
+	uiDone := make(chan struct{})
 	go func() {
-		<-ctx.Done() // SIGINT/SIGTERM: close the window, which ends the app
-		fyne.Do(a.Quit)
+		select {
+		case <-sigCtx.Done(): // SIGINT/SIGTERM: quit the window, which ends the app
+			fyne.Do(a.Quit)
+		case <-uiDone:
+		}
 	}()
 	go keepSession(uiCtx, p, sessionPath, log)
 	log.Info("window open", "title", app.Title)
 	ui.Window().ShowAndRun()
+	close(uiDone)
 	if err := app.SaveSession(sessionPath, app.SessionOf(backend.State())); err != nil {
 		log.Warn("session not saved", "err", err)
 	}

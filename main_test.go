@@ -136,22 +136,32 @@ func startRealApp(t *testing.T) *realApp {
 	if err := syscall.Mkfifo(captured, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	go countSound(captured, ra.heard)
+	go countSound(t, captured, ra.heard)
 	asoundrc := fmt.Sprintf("pcm.!default {\n  type file\n  slave.pcm \"null\"\n  file %q\n  format \"raw\"\n}\n", captured)
 	if err := os.WriteFile(filepath.Join(ra.home, ".asoundrc"), []byte(asoundrc), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	ra.launch()
+	return ra
+}
+
+// launch starts the app and waits for its window and library.
+func (ra *realApp) launch() {
+	t := ra.t
+	t.Helper()
 	ra.cmd, ra.logs = ra.command(), &lockedBuffer{}
 	ra.cmd.Stdout, ra.cmd.Stderr = ra.logs, ra.logs
 	if err := ra.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	cmd, logs := ra.cmd, ra.logs
 	ra.exited = make(chan error, 1)
-	go func() { ra.exited <- ra.cmd.Wait() }()
+	exited := ra.exited
+	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		ra.cmd.Process.Kill()
+		cmd.Process.Kill()
 		if t.Failed() {
-			t.Logf("app log:\n%s", ra.logs)
+			t.Logf("app log:\n%s", logs)
 		}
 	})
 	ra.waitFor("the Potluck window", 60*time.Second, func() bool {
@@ -169,7 +179,6 @@ func startRealApp(t *testing.T) *realApp {
 	if _, err := ra.xdotool("windowfocus", "--sync", ra.win); err != nil {
 		t.Logf("windowfocus: %v (no window manager; keys go to the focused window anyway)", err)
 	}
-	return ra
 }
 
 // command is the app's command line in this test's environment.
@@ -439,6 +448,55 @@ func TestRealWindowServesInBackground(t *testing.T) {
 	ra.stop()
 }
 
+// TestRealWindowRestoresTheSession: the queue, the track, the position,
+// the volume, shuffle and repeat come back after a restart, paused.
+func TestRealWindowRestoresTheSession(t *testing.T) {
+	ra := startRealApp(t)
+	m := ra.mpris()
+	ra.key("space")
+	ra.waitFor("the first track to play", 30*time.Second, func() bool { return m.title() == "First Light" })
+	m.call("Next")
+	ra.waitFor("the second track", 10*time.Second, func() bool { return m.title() == "Late Supper" })
+	m.call("SetPosition", dbus.ObjectPath("/org/potluck/track/t"), int64(12*time.Second/time.Microsecond))
+	if err := m.obj.SetProperty("org.mpris.MediaPlayer2.Player.Volume", dbus.MakeVariant(0.5)); err != nil {
+		t.Fatal(err)
+	}
+	ra.waitFor("the volume and the position", 10*time.Second, func() bool {
+		pos, _ := m.prop("Position").(int64)
+		return m.prop("Volume") == 0.5 && pos >= int64(12*time.Second/time.Microsecond)
+	})
+	// Paused, the position holds still while the app stops.
+	m.call("Pause")
+	ra.waitFor("the pause", 10*time.Second, func() bool { return m.prop("PlaybackStatus") == "Paused" })
+	time.Sleep(500 * time.Millisecond)
+	saved, _ := m.prop("Position").(int64)
+	ra.stop()
+
+	ra.launch()
+	m = ra.mpris()
+	ra.waitFor("the session to come back", 10*time.Second, func() bool { return m.title() == "Late Supper" })
+	if st := m.prop("PlaybackStatus"); st != "Paused" {
+		t.Errorf("PlaybackStatus %v after a restart, want Paused", st)
+	}
+	if pos, _ := m.prop("Position").(int64); pos < saved-int64(300*time.Millisecond/time.Microsecond) || pos > saved+int64(300*time.Millisecond/time.Microsecond) {
+		t.Errorf("position %v after a restart, want %v", time.Duration(pos)*time.Microsecond, time.Duration(saved)*time.Microsecond)
+	}
+	if v := m.prop("Volume"); v != 0.5 {
+		t.Errorf("volume %v after a restart", v)
+	}
+	// Paused means silent until the listener plays; then the queue goes on.
+	before := ra.heard.Load()
+	time.Sleep(time.Second)
+	if ra.heard.Load() != before {
+		t.Error("sound while restored and paused")
+	}
+	m.call("Play")
+	ra.waitFor("sound after Play", 10*time.Second, func() bool { return ra.heard.Load() > before+44100 })
+	m.call("Next")
+	ra.waitFor("the restored queue's next track", 10*time.Second, func() bool { return m.title() == "Kettle Hill Waltz" })
+	ra.stop()
+}
+
 // TestNoDisplayIsASentence: started where there is no display (over SSH,
 // say) the app says so and names the headless peer, without a Go panic.
 func TestNoDisplayIsASentence(t *testing.T) {
@@ -463,27 +521,38 @@ func TestNoDisplayIsASentence(t *testing.T) {
 	}
 }
 
-// countSound reads float32 stereo frames from the FIFO at path until its
-// writer closes it, adding the frames with sound to n.
-func countSound(path string, n *atomic.Int64) {
-	f, err := os.Open(path) // blocks until ALSA opens it
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	buf := make([]byte, 1<<16)
-	for {
-		k, err := io.ReadFull(f, buf)
-		for i := 0; i+8 <= k; i += 8 {
-			l := math.Float32frombits(binary.LittleEndian.Uint32(buf[i:]))
-			r := math.Float32frombits(binary.LittleEndian.Uint32(buf[i+4:]))
-			if l != 0 || r != 0 {
-				n.Add(1)
-			}
+// countSound reads float32 stereo frames from the FIFO at path, adding
+// the frames with sound to n, through every process that opens it for
+// writing (a restarted app opens it again), until the test ends.
+func countSound(t *testing.T, path string, n *atomic.Int64) {
+	var done atomic.Bool
+	t.Cleanup(func() {
+		done.Store(true)
+		// Wake a reader blocked in open, waiting for a writer.
+		if w, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			w.Close()
 		}
+	})
+	buf := make([]byte, 1<<16)
+	for !done.Load() {
+		f, err := os.Open(path) // blocks until ALSA opens it
 		if err != nil {
 			return
 		}
+		for {
+			k, err := io.ReadFull(f, buf)
+			for i := 0; i+8 <= k; i += 8 {
+				l := math.Float32frombits(binary.LittleEndian.Uint32(buf[i:]))
+				r := math.Float32frombits(binary.LittleEndian.Uint32(buf[i+4:]))
+				if l != 0 || r != 0 {
+					n.Add(1)
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		f.Close()
 	}
 }
 

@@ -229,6 +229,7 @@ type artistsView struct {
 	nav     *container.Navigation
 	list    *keyList
 	artists []*Artist
+	playAll *widget.Button // on the artist's page, once open
 }
 
 func newArtistsView(u *UI) *artistsView {
@@ -267,9 +268,9 @@ func (v *artistsView) open(a *Artist) {
 	for _, al := range a.Albums {
 		ids = append(ids, albumIDs(al)...)
 	}
-	play := widget.NewButtonWithIcon("Play all", theme.MediaPlayIcon(), func() { v.u.deps.Player.PlayContext(ids, 0) })
+	v.playAll = widget.NewButtonWithIcon("Play all", theme.MediaPlayIcon(), func() { v.u.deps.Player.PlayContext(ids, 0) })
 	grid := newAlbumGrid(v.u, func() []*Album { return a.Albums }, v.u.openAlbum)
-	v.nav.PushWithTitle(container.NewBorder(container.NewHBox(play), nil, nil, nil, grid), a.Name)
+	v.nav.PushWithTitle(container.NewBorder(container.NewHBox(v.playAll), nil, nil, nil, grid), a.Name)
 }
 
 func plural(n int, what string) string {

@@ -121,8 +121,13 @@ func newTestUI(t *testing.T, sw SwarmStatus) (*UI, *recordingPlayer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &recordingPlayer{st: PlayerState{Volume: 1}}
-	u := New(fyne.CurrentApp(), Deps{Catalog: OriginCatalog{client}, Player: p, Swarm: fixedSwarm{sw}, Settings: settings})
+	playlists, err := OpenPlaylists(filepath.Join(t.TempDir(), "playlists.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &recordingPlayer{st: PlayerState{Volume: 1, Index: -1}}
+	u := New(fyne.CurrentApp(), Deps{Catalog: OriginCatalog{client}, Player: p, Swarm: fixedSwarm{sw}, Settings: settings,
+		Playlists: playlists, Offline: &memOffline{}})
 	u.Window().Resize(fyne.NewSize(960, 640))
 	u.loadCatalog(context.Background())
 	return u, p
@@ -210,6 +215,11 @@ func press(u *UI, k fyne.KeyName) { u.Window().Canvas().OnTypedKey()(&fyne.KeyEv
 
 func findRow(t *testing.T, u *UI, index int) *trackRow {
 	t.Helper()
+	return findRowIn(t, u.Window().Content(), index)
+}
+
+func findRowIn(t *testing.T, root fyne.CanvasObject, index int) *trackRow {
+	t.Helper()
 	var found *trackRow
 	var walk func(o fyne.CanvasObject)
 	walk = func(o fyne.CanvasObject) {
@@ -229,7 +239,7 @@ func findRow(t *testing.T, u *UI, index int) *trackRow {
 			}
 		}
 	}
-	walk(u.Window().Content())
+	walk(root)
 	if found == nil {
 		t.Fatalf("row %d not rendered", index)
 	}

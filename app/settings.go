@@ -121,12 +121,14 @@ func (st *SettingsStore) Save(s Settings) error {
 
 // settingsView edits the settings; they take effect at the next start.
 type settingsView struct {
-	u      *UI
-	origin *widget.Entry
-	cache  *widget.Entry
-	upload *widget.Entry
-	port   *widget.Entry
-	result *widget.Label
+	u          *UI
+	origin     *widget.Entry
+	cache      *widget.Entry
+	upload     *widget.Entry
+	port       *widget.Entry
+	background *keyCheck
+	notify     *keyCheck
+	result     *widget.Label
 }
 
 func newSettingsView(u *UI) *settingsView {
@@ -137,12 +139,17 @@ func newSettingsView(u *UI) *settingsView {
 	v.upload.SetPlaceHolder("bytes a second, e.g. 500KB (empty: no limit)")
 	v.port.SetPlaceHolder("0: any free port")
 	v.result.Wrapping = fyne.TextWrapWord
+	v.background = newKeyCheck(u, "Keep serving the swarm when the window is closed", nil)
+	v.notify = newKeyCheck(u, "Show a notification when a track starts", nil)
+	v.background.SetChecked(true)
 	if u.deps.Settings != nil {
 		s := u.deps.Settings.Get()
 		v.origin.SetText(s.OriginURL)
 		v.cache.SetText(s.CacheSize)
 		v.upload.SetText(s.UploadLimit)
 		v.port.SetText(strconv.Itoa(s.ListenPort))
+		v.background.SetChecked(s.ServesInBackground())
+		v.notify.SetChecked(s.NotifyTrackChange)
 	}
 	return v
 }
@@ -153,6 +160,8 @@ func (v *settingsView) content() fyne.CanvasObject {
 		widget.NewFormItem("Cache size", v.cache),
 		widget.NewFormItem("Upload limit", v.upload),
 		widget.NewFormItem("Listen port", v.port),
+		widget.NewFormItem("Window", v.background),
+		widget.NewFormItem("Notifications", v.notify),
 	)
 	form.SubmitText = "Save"
 	form.OnSubmit = v.save
@@ -171,10 +180,12 @@ func (v *settingsView) save() {
 		v.result.SetText("Listen port: not a number")
 		return
 	}
-	s := Settings{OriginURL: v.origin.Text, CacheSize: v.cache.Text, UploadLimit: v.upload.Text, ListenPort: port}
+	background := v.background.Checked
+	s := Settings{OriginURL: v.origin.Text, CacheSize: v.cache.Text, UploadLimit: v.upload.Text, ListenPort: port,
+		BackgroundServing: &background, NotifyTrackChange: v.notify.Checked}
 	if err := v.u.deps.Settings.Save(s); err != nil {
 		v.result.SetText("Not saved: " + err.Error())
 		return
 	}
-	v.result.SetText("Saved. The new settings apply the next time Potluck starts.")
+	v.result.SetText("Saved. The window and notification settings apply now; the others the next time Potluck starts.")
 }

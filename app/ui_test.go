@@ -354,6 +354,11 @@ func TestSettingsAreKept(t *testing.T) {
 	v.cache.SetText("2GiB")
 	v.upload.SetText("500KB")
 	v.port.SetText("7700")
+	if !v.background.Checked || v.notify.Checked {
+		t.Errorf("defaults: background serving %v, notifications %v", v.background.Checked, v.notify.Checked)
+	}
+	v.background.SetChecked(false)
+	v.notify.SetChecked(true)
 	v.save()
 	if !strings.HasPrefix(v.result.Text, "Saved") {
 		t.Fatalf("save: %q", v.result.Text)
@@ -362,7 +367,8 @@ func TestSettingsAreKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := again.Get(); s.CacheSize != "2GiB" || s.UploadLimit != "500KB" || s.ListenPort != 7700 {
+	if s := again.Get(); s.CacheSize != "2GiB" || s.UploadLimit != "500KB" || s.ListenPort != 7700 ||
+		s.ServesInBackground() || !s.NotifyTrackChange {
 		t.Errorf("reopened settings %+v", s)
 	}
 	v.origin.SetText("not a url")

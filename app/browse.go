@@ -17,7 +17,7 @@ import (
 // album opens its page.
 type albumsView struct {
 	u      *UI
-	nav    *container.Navigation
+	nav    *nav
 	grid   *widget.GridWrap
 	albums []*Album
 	page   *albumPage // the page shown, if any
@@ -26,11 +26,11 @@ type albumsView struct {
 func newAlbumsView(u *UI) *albumsView {
 	v := &albumsView{u: u}
 	v.grid = newAlbumGrid(u, func() []*Album { return v.albums }, v.open)
-	v.nav = container.NewNavigationWithTitle(v.grid, "Albums")
+	v.nav = newNav(v.grid)
 	return v
 }
 
-func (v *albumsView) content() fyne.CanvasObject { return v.nav }
+func (v *albumsView) content() fyne.CanvasObject { return v.nav.content() }
 
 func (v *albumsView) setModel(m *Model) {
 	v.albums = m.Albums()
@@ -40,7 +40,7 @@ func (v *albumsView) setModel(m *Model) {
 // open shows an album's page.
 func (v *albumsView) open(a *Album) {
 	v.page = newAlbumPage(v.u, a)
-	v.nav.PushWithTitle(v.page.content(), a.Title)
+	v.nav.push(v.page.content(), a.Title)
 }
 
 // Open shows the album's page on the Albums tab.
@@ -95,7 +95,7 @@ func newAlbumCard(u *UI, open func(*Album)) *albumCard {
 		artist: widget.NewLabel(""),
 	}
 	c.cover.FillMode = canvas.ImageFillContain
-	c.cover.SetMinSize(fyne.NewSquareSize(150))
+	c.cover.SetMinSize(fyne.NewSquareSize(180))
 	c.title.Truncation = fyne.TextTruncateEllipsis
 	c.artist.Truncation = fyne.TextTruncateEllipsis
 	c.ExtendBaseWidget(c)
@@ -226,7 +226,7 @@ func (p *albumPage) renderPin() {
 // artistsView lists album artists; tapping one shows its albums.
 type artistsView struct {
 	u       *UI
-	nav     *container.Navigation
+	nav     *nav
 	list    *keyList
 	artists []*Artist
 	playAll *widget.Button // on the artist's page, once open
@@ -251,11 +251,11 @@ func newArtistsView(u *UI) *artistsView {
 		v.list.Unselect(i)
 		v.open(v.artists[i])
 	}
-	v.nav = container.NewNavigationWithTitle(v.list, "Artists")
+	v.nav = newNav(v.list)
 	return v
 }
 
-func (v *artistsView) content() fyne.CanvasObject { return v.nav }
+func (v *artistsView) content() fyne.CanvasObject { return v.nav.content() }
 
 func (v *artistsView) setModel(m *Model) {
 	v.artists = m.Artists()
@@ -270,7 +270,7 @@ func (v *artistsView) open(a *Artist) {
 	}
 	v.playAll = widget.NewButtonWithIcon("Play all", theme.MediaPlayIcon(), func() { v.u.deps.Player.PlayContext(ids, 0) })
 	grid := newAlbumGrid(v.u, func() []*Album { return a.Albums }, v.u.openAlbum)
-	v.nav.PushWithTitle(container.NewBorder(container.NewHBox(v.playAll), nil, nil, nil, grid), a.Name)
+	v.nav.push(container.NewBorder(container.NewHBox(v.playAll), nil, nil, nil, grid), a.Name)
 }
 
 func plural(n int, what string) string {

@@ -23,7 +23,7 @@ const likedName = "Liked songs"
 // one opens its page.
 type playlistsView struct {
 	u     *UI
-	nav   *container.Navigation
+	nav   *nav
 	list  *keyList
 	names []string // likedName first
 	page  *playlistPage
@@ -51,11 +51,11 @@ func newPlaylistsView(u *UI) *playlistsView {
 	if u.deps.Playlists == nil {
 		root = container.NewCenter(widget.NewLabel("Playlists are not available."))
 	}
-	v.nav = container.NewNavigationWithTitle(root, "Playlists")
+	v.nav = newNav(root)
 	return v
 }
 
-func (v *playlistsView) content() fyne.CanvasObject { return v.nav }
+func (v *playlistsView) content() fyne.CanvasObject { return v.nav.content() }
 
 // trackIDs are the tracks of a playlist (or the likes), in order.
 func (v *playlistsView) trackIDs(name string) []track.ID {
@@ -99,7 +99,7 @@ func (v *playlistsView) reload() {
 
 func (v *playlistsView) open(name string) {
 	v.page = newPlaylistPage(v.u, name)
-	v.nav.PushWithTitle(v.page.content(), name)
+	v.nav.push(v.page.content(), name)
 }
 
 func (v *playlistsView) refreshTracks() {
@@ -162,7 +162,7 @@ func (p *playlistPage) content() fyne.CanvasObject {
 				if ok {
 					p.u.deps.Playlists.Delete(p.name)
 					p.u.playlists.page = nil
-					p.u.playlists.nav.Back()
+					p.u.playlists.nav.back()
 					p.u.playlists.reload()
 				}
 			}, p.u.win)
@@ -220,7 +220,7 @@ func (p *playlistPage) renameDialog() {
 			return
 		}
 		p.name = name.Text
-		p.u.playlists.nav.SetCurrentTitle(p.name)
+		p.u.playlists.nav.setTitle(p.name)
 		p.u.playlists.reload()
 	}, p.u.win)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/widget"
 )
 
 var updateScreens = flag.Bool("update-screens", false, "write the screenshots of every screen to docs/screens")
@@ -30,10 +31,15 @@ func TestScreens(t *testing.T) {
 	for _, tr := range lib[2:5] {
 		p.Enqueue(tr.ID)
 	}
+	u.deps.Playlists.Create("Sunday morning")
+	u.deps.Playlists.Add("Sunday morning", lib[3].ID, lib[0].ID, lib[5].ID)
+	u.deps.Playlists.Like(lib[1].ID, true)
+	u.deps.Offline.Pin(lib[3].ID)
+	u.playlists.reload()
 	u.refresh()
 	u.Window().Resize(fyne.NewSize(960, 640))
-	for i, name := range []string{"library", "queue", "swarm", "settings"} {
-		u.tabs.SelectIndex(i)
+	shoot := func(name string) {
+		t.Helper()
 		img := u.Window().Canvas().Capture()
 		if colors(img) < 8 {
 			t.Errorf("%s screen looks blank", name)
@@ -41,6 +47,27 @@ func TestScreens(t *testing.T) {
 		if *updateScreens {
 			writePNG(t, filepath.Join("..", "docs", "screens", name+".png"), img)
 		}
+	}
+	for i, name := range []string{"library", "albums", "artists", "playlists", "queue", "swarm", "settings"} {
+		u.tabs.SelectIndex(i)
+		shoot(name)
+	}
+	u.openAlbum(u.albums.albums[0])
+	shoot("album")
+	u.tabs.SelectIndex(3)
+	u.playlists.open("Sunday morning")
+	shoot("playlist")
+
+	// The tray's menu, as the desktop's tray draws it.
+	tray := fyne.CurrentApp().NewWindow("tray")
+	tray.SetContent(widget.NewMenu(u.TrayMenu()))
+	tray.Resize(fyne.NewSize(220, 190))
+	img := tray.Canvas().Capture()
+	if colors(img) < 4 {
+		t.Error("the tray menu looks blank")
+	}
+	if *updateScreens {
+		writePNG(t, filepath.Join("..", "docs", "screens", "tray.png"), img)
 	}
 }
 

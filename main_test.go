@@ -300,11 +300,73 @@ func (m *mpris) call(method string, args ...any) {
 	}
 }
 
+// tray is the app's tray icon menu on the session bus.
+type tray struct {
+	t   *testing.T
+	obj dbus.BusObject
+}
+
+// trayMenu finds the app's StatusNotifierItem on the bus.
+func (ra *realApp) trayMenu() *tray {
+	ra.t.Helper()
+	conn, err := dbus.Connect(ra.bus)
+	if err != nil {
+		ra.t.Fatal(err)
+	}
+	ra.t.Cleanup(func() { conn.Close() })
+	var name string
+	ra.waitFor("the tray icon on the session bus", 10*time.Second, func() bool {
+		var names []string
+		conn.BusObject().Call("org.freedesktop.DBus.ListNames", 0).Store(&names)
+		for _, n := range names {
+			if strings.HasPrefix(n, "org.kde.StatusNotifierItem-") {
+				name = n
+				return true
+			}
+		}
+		return false
+	})
+	return &tray{t: ra.t, obj: conn.Object(name, "/StatusNotifierMenu")}
+}
+
+type menuLayout struct {
+	ID       int32
+	Props    map[string]dbus.Variant
+	Children []dbus.Variant
+}
+
+// items maps the menu's labels to their item IDs.
+func (tr *tray) items() map[string]int32 {
+	var rev uint32
+	var root menuLayout
+	if err := tr.obj.Call("com.canonical.dbusmenu.GetLayout", 0, int32(0), int32(-1), []string{}).Store(&rev, &root); err != nil {
+		tr.t.Fatalf("tray GetLayout: %v", err)
+	}
+	out := map[string]int32{}
+	for _, c := range root.Children {
+		var item menuLayout
+		if err := dbus.Store([]any{c.Value()}, &item); err != nil {
+			tr.t.Fatal(err)
+		}
+		if label, ok := item.Props["label"].Value().(string); ok {
+			out[label] = item.ID
+		}
+	}
+	return out
+}
+
+func (tr *tray) click(id int32) {
+	if err := tr.obj.Call("com.canonical.dbusmenu.Event", 0, id, "clicked", dbus.MakeVariant(""), uint32(0)).Err; err != nil {
+		tr.t.Fatalf("tray click: %v", err)
+	}
+}
+
 // TestRealWindow starts the app under Xvfb with a real session bus and
 // ALSA pointed at a file, plays the first track with the space key, and
 // checks that the window shows the library, that real audio reached ALSA,
 // that MPRIS (through main.go's own wiring) names the track and obeys
-// PlayPause, Next and Seek, and that SIGTERM ends the app cleanly. The
+// PlayPause, Next and Seek, that the tray menu is on the bus and works,
+// and that SIGTERM ends the app cleanly. The
 // screenshot is kept in the artifact directory.
 func TestRealWindow(t *testing.T) {
 	ra := startRealApp(t)
@@ -332,6 +394,21 @@ func TestRealWindow(t *testing.T) {
 		pos, _ := m.prop("Position").(int64)
 		return pos >= int64(20*time.Second/time.Microsecond)
 	})
+
+	// The tray: its menu is on the session bus (StatusNotifierItem with a
+	// dbusmenu), as a desktop's tray reads it; clicking Play / Pause there
+	// pauses.
+	tray := ra.trayMenu()
+	items := tray.items()
+	for _, want := range []string{"Show Potluck", "Play / Pause", "Next", "Quit"} {
+		if _, ok := items[want]; !ok {
+			t.Errorf("the tray menu lacks %q: %v", want, items)
+		}
+	}
+	tray.click(items["Play / Pause"])
+	ra.waitFor("the tray's Play / Pause to pause", 10*time.Second, func() bool { return m.prop("PlaybackStatus") == "Paused" })
+	tray.click(items["Play / Pause"])
+	ra.waitFor("the tray's Play / Pause to resume", 10*time.Second, func() bool { return m.prop("PlaybackStatus") == "Playing" })
 
 	shot := filepath.Join(artifactDir(t), "potluck-window.png")
 	imp := exec.Command("import", "-window", "root", shot)

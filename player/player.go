@@ -257,6 +257,7 @@ func (p *Player) Cue(ids []track.ID, index int, at time.Duration) error {
 		l.q.Set(ids, index)
 		l.startCurrent(true, max(at, 0))
 		l.pause()
+		l.cued = true
 		return nil
 	})
 }
@@ -455,6 +456,9 @@ type loop struct {
 
 	cur *play
 	pre *prefetch
+	// cued is true from Cue until the listener plays: a cued track that
+	// fails to open moves the queue on, still paused.
+	cued bool
 	// failures counts plays in a row that failed, so a queue of broken
 	// tracks does not loop.
 	failures int
@@ -573,6 +577,7 @@ func (l *loop) startCurrent(user bool, at time.Duration) {
 	c := &play{id: id, index: index, asked: time.Now(), startAt: at}
 	if user {
 		l.failures = 0
+		l.cued = false
 	}
 	c.stats.Track, c.stats.Index = id, index
 	l.cur = c
@@ -820,6 +825,7 @@ func (l *loop) pause() {
 }
 
 func (l *loop) resume() {
+	l.cued = false
 	if !l.paused && !l.pausing {
 		return
 	}
@@ -924,6 +930,9 @@ func (l *loop) end(err error, skipped bool) {
 	}
 	if next {
 		l.startCurrent(false, 0)
+		if l.cued {
+			l.pause()
+		}
 		return
 	}
 	l.queueEnded()

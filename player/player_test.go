@@ -613,6 +613,38 @@ func TestPlayerCue(t *testing.T) {
 	samplesEqual(t, "played after Cue", got, d.refTime(t, at, int64(len(got)/BytesPerFrame)))
 }
 
+// TestPlayerCueSkipsAFailedTrackPaused: a restored session whose track
+// cannot be opened any more moves on to the next one, still paused:
+// nothing is heard until Play.
+func TestPlayerCueSkipsAFailedTrackPaused(t *testing.T) {
+	ts := demoTracks(t)
+	d := ts[0]
+	op := newSources(d)
+	capture := newCaptureSink()
+	p, ev := newPlayer(t, Paced(capture, 2, 0), op, nil)
+	gone := track.ID{0xde, 0xad}
+	if err := p.Cue([]track.ID{gone, d.m.ID}, 0, 3*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if e := ev.next(t, TrackEnded); e.Track != gone || e.Stats.Err == nil {
+		t.Fatalf("the missing track ended with %+v", e)
+	}
+	s := waitState(t, p, "the next track open", func(s State) bool { return s.Track == d.m.ID && s.Duration > 0 })
+	if s.Status != Paused {
+		t.Fatalf("after a cued track failed the next one is %s, want paused", s.Status)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if segs := capture.segments(); len(segs) != 0 {
+		t.Fatalf("%d bytes reached the sink before Play", len(segs[0]))
+	}
+	if err := p.Play(); err != nil {
+		t.Fatal(err)
+	}
+	if e := ev.next(t, TrackStarted); e.Track != d.m.ID {
+		t.Fatalf("Play started %v", e.Track)
+	}
+}
+
 // TestPlayerQueueAfterTheEnd: tracks appended after the queue ended are
 // what Play plays next; InsertNext plays right after the current track;
 // Previous goes back to what was played, which State lists.

@@ -31,9 +31,12 @@ type playerAdapter struct {
 // onEvent is the player's Config.OnEvent: it remembers which track failed,
 // so the UI can name it.
 func (a *playerAdapter) onEvent(e player.Event) {
-	if e.Kind == player.TrackEnded && e.Stats.Err != nil {
+	switch {
+	case e.Kind == player.TrackEnded && e.Stats.Err != nil:
 		id := e.Track
 		a.failed.Store(&id)
+	case e.Kind == player.TrackStarted:
+		a.failed.Store(nil)
 	}
 }
 

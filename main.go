@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -156,13 +157,8 @@ func run() error {
 	}
 
 	// One app per data directory: a second start shows the first's window.
-	inst, err := single.Acquire(confDir)
-	if errors.Is(err, single.ErrRunning) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if serr := single.Show(ctx, confDir); serr != nil {
-			return fail(fmt.Errorf("%w (%s), and it does not answer: %v", single.ErrRunning, confDir, serr))
-		}
+	inst, shown, err := single.AcquireOrShow(confDir, 10*time.Second)
+	if shown {
 		fmt.Fprintln(os.Stderr, "potluck: already running with", confDir+"; its window was brought forward")
 		return nil
 	}
@@ -170,6 +166,16 @@ func run() error {
 		return fail(err)
 	}
 	defer inst.Close()
+	// Until the window exists a request to show it needs nothing: the
+	// window opens anyway.
+	var showWindow atomic.Pointer[func()]
+	if err := inst.Serve(confDir, func() {
+		if f := showWindow.Load(); f != nil {
+			(*f)()
+		}
+	}); err != nil {
+		log.Warn("a second start will not find this one", "err", err)
+	}
 
 	settings, err := app.OpenSettings(filepath.Join(confDir, "settings.json"))
 	if err != nil {
@@ -283,13 +289,11 @@ func run() error {
 		Offline:   offlineAdapter{keeper},
 		Notice:    notice,
 		Notify:    func(title, body string) { a.SendNotification(fyne.NewNotification(title, body)) },
-		Location:  func(id track.ID) string { return trackLocation(store, storeDir, u, id) },
+		Location:  func(id track.ID) string { return trackLocation(store, storeDir, id) },
 	}
 	ui := app.New(a, deps)
 	show := func() { fyne.Do(ui.ShowWindow) }
-	if err := inst.Serve(confDir, show); err != nil {
-		log.Warn("a second start will not find this one", "err", err)
-	}
+	showWindow.Store(&show)
 	if m, err := app.StartMPRIS("", backend, ui.Describe); err != nil {
 		log.Info("no MPRIS (media keys)", "err", err)
 	} else {
@@ -312,13 +316,21 @@ func run() error {
 		case <-uiDone:
 		}
 	}()
-	go keepSession(uiCtx, p, sessionPath, log)
+	sessionKept := make(chan struct{})
+	go func() {
+		defer close(sessionKept)
+		keepSession(uiCtx, p, sessionPath, log)
+	}()
 	log.Info("window open", "title", app.Title)
 	ui.Window().ShowAndRun()
 	close(uiDone)
+	inst.StopServing() // a start from now on waits for this one to end
+	cancelUI()
+	<-sessionKept
 	if err := app.SaveSession(sessionPath, app.SessionOf(backend.State())); err != nil {
 		log.Warn("session not saved", "err", err)
 	}
+	log.Info("window closed; shutting down")
 	return nil
 }
 
@@ -369,11 +381,12 @@ func keepSession(ctx context.Context, p *player.Player, path string, log *slog.L
 }
 
 // trackLocation is where an exported playlist points for id: the cached
-// file when the cache holds the track whole (an MP3 any player reads),
-// else the track on the origin.
-func trackLocation(store cache.Store, storeDir string, u origin.URL, id track.ID) string {
+// file when the cache holds the track whole (an MP3 any player reads, for
+// as long as the cache keeps it: pin it to be sure), else the track's
+// Potluck URI. Either way the titles, artists and lengths travel with it.
+func trackLocation(store cache.Store, storeDir string, id track.ID) string {
 	if m, _, ok := store.Manifest(id); ok && store.Have(id).Count() == m.NumChunks() {
 		return filepath.Join(storeDir, id.String(), "data")
 	}
-	return u.String() + "#track=" + id.String()
+	return app.TrackURI(id)
 }

@@ -230,8 +230,29 @@ func (ra *realApp) stop() {
 			ra.t.Errorf("the app exited with %v after SIGTERM", err)
 		}
 	case <-time.After(15 * time.Second):
+		// Ask for a goroutine dump, so the log says what it waits for.
+		ra.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-ra.exited:
+		case <-time.After(5 * time.Second):
+		}
 		ra.t.Error("the app did not stop on SIGTERM")
 	}
+}
+
+// waitPlaying waits until the track titled title plays (its length known,
+// sound out) and returns its length in microseconds.
+func (ra *realApp) waitPlaying(m *mpris, title string) int64 {
+	ra.t.Helper()
+	var length int64
+	ra.waitFor(title+" to play", 30*time.Second, func() bool {
+		if m.title() != title || m.prop("PlaybackStatus") != "Playing" {
+			return false
+		}
+		length, _ = m.prop("Metadata").(map[string]dbus.Variant)["mpris:length"].Value().(int64)
+		return length > 0
+	})
+	return length
 }
 
 // startSessionBus starts a D-Bus session bus of the test's own, as every
@@ -405,9 +426,11 @@ func TestRealWindow(t *testing.T) {
 			t.Errorf("the tray menu lacks %q: %v", want, items)
 		}
 	}
-	tray.click(items["Play / Pause"])
+	// The menu may be built again after it first appears (new item IDs):
+	// read it before each click, as a tray does when it opens the menu.
+	tray.click(tray.items()["Play / Pause"])
 	ra.waitFor("the tray's Play / Pause to pause", 10*time.Second, func() bool { return m.prop("PlaybackStatus") == "Paused" })
-	tray.click(items["Play / Pause"])
+	tray.click(tray.items()["Play / Pause"])
 	ra.waitFor("the tray's Play / Pause to resume", 10*time.Second, func() bool { return m.prop("PlaybackStatus") == "Playing" })
 
 	shot := filepath.Join(artifactDir(t), "potluck-window.png")
@@ -433,11 +456,7 @@ func TestRealWindowPlaysThroughTheAlbum(t *testing.T) {
 	ra := startRealApp(t)
 	m := ra.mpris()
 	ra.key("space")
-	ra.waitFor("the first track to play", 30*time.Second, func() bool { return m.title() == "First Light" && ra.heard.Load() > 0 })
-	length, _ := m.prop("Metadata").(map[string]dbus.Variant)["mpris:length"].Value().(int64)
-	if length <= 0 {
-		t.Fatalf("mpris:length %d", length)
-	}
+	length := ra.waitPlaying(m, "First Light")
 	m.call("SetPosition", dbus.ObjectPath("/org/potluck/track/t"), length-int64(2*time.Second/time.Microsecond))
 	ra.waitFor("the album's next track after the first ends", 20*time.Second, func() bool { return m.title() == "Late Supper" })
 	before := ra.heard.Load()
@@ -463,9 +482,8 @@ func TestRealWindowServesInBackground(t *testing.T) {
 	ra := startRealApp(t)
 	m := ra.mpris()
 	ra.key("space")
-	ra.waitFor("the first track to play", 30*time.Second, func() bool { return m.title() == "First Light" })
 	// Play it through to the end, so the app holds it whole.
-	length, _ := m.prop("Metadata").(map[string]dbus.Variant)["mpris:length"].Value().(int64)
+	length := ra.waitPlaying(m, "First Light")
 	m.call("SetPosition", dbus.ObjectPath("/org/potluck/track/t"), length-int64(time.Second/time.Microsecond))
 	ra.waitFor("the next track", 20*time.Second, func() bool { return m.title() == "Late Supper" })
 	m.call("Pause")
@@ -531,9 +549,9 @@ func TestRealWindowRestoresTheSession(t *testing.T) {
 	ra := startRealApp(t)
 	m := ra.mpris()
 	ra.key("space")
-	ra.waitFor("the first track to play", 30*time.Second, func() bool { return m.title() == "First Light" })
+	ra.waitPlaying(m, "First Light")
 	m.call("Next")
-	ra.waitFor("the second track", 10*time.Second, func() bool { return m.title() == "Late Supper" })
+	ra.waitPlaying(m, "Late Supper")
 	m.call("SetPosition", dbus.ObjectPath("/org/potluck/track/t"), int64(12*time.Second/time.Microsecond))
 	if err := m.obj.SetProperty("org.mpris.MediaPlayer2.Player.Volume", dbus.MakeVariant(0.5)); err != nil {
 		t.Fatal(err)

@@ -20,7 +20,8 @@ type albumsView struct {
 	nav    *nav
 	grid   *widget.GridWrap
 	albums []*Album
-	page   *albumPage // the page shown, if any
+	page   *albumPage   // the page on top, if any
+	under  []*albumPage // the pages under it, which Back shows again
 }
 
 func newAlbumsView(u *UI) *albumsView {
@@ -39,8 +40,18 @@ func (v *albumsView) setModel(m *Model) {
 
 // open shows an album's page.
 func (v *albumsView) open(a *Album) {
+	if v.page != nil {
+		v.under = append(v.under, v.page)
+	}
 	v.page = newAlbumPage(v.u, a)
-	v.nav.push(v.page.content(), a.Title)
+	v.nav.push(v.page.content(), a.Title, func() {
+		v.page = nil
+		if n := len(v.under); n > 0 {
+			v.page, v.under = v.under[n-1], v.under[:n-1]
+			v.page.tracks.list.Refresh()
+			v.page.renderPin()
+		}
+	})
 }
 
 // Open shows the album's page on the Albums tab.
@@ -207,12 +218,7 @@ func (p *albumPage) coverLoaded() {
 
 // togglePin pins the whole album, or unpins it if it is pinned already.
 func (p *albumPage) togglePin() {
-	ids := albumIDs(p.album)
-	if p.u.allPinned(ids) {
-		p.u.deps.Offline.Unpin(ids...)
-	} else {
-		p.u.pin(ids)
-	}
+	p.u.togglePin(albumIDs(p.album))
 	p.renderPin()
 }
 
@@ -270,7 +276,7 @@ func (v *artistsView) open(a *Artist) {
 	}
 	v.playAll = widget.NewButtonWithIcon("Play all", theme.MediaPlayIcon(), func() { v.u.deps.Player.PlayContext(ids, 0) })
 	grid := newAlbumGrid(v.u, func() []*Album { return a.Albums }, v.u.openAlbum)
-	v.nav.push(container.NewBorder(container.NewHBox(v.playAll), nil, nil, nil, grid), a.Name)
+	v.nav.push(container.NewBorder(container.NewHBox(v.playAll), nil, nil, nil, grid), a.Name, nil)
 }
 
 func plural(n int, what string) string {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
@@ -326,10 +327,22 @@ func TestPinAnAlbumShowsProgress(t *testing.T) {
 
 func TestClosingTheWindowKeepsServing(t *testing.T) {
 	u, _ := newTestUI(t, SwarmStatus{})
+	told := make(chan string, 4)
+	u.deps.Notify = func(title, body string) { told <- title + ": " + body }
 	u.Window().Show()
 	u.closeWindow()
 	if !u.Hidden() {
 		t.Fatal("closing the window with background serving on (the default) did not keep the app")
+	}
+	if s := <-told; !strings.Contains(s, "still running") {
+		t.Errorf("the first close told the listener %q", s)
+	}
+	u.ShowWindow()
+	u.closeWindow()
+	select {
+	case s := <-told:
+		t.Errorf("the second close notified again: %q", s)
+	case <-time.After(100 * time.Millisecond):
 	}
 	u.refresh()
 	if !strings.Contains(u.swarm.serving.Text, "keeps serving the swarm in the background") {
@@ -396,5 +409,54 @@ func TestNotificationOnTrackChangeIsOptIn(t *testing.T) {
 	u.refresh()
 	if s := <-got; s != lib[1].Title {
 		t.Errorf("notified %q, want %q", s, lib[1].Title)
+	}
+}
+
+// TestTrackListKeys: up and down move the selection of a focused track
+// list, and Enter plays it, on an album page as in the library.
+func TestTrackListKeys(t *testing.T) {
+	u, p := newTestUI(t, SwarmStatus{})
+	album := u.albums.albums[0]
+	u.openAlbum(album)
+	l := u.albums.page.tracks
+	l.selectOnly(0)
+	l.list.TypedKey(&fyne.KeyEvent{Name: fyne.KeyDown})
+	l.list.TypedKey(&fyne.KeyEvent{Name: fyne.KeyDown})
+	l.list.TypedKey(&fyne.KeyEvent{Name: fyne.KeyUp})
+	if got := l.selection(); len(got) != 1 || got[0] != album.Tracks[1].ID {
+		t.Fatalf("after down, down, up the selection is %v", got)
+	}
+	l.list.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	if st := p.State(); st.Current != album.Tracks[1].ID || len(st.Upcoming) != len(album.Tracks)-2 {
+		t.Errorf("Enter played %v then %d more", st.Current, len(st.Upcoming))
+	}
+}
+
+// TestRemovingFromAPlaylistTakesTheRow: a track twice in a playlist loses
+// only the copy removed.
+func TestRemovingFromAPlaylistTakesTheRow(t *testing.T) {
+	u, _ := newTestUI(t, SwarmStatus{})
+	lib := u.library.shown
+	pl := u.deps.Playlists
+	pl.Create("Twice")
+	pl.Add("Twice", lib[0].ID, lib[1].ID, lib[0].ID)
+	u.playlists.reload()
+	u.playlists.open("Twice")
+	page := u.playlists.page
+	page.tracks.selectOnly(2)
+	page.removeSelected()
+	got, _ := pl.Get("Twice")
+	if want := []track.ID{lib[0].ID, lib[1].ID}; !slices.Equal(got.Tracks, want) {
+		t.Fatalf("after removing row 2: %v, want %v", got.Tracks, want)
+	}
+	if !slices.Equal(page.tracks.ids(), got.Tracks) {
+		t.Errorf("the page shows %v", page.tracks.ids())
+	}
+	// Likes in one write, most recent first.
+	if err := pl.LikeAll(true, lib[3].ID, lib[4].ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := pl.Likes(); !slices.Equal(got, []track.ID{lib[3].ID, lib[4].ID}) {
+		t.Errorf("likes %v", got)
 	}
 }

@@ -111,11 +111,17 @@ func newKeySelect(u *UI, options []string, changed func(string)) *keySelect {
 func (s *keySelect) TypedKey(e *fyne.KeyEvent) { s.u.typedKey(e) }
 func (s *keySelect) TypedRune(rune)            {}
 
-// keyList is a list whose arrow keys up and down move through it, and
-// whose other keys are the player's.
+// keyList is a list whose arrow keys up and down move through it, whose
+// Enter acts on it, and whose other keys are the player's.
 type keyList struct {
 	widget.List
 	u *UI
+	// move, if set, moves the selection by delta rows (a track list's own
+	// selection); else up and down move the list's focus ring.
+	move func(delta int)
+	// enter, if set, is what Enter does with the list focused; else
+	// Enter opens the row under the focus ring.
+	enter func()
 }
 
 func newKeyList(u *UI, length func() int, create func() fyne.CanvasObject, update func(widget.ListItemID, fyne.CanvasObject)) *keyList {
@@ -128,7 +134,19 @@ func newKeyList(u *UI, length func() int, create func() fyne.CanvasObject, updat
 func (l *keyList) TypedKey(e *fyne.KeyEvent) {
 	switch e.Name {
 	case fyne.KeyUp, fyne.KeyDown:
-		l.List.TypedKey(e)
+		if l.move == nil {
+			l.List.TypedKey(e)
+		} else if e.Name == fyne.KeyUp {
+			l.move(-1)
+		} else {
+			l.move(+1)
+		}
+	case fyne.KeyReturn, fyne.KeyEnter:
+		if l.enter != nil {
+			l.enter()
+		} else {
+			l.List.TypedKey(&fyne.KeyEvent{Name: fyne.KeySpace}) // selects the focused row
+		}
 	default:
 		l.u.typedKey(e)
 	}

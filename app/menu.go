@@ -40,13 +40,7 @@ func (u *UI) trackMenu(ids []track.ID, play func()) *fyne.Menu {
 		items = append(items, fyne.NewMenuItemSeparator(), like, add)
 	}
 	if u.deps.Offline != nil {
-		items = append(items, fyne.NewMenuItem(u.pinLabel(ids), func() {
-			if u.allPinned(ids) {
-				u.deps.Offline.Unpin(ids...)
-			} else {
-				u.pin(ids)
-			}
-		}))
+		items = append(items, fyne.NewMenuItem(u.pinLabel(ids), func() { u.togglePin(ids) }))
 	}
 	if m := u.catalogue(); m != nil && len(ids) == 1 {
 		if a := m.AlbumOf(ids[0]); a != nil && !a.Unknown {
@@ -57,11 +51,9 @@ func (u *UI) trackMenu(ids []track.ID, play func()) *fyne.Menu {
 }
 
 func (u *UI) like(ids []track.ID, on bool) {
-	for _, id := range ids {
-		if err := u.deps.Playlists.Like(id, on); err != nil {
-			u.status.SetText("Could not save the like: " + err.Error())
-			return
-		}
+	if err := u.deps.Playlists.LikeAll(on, ids...); err != nil {
+		u.status.SetText("Could not save the like: " + err.Error())
+		return
 	}
 	u.playlists.reload()
 }
@@ -101,8 +93,15 @@ func (u *UI) createPlaylist(name string) error {
 	return u.deps.Playlists.Create(name)
 }
 
-// pin pins ids for offline play and says so if it cannot.
-func (u *UI) pin(ids []track.ID) {
+// togglePin pins ids for offline play, or unpins them if they all are
+// pinned, and says so if it cannot.
+func (u *UI) togglePin(ids []track.ID) {
+	if u.allPinned(ids) {
+		if err := u.deps.Offline.Unpin(ids...); err != nil {
+			u.status.SetText("Could not unpin: " + err.Error())
+		}
+		return
+	}
 	if err := u.deps.Offline.Pin(ids...); err != nil {
 		u.status.SetText("Could not pin for offline: " + err.Error())
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/godbus/dbus/v5"
 	"github.com/godbus/dbus/v5/introspect"
-	"github.com/godbus/dbus/v5/prop"
 
 	"github.com/potluckfm/potluck/track"
 )
@@ -31,11 +30,12 @@ type MPRIS struct {
 	conn   *dbus.Conn
 	player Player
 	info   func(track.ID) (title, artist, album string, ok bool)
-	props  *prop.Properties
+	props  *properties
 
 	mu     sync.Mutex
 	last   PlayerState
 	broken bool   // an update failed: the bus is gone
+	named  bool   // Metadata names the current track (or there is none)
 	raise  func() // Raise, if the app can show its window
 }
 
@@ -140,36 +140,38 @@ func (m *MPRIS) export() error {
 	if err := m.conn.ExportWithMap(playerMethods{m}, map[string]string{"SeekBy": "Seek"}, mprisPath, mprisPlayer); err != nil {
 		return err
 	}
-	ro := func(v any) *prop.Prop { return &prop.Prop{Value: v, Writable: false, Emit: prop.EmitTrue} }
-	props, err := prop.Export(m.conn, mprisPath, prop.Map{
+	props := newProperties(m.conn, mprisPath, map[string]map[string]any{
 		mprisRoot: {
-			"CanQuit": ro(false), "CanRaise": ro(false), "HasTrackList": ro(false),
-			"Identity": ro("Potluck"), "DesktopEntry": ro("potluck"),
-			"SupportedUriSchemes": ro([]string{}), "SupportedMimeTypes": ro([]string{}),
+			"CanQuit": false, "CanRaise": false, "HasTrackList": false,
+			"Identity": "Potluck", "DesktopEntry": "potluck",
+			"SupportedUriSchemes": []string{}, "SupportedMimeTypes": []string{},
 		},
 		mprisPlayer: {
-			"PlaybackStatus": ro("Stopped"), "LoopStatus": ro("None"), "Rate": ro(1.0),
-			"Shuffle": ro(false), "Metadata": ro(map[string]dbus.Variant{}),
-			"Volume": {Value: 1.0, Writable: true, Emit: prop.EmitTrue, Callback: func(c *prop.Change) *dbus.Error {
-				if v, ok := c.Value.(float64); ok {
-					m.player.SetVolume(min(max(v, 0), 1))
-				}
-				return nil
-			}},
-			"Position":    {Value: int64(0), Emit: prop.EmitFalse},
-			"MinimumRate": ro(1.0), "MaximumRate": ro(1.0),
-			"CanGoNext": ro(true), "CanGoPrevious": ro(true), "CanPlay": ro(true),
-			"CanPause": ro(true), "CanSeek": ro(true), "CanControl": ro(true),
+			"PlaybackStatus": "Stopped", "LoopStatus": "None", "Rate": 1.0,
+			"Shuffle": false, "Metadata": map[string]dbus.Variant{},
+			"Volume": 1.0, "Position": int64(0),
+			"MinimumRate": 1.0, "MaximumRate": 1.0,
+			"CanGoNext": true, "CanGoPrevious": true, "CanPlay": true,
+			"CanPause": true, "CanSeek": true, "CanControl": true,
 		},
 	})
-	if err != nil {
+	props.silent[mprisPlayer+".Position"] = true
+	props.setters[mprisPlayer+".Volume"] = func(v dbus.Variant) *dbus.Error {
+		f, ok := v.Value().(float64)
+		if !ok {
+			return dbus.NewError("org.freedesktop.DBus.Error.InvalidArgs", []any{"Volume is a double"})
+		}
+		m.player.SetVolume(min(max(f, 0), 1))
+		return nil
+	}
+	if err := m.conn.Export(props, mprisPath, "org.freedesktop.DBus.Properties"); err != nil {
 		return err
 	}
 	m.props = props
 	node := &introspect.Node{Name: mprisPath, Interfaces: []introspect.Interface{
-		introspect.IntrospectData, prop.IntrospectData,
-		{Name: mprisRoot, Methods: introspect.Methods(rootMethods{m}), Properties: props.Introspection(mprisRoot)},
-		{Name: mprisPlayer, Methods: playerIntrospection(m), Properties: props.Introspection(mprisPlayer)},
+		introspect.IntrospectData, propertiesIntrospection,
+		{Name: mprisRoot, Methods: introspect.Methods(rootMethods{m}), Properties: props.introspection(mprisRoot)},
+		{Name: mprisPlayer, Methods: playerIntrospection(m), Properties: props.introspection(mprisPlayer)},
 	}}
 	return m.conn.Export(introspect.NewIntrospectable(node), mprisPath, "org.freedesktop.DBus.Introspectable")
 }
@@ -184,19 +186,16 @@ func playerIntrospection(m *MPRIS) []introspect.Method {
 	return methods
 }
 
-// set changes a property. prop.SetMust panics when the change cannot be
-// emitted (the bus went away); here that turns MPRIS off instead.
+// set changes a property; if the change cannot be signalled (the bus went
+// away), MPRIS stops updating and the player plays on. Call with m.mu held.
 func (m *MPRIS) set(iface, name string, v any) {
 	if m.broken {
 		return
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			m.broken = true
-			slog.Warn("MPRIS stopped: the session bus does not take updates", "err", r)
-		}
-	}()
-	m.props.SetMust(iface, name, v)
+	if err := m.props.set(iface, name, v); err != nil {
+		m.broken = true
+		slog.Warn("MPRIS stopped: the session bus does not take updates", "err", err)
+	}
 }
 
 // Update publishes the player's state; call it on every UI refresh.
@@ -214,7 +213,7 @@ func (m *MPRIS) Update(st PlayerState) {
 	if status != playbackStatus(m.last) {
 		m.set(mprisPlayer, "PlaybackStatus", status)
 	}
-	if st.Current != m.last.Current || st.Duration != m.last.Duration {
+	if st.Current != m.last.Current || st.Duration != m.last.Duration || !m.named {
 		m.set(mprisPlayer, "Metadata", m.metadata(st))
 	}
 	if st.Volume != m.last.Volume {
@@ -239,7 +238,10 @@ func playbackStatus(st PlayerState) string {
 	return "Stopped"
 }
 
+// metadata describes the current track; it sets m.named when it could
+// name it, so that Update tries again until the catalogue knows it.
 func (m *MPRIS) metadata(st PlayerState) map[string]dbus.Variant {
+	m.named = true
 	if st.Current.IsZero() {
 		return map[string]dbus.Variant{}
 	}
@@ -250,7 +252,9 @@ func (m *MPRIS) metadata(st PlayerState) map[string]dbus.Variant {
 	if m.info == nil {
 		return md
 	}
-	if title, artist, album, ok := m.info(st.Current); ok {
+	title, artist, album, ok := m.info(st.Current)
+	m.named = ok
+	if ok {
 		md["xesam:title"] = dbus.MakeVariant(title)
 		md["xesam:artist"] = dbus.MakeVariant([]string{artist})
 		md["xesam:album"] = dbus.MakeVariant(album)

@@ -131,3 +131,52 @@ func TestMPRISSurvivesNilInfoAndALostBus(t *testing.T) {
 	m.Update(p.State()) // must not panic
 	m.Update(p.State())
 }
+
+// TestMPRISReadsWhileTheTrackChanges: a sound menu reading Metadata while
+// the track changes must not race the update (godbus's prop package
+// updated the map a reply was still encoding).
+func TestMPRISReadsWhileTheTrackChanges(t *testing.T) {
+	addr := privateBus(t)
+	p := &recordingPlayer{st: PlayerState{Volume: 1}}
+	m, err := StartMPRIS(addr, p, func(id track.ID) (string, string, string, bool) {
+		return "Song " + id.String()[:2], "Band", "Album", true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	obj := conn.Object(mprisBusPrefix, mprisPath)
+	done := make(chan struct{})
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(readErr)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if _, err := obj.GetProperty(mprisPlayer + ".Metadata"); err != nil {
+				readErr <- err
+				return
+			}
+		}
+	}()
+	for i := range 200 {
+		p.Play(track.ID{byte(i)})
+		m.Update(p.State())
+	}
+	close(done)
+	if err := <-readErr; err != nil {
+		t.Fatal(err)
+	}
+	md, err := obj.GetProperty(mprisPlayer + ".Metadata")
+	if err != nil || !strings.Contains(md.String(), "Song c7") {
+		t.Errorf("final Metadata %v %v", md, err)
+	}
+}

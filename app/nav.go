@@ -19,6 +19,7 @@ type nav struct {
 type navPage struct {
 	title *widget.Label
 	view  fyne.CanvasObject
+	onPop func()
 }
 
 func newNav(root fyne.CanvasObject) *nav {
@@ -27,13 +28,14 @@ func newNav(root fyne.CanvasObject) *nav {
 
 func (n *nav) content() fyne.CanvasObject { return n.box }
 
-// push shows page on top, titled title.
-func (n *nav) push(page fyne.CanvasObject, title string) {
+// push shows page on top, titled title; onPop (if not nil) is called
+// when Back takes it away.
+func (n *nav) push(page fyne.CanvasObject, title string, onPop func()) {
 	label := widget.NewLabelWithStyle(title, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	label.Truncation = fyne.TextTruncateEllipsis
 	back := widget.NewButtonWithIcon("Back", theme.NavigateBackIcon(), n.back)
 	view := container.NewBorder(container.NewBorder(nil, nil, back, nil, label), nil, nil, nil, page)
-	n.pages = append(n.pages, navPage{title: label, view: view})
+	n.pages = append(n.pages, navPage{title: label, view: view, onPop: onPop})
 	n.show()
 }
 
@@ -42,7 +44,11 @@ func (n *nav) back() {
 	if len(n.pages) == 0 {
 		return
 	}
+	top := n.pages[len(n.pages)-1]
 	n.pages = n.pages[:len(n.pages)-1]
+	if top.onPop != nil {
+		top.onPop()
+	}
 	n.show()
 }
 

@@ -226,11 +226,15 @@ func (st *PlaylistStore) Move(name string, from, to int) error {
 
 // Like likes a track (on) or takes the like back. Liking a liked track
 // makes it the most recent like.
-func (st *PlaylistStore) Like(id track.ID, on bool) error {
+func (st *PlaylistStore) Like(id track.ID, on bool) error { return st.LikeAll(on, id) }
+
+// LikeAll likes (on) or unlikes ids in one write; liked ones go to the
+// front in the order given.
+func (st *PlaylistStore) LikeAll(on bool, ids ...track.ID) error {
 	return st.update(func(f *playlistsFile) error {
-		f.Likes = slices.DeleteFunc(f.Likes, func(x track.ID) bool { return x == id })
+		f.Likes = slices.DeleteFunc(f.Likes, func(x track.ID) bool { return slices.Contains(ids, x) })
 		if on {
-			f.Likes = slices.Insert(f.Likes, 0, id)
+			f.Likes = slices.Insert(f.Likes, 0, ids...)
 		}
 		return nil
 	})

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -39,7 +40,7 @@ func newPlaylistsView(u *UI) *playlistsView {
 		func(i widget.ListItemID, o fyne.CanvasObject) {
 			c := o.(*fyne.Container)
 			c.Objects[0].(*widget.Label).SetText(v.names[i])
-			c.Objects[1].(*widget.Label).SetText(plural(len(v.trackIDs(v.names[i])), "track"))
+			c.Objects[1].(*widget.Label).SetText(plural(len(u.known(v.trackIDs(v.names[i]))), "track"))
 		},
 	)
 	v.list.OnSelected = func(i widget.ListItemID) {
@@ -98,8 +99,11 @@ func (v *playlistsView) reload() {
 }
 
 func (v *playlistsView) open(name string) {
+	if v.page != nil {
+		v.nav.back() // one playlist page at a time
+	}
 	v.page = newPlaylistPage(v.u, name)
-	v.nav.push(v.page.content(), name)
+	v.nav.push(v.page.content(), name, func() { v.page = nil })
 }
 
 func (v *playlistsView) refreshTracks() {
@@ -120,7 +124,10 @@ type playlistPage struct {
 	u      *UI
 	name   string
 	tracks *trackList
-	pin    *widget.Button
+	// at[i] is the index in the playlist of row i (rows skip tracks the
+	// catalogue no longer has).
+	at  []int
+	pin *widget.Button
 }
 
 func newPlaylistPage(u *UI, name string) *playlistPage {
@@ -130,7 +137,15 @@ func newPlaylistPage(u *UI, name string) *playlistPage {
 }
 
 func (p *playlistPage) reload() {
-	p.tracks.setTracks(p.u.known(p.u.playlists.trackIDs(p.name)))
+	var rows []origin.TrackInfo
+	p.at = p.at[:0]
+	for i, id := range p.u.playlists.trackIDs(p.name) {
+		if t, ok := p.u.info(id); ok {
+			rows = append(rows, t)
+			p.at = append(p.at, i)
+		}
+	}
+	p.tracks.setTracks(rows)
 	p.renderPin()
 }
 
@@ -138,12 +153,7 @@ func (p *playlistPage) content() fyne.CanvasObject {
 	play := widget.NewButtonWithIcon("Play", theme.MediaPlayIcon(), func() { p.tracks.play(0) })
 	play.Importance = widget.HighImportance
 	p.pin = widget.NewButtonWithIcon("Pin for offline", theme.DownloadIcon(), func() {
-		ids := p.tracks.ids()
-		if p.u.allPinned(ids) {
-			p.u.deps.Offline.Unpin(ids...)
-		} else {
-			p.u.pin(ids)
-		}
+		p.u.togglePin(p.tracks.ids())
 		p.renderPin()
 	})
 	p.renderPin()
@@ -160,8 +170,10 @@ func (p *playlistPage) content() fyne.CanvasObject {
 		bar.Add(widget.NewButtonWithIcon("Delete", theme.DeleteIcon(), func() {
 			dialog.ShowConfirm("Delete playlist", "Delete “"+p.name+"”? Its tracks stay in the library.", func(ok bool) {
 				if ok {
-					p.u.deps.Playlists.Delete(p.name)
-					p.u.playlists.page = nil
+					if err := p.u.deps.Playlists.Delete(p.name); err != nil {
+						dialog.ShowError(err, p.u.win)
+						return
+					}
 					p.u.playlists.nav.back()
 					p.u.playlists.reload()
 				}
@@ -177,29 +189,34 @@ func (p *playlistPage) renderPin() {
 	}
 }
 
-// removeSelected takes the selected tracks out of the playlist (or the likes).
+// removeSelected takes the selected rows out of the playlist (or the
+// likes); another copy of the same track elsewhere in the playlist stays.
 func (p *playlistPage) removeSelected() {
 	pl := p.u.deps.Playlists
-	sel := p.tracks.selection()
-	if len(sel) == 0 {
+	var rows []int
+	for i := range p.tracks.tracks {
+		if p.tracks.selected[i] {
+			rows = append(rows, i)
+		}
+	}
+	if len(rows) == 0 {
 		return
 	}
+	var err error
 	if p.name == likedName {
-		for _, id := range sel {
-			pl.Like(id, false)
+		var ids []track.ID
+		for _, i := range rows {
+			ids = append(ids, p.tracks.tracks[i].ID)
 		}
+		err = pl.LikeAll(false, ids...)
 	} else {
-		// Remove from the end so the indexes still hold.
-		all := p.u.playlists.trackIDs(p.name)
-		drop := map[track.ID]bool{}
-		for _, id := range sel {
-			drop[id] = true
+		// From the end, so the indexes still hold.
+		for k := len(rows) - 1; k >= 0; k-- {
+			err = errors.Join(err, pl.Remove(p.name, p.at[rows[k]]))
 		}
-		for i := len(all) - 1; i >= 0; i-- {
-			if drop[all[i]] {
-				pl.Remove(p.name, i)
-			}
-		}
+	}
+	if err != nil {
+		p.u.status.SetText("Could not change the playlist: " + err.Error())
 	}
 	p.u.playlists.reload()
 }
@@ -232,8 +249,11 @@ func (p *playlistPage) exportDialog() {
 		if err != nil || w == nil {
 			return
 		}
-		defer w.Close()
-		if err := p.export(w, w.URI().Extension()); err != nil {
+		err = p.export(w, w.URI().Extension())
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
 			dialog.ShowError(err, p.u.win)
 		}
 	}, p.u.win)

@@ -45,6 +45,15 @@ func newTrackList(u *UI, numbered bool) *trackList {
 	)
 	// The list's own selection is not used: rows draw ours.
 	l.list.OnSelected = func(i widget.ListItemID) { l.list.Unselect(i); l.selectOnly(i) }
+	l.list.move = func(delta int) {
+		if len(l.tracks) == 0 {
+			return
+		}
+		i := min(max(l.anchor+delta, 0), len(l.tracks)-1)
+		l.selectOnly(i)
+		l.list.ScrollTo(i)
+	}
+	l.list.enter = l.playSelected
 	return l
 }
 

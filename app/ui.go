@@ -69,6 +69,10 @@ type UI struct {
 	covers     map[track.ID]fyne.Resource
 	// hidden is true while the window is closed and the node serves on.
 	hidden bool
+	// notified is the last track a notification was considered for.
+	notified track.ID
+	// closedOnce is true once the window was closed to the background.
+	closedOnce bool
 }
 
 // New builds the window and its screens.
@@ -111,8 +115,16 @@ func (u *UI) closeWindow() {
 	if u.deps.Settings != nil && u.deps.Settings.Get().ServesInBackground() {
 		u.mu.Lock()
 		u.hidden = true
+		first := !u.closedOnce
+		u.closedOnce = true
 		u.mu.Unlock()
 		slog.Info("window closed; serving in the background")
+		if first && u.deps.Notify != nil {
+			// Once a run: where the desktop has no tray, this is how the
+			// listener learns that Potluck is still there.
+			go u.deps.Notify("Potluck is still running",
+				"It keeps playing and serving the swarm. Start Potluck again to bring the window back, or quit from its tray icon.")
+		}
 		u.win.Hide()
 		u.swarm.render(u.swarmStatus())
 		return
@@ -209,20 +221,28 @@ func (u *UI) refresh() {
 	samePins := reflect.DeepEqual(pins, u.lastPins)
 	u.lastPlayer, u.lastSwarm, u.lastPins = st, sw, pins
 	info, known := u.tracks[st.Current]
+	notify := st.Playing && !st.Loading && known && st.Current != u.notified
+	if notify {
+		u.notified = st.Current
+	}
 	u.mu.Unlock()
 	if samePlayer && sameSwarm && samePins {
 		return
 	}
 	trackChanged := st.Current != prev.Current || st.Playing != prev.Playing
-	if st.Current != prev.Current && !st.Current.IsZero() && known && u.deps.Notify != nil &&
-		u.deps.Settings != nil && u.deps.Settings.Get().NotifyTrackChange {
+	// The status line changes only with the error: other messages (the
+	// catalogue retrying, a like not saved) stay until then.
+	errChanged := errText(st.Err) != errText(prev.Err) || st.ErrTrack != prev.ErrTrack
+	if notify && u.deps.Notify != nil && u.deps.Settings != nil && u.deps.Settings.Get().NotifyTrackChange {
 		go u.deps.Notify(info.Title, trackDetail(info))
 	}
 	fyne.Do(func() {
 		if !samePlayer {
 			u.playing.render(st)
 			u.queue.render(st)
-			u.status.SetText(u.statusText(st))
+			if errChanged {
+				u.status.SetText(u.statusText(st))
+			}
 			if trackChanged {
 				u.markPlaying()
 			}
@@ -236,6 +256,13 @@ func (u *UI) refresh() {
 			u.swarm.renderPins(pins)
 		}
 	})
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // statusText is the line above the player: the last error, in words a
@@ -294,6 +321,13 @@ func (u *UI) loadCatalog(ctx context.Context) {
 		u.playlists.reload()
 		slog.Info("library shown", "tracks", len(tracks), "albums", len(model.Albums()), "artists", len(model.Artists()))
 	})
+	// What was rendered before the catalogue came (a restored session's
+	// track) had no names: render it again with them.
+	u.mu.Lock()
+	u.lastPlayer = PlayerState{Index: -2}
+	u.mu.Unlock()
+	fyne.Do(func() { u.playing.current = track.ID{} })
+	u.refresh()
 	for _, t := range tracks {
 		if t.Cover {
 			u.loadCover(ctx, t.ID)

@@ -29,8 +29,9 @@ var ErrRunning = errors.New("another Potluck is running with this data directory
 type Instance struct {
 	lock *os.File
 	ln   net.Listener
-	wg   sync.WaitGroup
-	once sync.Once
+	wg       sync.WaitGroup
+	once     sync.Once
+	stopOnce sync.Once
 }
 
 // Acquire takes dir for this process. It returns ErrRunning (wrapped) if
@@ -76,16 +77,50 @@ func (in *Instance) Serve(dir string, show func()) error {
 	return nil
 }
 
-// Close stops serving and releases the directory. It is idempotent.
-func (in *Instance) Close() error {
-	in.once.Do(func() {
+// StopServing stops answering requests to show the window but keeps the
+// directory: a process shutting down calls it, so that a new start waits
+// for the lock (AcquireOrShow) instead of being told a window was shown.
+// It is idempotent.
+func (in *Instance) StopServing() {
+	in.stopOnce.Do(func() {
 		if in.ln != nil {
 			in.ln.Close()
 		}
 		in.wg.Wait()
+	})
+}
+
+// Close stops serving and releases the directory. It is idempotent.
+func (in *Instance) Close() error {
+	in.once.Do(func() {
+		in.StopServing()
 		in.lock.Close()
 	})
 	return nil
+}
+
+// AcquireOrShow takes dir, or, if another process holds it, asks that one
+// to show its window (shown is then true and in nil). A process that holds
+// the directory but does not answer (it is starting or shutting down) is
+// given up to wait to answer or to let go.
+func AcquireOrShow(dir string, wait time.Duration) (in *Instance, shown bool, err error) {
+	deadline := time.Now().Add(wait)
+	for {
+		in, err = Acquire(dir)
+		if !errors.Is(err, ErrRunning) {
+			return in, false, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		serr := Show(ctx, dir)
+		cancel()
+		if serr == nil {
+			return nil, true, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, false, fmt.Errorf("%w, and it does not answer: %v", err, serr)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // Show asks the process holding dir to show its window, waiting at most

@@ -27,8 +27,8 @@ var ErrRunning = errors.New("another Potluck is running with this data directory
 
 // Instance is the lock of the process that runs the app on a directory.
 type Instance struct {
-	lock *os.File
-	ln   net.Listener
+	lock     *os.File
+	ln       net.Listener
 	wg       sync.WaitGroup
 	once     sync.Once
 	stopOnce sync.Once

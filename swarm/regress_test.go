@@ -3,15 +3,20 @@ package swarm
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/potluckfm/potluck/assets"
 	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/origin"
 	"github.com/potluckfm/potluck/track"
 )
 
@@ -176,5 +181,53 @@ func TestLostChunkCountsOnce(t *testing.T) {
 	if st.FromCache+st.FromPeers+st.FromOrigin != m.Size || st.FromCache != m.Size-int64(l) {
 		t.Errorf("stats %+v: want %d bytes from the cache and the lost chunk's %d from the network, %d in all",
 			st, m.Size-int64(l), l, m.Size)
+	}
+}
+
+// announceCounter counts the tracker's announce log lines.
+type announceCounter struct {
+	slog.Handler
+	n *atomic.Int64
+}
+
+func (h announceCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (h announceCounter) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "announce" {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h announceCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h announceCounter) WithGroup(string) slog.Handler      { return h }
+
+// TestWholeTrackStreamAnnouncesOnce: playing a track the cache holds whole
+// keeps its stream open for the length of the play; that must not make an
+// announce to the tracker every scheduler tick (it made one about every
+// 300 ms).
+func TestWholeTrackStreamAnnouncesOnce(t *testing.T) {
+	var announces atomic.Int64
+	_, key, _ := ed25519.GenerateKey(nil)
+	srv, err := origin.Start(context.Background(), origin.Config{
+		Library: assets.Demo(), Key: key, Listen: "127.0.0.1:0", TrackerTTL: time.Minute,
+		Logger: slog.New(announceCounter{n: &announces}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testSwarm{t: t, origin: srv, url: srv.URL(), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	t.Cleanup(ts.stopOrigin)
+	m, _ := ts.track()
+	n := ts.seed(m, nil)
+	time.Sleep(500 * time.Millisecond) // the seed's own announces settle
+	before := announces.Load()
+	s, err := n.Open(context.Background(), m.ID, ModePlay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetPosition(0)
+	time.Sleep(3 * time.Second)
+	s.Close()
+	if got := announces.Load() - before; got > 2 {
+		t.Fatalf("an open stream of a whole track made %d announces in 3 s", got)
 	}
 }

@@ -203,14 +203,17 @@ func (sc *scheduler) run(ctx context.Context) {
 	defer waitTimer.Stop()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	announced := false
+	announced, announcedComplete := false, false
 	for {
 		v := sc.s.view()
 		if v.closed {
 			return
 		}
 		complete := v.got.Count() == sc.m.NumChunks()
-		if complete {
+		if complete && !announcedComplete {
+			// Once: the stream of a whole track stays open while it plays,
+			// and every tick here used to make an announce to the tracker.
+			announcedComplete = true
 			sc.n.AnnounceNow()
 			stopDiscovery()
 		}

@@ -49,6 +49,17 @@ import (
 const appID = "fm.potluck.desktop"
 
 func main() {
+	defer func() {
+		// GLFW panics when it cannot use the display it was given (DISPLAY
+		// set, but the server refuses or goes away): say so in a sentence.
+		if r := recover(); r != nil {
+			if msg := fmt.Sprint(r); strings.Contains(msg, "GLFW") || strings.Contains(msg, "X11") {
+				fmt.Fprintf(os.Stderr, "potluck: cannot open a window (%s).\n%s\n", msg, headlessHint)
+				os.Exit(1)
+			}
+			panic(r)
+		}
+	}()
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "potluck:", err)
 		var se startError
@@ -58,6 +69,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// headlessHint is what to run where the app cannot open a window.
+const headlessHint = "On a server or over SSH, run the headless cache peer instead: potluckd peer --origin URL --data DIR"
 
 // startError is an error that kept the app from starting; with a display
 // it is shown in a window as well as on stderr (a listener who started
@@ -147,7 +161,7 @@ func run() error {
 	slog.SetDefault(log)
 
 	if why := noDisplay(); why != "" {
-		return errors.New(why + ".\nOn a server or over SSH, run the headless cache peer instead: potluckd peer --origin URL --data DIR")
+		return errors.New(why + ".\n" + headlessHint)
 	}
 	fail := func(err error) error { return startError{err: err, display: true} }
 
@@ -312,7 +326,7 @@ func run() error {
 	go func() {
 		select {
 		case <-sigCtx.Done(): // SIGINT/SIGTERM: quit the window, which ends the app
-			fyne.Do(a.Quit)
+			ui.Quit()
 		case <-uiDone:
 		}
 	}()
@@ -325,6 +339,7 @@ func run() error {
 	ui.Window().ShowAndRun()
 	close(uiDone)
 	inst.StopServing() // a start from now on waits for this one to end
+	ui.Stop()
 	cancelUI()
 	<-sessionKept
 	if err := app.SaveSession(sessionPath, app.SessionOf(backend.State())); err != nil {

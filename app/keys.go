@@ -29,7 +29,7 @@ func (u *UI) bindKeys() {
 		u.closeWindow()
 	})
 	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyQ, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) {
-		fyne.CurrentApp().Quit()
+		u.Quit()
 	})
 }
 

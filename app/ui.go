@@ -73,6 +73,9 @@ type UI struct {
 	notified track.ID
 	// closedOnce is true once the window was closed to the background.
 	closedOnce bool
+
+	cancel context.CancelFunc // of Start's goroutines
+	wg     sync.WaitGroup
 }
 
 // New builds the window and its screens.
@@ -129,7 +132,7 @@ func (u *UI) closeWindow() {
 		u.swarm.render(u.swarmStatus())
 		return
 	}
-	fyne.CurrentApp().Quit()
+	u.Quit()
 }
 
 // ShowWindow brings the window back (the tray, a second start, MPRIS
@@ -158,15 +161,17 @@ func (u *UI) TrayMenu() *fyne.Menu {
 		fyne.NewMenuItem("Play / Pause", u.playing.togglePause),
 		fyne.NewMenuItem("Next", func() { u.deps.Player.Next() }),
 		fyne.NewMenuItemSeparator(),
-		fyne.NewMenuItem("Quit", func() { fyne.CurrentApp().Quit() }),
+		fyne.NewMenuItem("Quit", u.Quit),
 	)
 }
 
 // Start loads the catalogue and follows the player and the swarm until ctx
-// ends. The work runs on goroutines; results reach widgets through fyne.Do.
+// ends or Stop is called. The work runs on goroutines; results reach
+// widgets through fyne.Do.
 func (u *UI) Start(ctx context.Context) {
-	go u.loadCatalog(ctx)
-	go func() {
+	ctx, u.cancel = context.WithCancel(ctx)
+	u.wg.Go(func() { u.loadCatalog(ctx) })
+	u.wg.Go(func() {
 		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
 		for {
@@ -177,6 +182,25 @@ func (u *UI) Start(ctx context.Context) {
 			}
 			u.refresh()
 		}
+	})
+}
+
+// Stop ends what Start started and waits for it. Safe to call more than
+// once, and from the Fyne goroutine (its goroutines never wait for it).
+func (u *UI) Stop() {
+	if u.cancel != nil {
+		u.cancel()
+	}
+	u.wg.Wait()
+}
+
+// Quit stops the UI's goroutines, then the app. fyne deadlocks if a
+// fyne.Do arrives as its loop ends (its event queue then waits for a main
+// loop that is gone), so nothing of ours may still be sending one.
+func (u *UI) Quit() {
+	go func() {
+		u.Stop()
+		fyne.Do(fyne.CurrentApp().Quit)
 	}()
 }
 

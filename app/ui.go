@@ -18,6 +18,12 @@ import (
 // Title is the window title.
 const Title = "Potluck"
 
+// How often the UI reads the player and the swarm.
+const (
+	refreshPlaying = 250 * time.Millisecond
+	refreshIdle    = time.Second
+)
+
 // Deps are the UI's backends. Catalog and Player are required; the others
 // may be nil, and what needs them is then left out.
 type Deps struct {
@@ -172,7 +178,9 @@ func (u *UI) Start(ctx context.Context) {
 	ctx, u.cancel = context.WithCancel(ctx)
 	u.wg.Go(func() { u.loadCatalog(ctx) })
 	u.wg.Go(func() {
-		t := time.NewTicker(250 * time.Millisecond)
+		// Four times a second while music plays (the clock and the seek
+		// slider move); once a second otherwise, so an idle app idles.
+		t := time.NewTimer(refreshPlaying)
 		defer t.Stop()
 		for {
 			select {
@@ -181,6 +189,11 @@ func (u *UI) Start(ctx context.Context) {
 			case <-t.C:
 			}
 			u.refresh()
+			if u.playerState().Playing {
+				t.Reset(refreshPlaying)
+			} else {
+				t.Reset(refreshIdle)
+			}
 		}
 	})
 }

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/potluckfm/potluck/internal/testbus"
 )
 
 // TestMain lets the test re-execute its own binary as the app (the test
@@ -129,7 +131,7 @@ func startRealApp(t *testing.T) *realApp {
 	if testing.Short() {
 		t.Skip("real window test skipped in -short mode")
 	}
-	ra := &realApp{t: t, display: startXvfb(t), bus: startSessionBus(t), home: t.TempDir(), heard: &atomic.Int64{}}
+	ra := &realApp{t: t, display: startXvfb(t), bus: testbus.Start(t), home: t.TempDir(), heard: &atomic.Int64{}}
 	ra.data = filepath.Join(ra.home, "data")
 	// ALSA's file plugin over the null device has no clock: oto writes as
 	// fast as it can. A FIFO that the test drains keeps that off the disk
@@ -255,31 +257,6 @@ func (ra *realApp) waitPlaying(m *mpris, title string) int64 {
 		return length > 0
 	})
 	return length
-}
-
-// startSessionBus starts a D-Bus session bus of the test's own, as every
-// Linux desktop has one, and returns its address.
-func startSessionBus(t *testing.T) string {
-	t.Helper()
-	daemon, err := exec.LookPath("dbus-daemon")
-	if err != nil {
-		t.Fatal("dbus-daemon is not installed; ./scripts/test installs it (Debian package dbus)")
-	}
-	sock := filepath.Join(t.TempDir(), "bus")
-	cmd := exec.Command(daemon, "--session", "--nofork", "--nopidfile", "--print-address", "--address=unix:path="+sock)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("dbus-daemon: %v", err)
-	}
-	return strings.TrimSpace(line)
 }
 
 // mpris is what a sound menu sees of the app on the session bus.

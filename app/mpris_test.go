@@ -1,8 +1,6 @@
 package app
 
 import (
-	"bufio"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,32 +8,12 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/potluckfm/potluck/internal/testbus"
 	"github.com/potluckfm/potluck/track"
 )
 
 // privateBus starts a session bus of the test's own and returns its address.
-func privateBus(t *testing.T) string {
-	t.Helper()
-	daemon, err := exec.LookPath("dbus-daemon")
-	if err != nil {
-		t.Skip("dbus-daemon not installed (Debian package dbus)")
-	}
-	sock := filepath.Join(t.TempDir(), "bus")
-	cmd := exec.Command(daemon, "--session", "--nofork", "--nopidfile", "--print-address", "--address=unix:path="+sock)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("dbus-daemon: %v", err)
-	}
-	return strings.TrimSpace(line)
-}
+func privateBus(t *testing.T) string { return testbus.Start(t) }
 
 func TestMPRISMediaKeys(t *testing.T) {
 	addr := privateBus(t)

@@ -1,17 +1,18 @@
 package swarm
 
+// Connections: dialing and accepting, one connection per pair of nodes, and
+// the requests this node sends on them.
+
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"time"
 
 	"github.com/quic-go/quic-go"
 
-	"github.com/potluckfm/potluck/cache"
 	"github.com/potluckfm/potluck/track"
 )
 
@@ -241,10 +242,6 @@ func (c *peerConn) chunk(ctx context.Context, id track.ID, i int, size int, prio
 	return b, err
 }
 
-func (c *peerConn) whoHas(ctx context.Context, id track.ID, ttl byte) ([]PeerAddr, error) {
-	return c.getPeers(ctx, request{typ: msgWhoHas, id: id, ttl: ttl})
-}
-
 func (c *peerConn) peers(ctx context.Context) ([]PeerAddr, error) {
 	return c.getPeers(ctx, request{typ: msgPeers})
 }
@@ -260,210 +257,4 @@ func (c *peerConn) observe(n int, d time.Duration) {
 		c.rate = 0.7*c.rate + 0.3*r
 	}
 	c.strikes = 0
-}
-
-// serveStream answers one request of another node.
-func (n *Node) serveStream(c *peerConn, str *quic.Stream) {
-	defer str.Close()
-	defer str.CancelRead(0)
-	str.SetDeadline(time.Now().Add(30 * time.Second))
-	req, err := readRequest(io.LimitReader(str, 64))
-	if err != nil {
-		writeStatus(str, statusOf(err))
-		return
-	}
-	switch req.typ {
-	case msgManifest:
-		if _, signed, ok := n.store.Manifest(req.id); ok {
-			writeBytes(str, signed)
-		} else {
-			writeStatus(str, statusNotHeld)
-		}
-	case msgHave:
-		n.noteInterest(req.id, c.id)
-		// An empty map is an answer too: the node is fetching the track.
-		if bf := n.store.Have(req.id); bf != nil {
-			n.mapsOut.Add(1)
-			writeBytes(str, bf)
-		} else {
-			writeStatus(str, statusNotHeld)
-		}
-	case msgChunk:
-		n.serveChunk(str, req)
-	case msgWhoHas:
-		writePeers(str, n.answerWhoHas(c.id, req.id, req.ttl))
-	case msgPeers:
-		writePeers(str, n.knownPeers())
-	}
-}
-
-// serveChunk uploads one chunk within the upload limits: playing-now
-// requests take a free slot before prefetch requests.
-// A chunk missing from a track the node holds is "not held" (and bans a
-// peer that claimed it); a track the node no longer holds at all is "gone".
-func (n *Node) serveChunk(str *quic.Stream, req request) {
-	unpin := n.store.Pin(req.id)
-	defer unpin()
-	switch have := n.store.Have(req.id); {
-	case have == nil:
-		writeStatus(str, statusGone)
-		return
-	case !have.Has(int(req.index)):
-		writeStatus(str, statusNotHeld)
-		return
-	}
-	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
-	defer cancel()
-	release, err := n.uploads.acquire(ctx, req.priority)
-	if err != nil {
-		writeStatus(str, statusBusy)
-		return
-	}
-	defer release()
-	b, err := n.store.ReadChunk(req.id, int(req.index))
-	switch {
-	case errors.Is(err, cache.ErrCorrupt), errors.Is(err, cache.ErrClosed):
-		writeStatus(str, statusGone) // dropped by its check, or shutting down
-		return
-	case err != nil:
-		writeStatus(str, statusNotHeld)
-		return
-	}
-	if n.limiter != nil {
-		if err := n.limiter.WaitN(n.ctx, len(b)); err != nil {
-			writeStatus(str, statusBusy)
-			return
-		}
-	}
-	if writeBytes(str, b) == nil {
-		n.bytesServed.Add(int64(len(b)))
-		n.chunksOut.Add(1)
-	}
-}
-
-// answerWhoHas answers a neighbour search: the peers this node knows to
-// hold id (itself included), and with ttl > 1 what its own neighbours say.
-// A search for the same track by the same asker within a few seconds is
-// answered from local knowledge only, so retries cannot start a storm.
-func (n *Node) answerWhoHas(asker PeerID, id track.ID, ttl byte) []PeerAddr {
-	var out []PeerAddr
-	if n.store.Have(id).Count() > 0 {
-		out = append(out, PeerAddr{ID: n.id, Addr: n.announceAddr()})
-	}
-	n.mu.Lock()
-	key := whoHasKey{id, asker}
-	fresh := time.Since(n.whoHas[key]) > 5*time.Second
-	n.whoHas[key] = time.Now()
-	for k, t := range n.whoHas {
-		if time.Since(t) > time.Minute {
-			delete(n.whoHas, k)
-		}
-	}
-	for pid, seen := range n.holders[id] {
-		if c := n.conns[pid]; c != nil && pid != asker && time.Since(seen) < 10*time.Minute {
-			out = append(out, PeerAddr{ID: pid, Addr: c.addr})
-		}
-	}
-	n.mu.Unlock()
-	if ttl > 1 && fresh {
-		ctx, cancel := context.WithTimeout(n.ctx, 700*time.Millisecond)
-		defer cancel()
-		out = append(out, n.askNeighbours(ctx, id, ttl-1, asker)...)
-	}
-	return dedupe(out, asker)
-}
-
-// askNeighbours sends a neighbour search to every connected peer but skip
-// and merges their answers.
-func (n *Node) askNeighbours(ctx context.Context, id track.ID, ttl byte, skip PeerID) []PeerAddr {
-	var mu sync.Mutex
-	var out []PeerAddr
-	var wg sync.WaitGroup
-	for _, c := range n.connected() {
-		if c.id == skip {
-			continue
-		}
-		wg.Go(func() {
-			peers, err := c.whoHas(ctx, id, ttl)
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			out = append(out, peers...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	return out
-}
-
-func dedupe(peers []PeerAddr, skip PeerID) []PeerAddr {
-	seen := map[PeerID]bool{skip: true}
-	out := peers[:0]
-	for _, p := range peers {
-		if !seen[p.ID] {
-			seen[p.ID] = true
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// uploadSlots bounds concurrent uploads; a freed slot goes to a waiting
-// playing-now request before any prefetch request.
-type uploadSlots struct {
-	mu      sync.Mutex
-	free    int
-	waiting [2][]chan struct{} // by priority
-}
-
-func newUploadSlots(n int) *uploadSlots { return &uploadSlots{free: n} }
-
-func (u *uploadSlots) acquire(ctx context.Context, prio byte) (func(), error) {
-	prio = min(prio, PriorityPlaying)
-	u.mu.Lock()
-	if u.free > 0 {
-		u.free--
-		u.mu.Unlock()
-		return u.release, nil
-	}
-	ch := make(chan struct{})
-	u.waiting[prio] = append(u.waiting[prio], ch)
-	u.mu.Unlock()
-	select {
-	case <-ch:
-		return u.release, nil
-	case <-ctx.Done():
-		u.mu.Lock()
-		defer u.mu.Unlock()
-		for i, w := range u.waiting[prio] {
-			if w == ch {
-				u.waiting[prio] = append(u.waiting[prio][:i], u.waiting[prio][i+1:]...)
-				return nil, ctx.Err()
-			}
-		}
-		// Handed a slot just as ctx ended: pass it on.
-		u.releaseLocked()
-		return nil, ctx.Err()
-	}
-}
-
-func (u *uploadSlots) release() {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.releaseLocked()
-}
-
-func (u *uploadSlots) releaseLocked() {
-	for p := PriorityPlaying; ; p-- {
-		if q := u.waiting[p]; len(q) > 0 {
-			u.waiting[p] = q[1:]
-			close(q[0])
-			return
-		}
-		if p == 0 {
-			break
-		}
-	}
-	u.free++
 }

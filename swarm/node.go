@@ -106,11 +106,6 @@ type knownPeer struct {
 	LastGood time.Time `json:"last_good"`
 }
 
-type whoHasKey struct {
-	id    track.ID
-	asker PeerID
-}
-
 // Start creates the node's identity (or loads it from DataDir), binds its
 // socket and starts serving and announcing.
 func Start(ctx context.Context, cfg Config) (*Node, error) {

@@ -1,0 +1,91 @@
+package swarm
+
+// Neighbour search: who holds a track, asked of and answered for the
+// connected peers (WHO_HAS in docs/protocol.md).
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/potluckfm/potluck/track"
+)
+
+// whoHas asks c which peers hold id: a neighbour search ttl hops deep.
+func (c *peerConn) whoHas(ctx context.Context, id track.ID, ttl byte) ([]PeerAddr, error) {
+	return c.getPeers(ctx, request{typ: msgWhoHas, id: id, ttl: ttl})
+}
+
+// whoHasKey names a neighbour search served: which track, asked by whom.
+type whoHasKey struct {
+	id    track.ID
+	asker PeerID
+}
+
+// answerWhoHas answers a neighbour search: the peers this node knows to
+// hold id (itself included), and with ttl > 1 what its own neighbours say.
+// A search for the same track by the same asker within a few seconds is
+// answered from local knowledge only, so retries cannot start a storm.
+func (n *Node) answerWhoHas(asker PeerID, id track.ID, ttl byte) []PeerAddr {
+	var out []PeerAddr
+	if n.store.Have(id).Count() > 0 {
+		out = append(out, PeerAddr{ID: n.id, Addr: n.announceAddr()})
+	}
+	n.mu.Lock()
+	key := whoHasKey{id, asker}
+	fresh := time.Since(n.whoHas[key]) > 5*time.Second
+	n.whoHas[key] = time.Now()
+	for k, t := range n.whoHas {
+		if time.Since(t) > time.Minute {
+			delete(n.whoHas, k)
+		}
+	}
+	for pid, seen := range n.holders[id] {
+		if c := n.conns[pid]; c != nil && pid != asker && time.Since(seen) < 10*time.Minute {
+			out = append(out, PeerAddr{ID: pid, Addr: c.addr})
+		}
+	}
+	n.mu.Unlock()
+	if ttl > 1 && fresh {
+		ctx, cancel := context.WithTimeout(n.ctx, 700*time.Millisecond)
+		defer cancel()
+		out = append(out, n.askNeighbours(ctx, id, ttl-1, asker)...)
+	}
+	return dedupe(out, asker)
+}
+
+// askNeighbours sends a neighbour search to every connected peer but skip
+// and merges their answers.
+func (n *Node) askNeighbours(ctx context.Context, id track.ID, ttl byte, skip PeerID) []PeerAddr {
+	var mu sync.Mutex
+	var out []PeerAddr
+	var wg sync.WaitGroup
+	for _, c := range n.connected() {
+		if c.id == skip {
+			continue
+		}
+		wg.Go(func() {
+			peers, err := c.whoHas(ctx, id, ttl)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			out = append(out, peers...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func dedupe(peers []PeerAddr, skip PeerID) []PeerAddr {
+	seen := map[PeerID]bool{skip: true}
+	out := peers[:0]
+	for _, p := range peers {
+		if !seen[p.ID] {
+			seen[p.ID] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}

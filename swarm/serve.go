@@ -6,6 +6,7 @@ package swarm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -15,83 +16,105 @@ import (
 	"github.com/potluckfm/potluck/cache"
 )
 
-// serveStream answers one request of another node.
+// serveStream answers one request of another node: with what it asked
+// for, or with the status errorToStatus gives for why not.
 func (n *Node) serveStream(c *peerConn, str *quic.Stream) {
 	defer str.Close()
 	defer str.CancelRead(0)
 	str.SetDeadline(time.Now().Add(30 * time.Second))
+	err := n.answer(c, str)
+	if err != nil && !errors.Is(err, errUnsent) {
+		err = writeStatus(str, errorToStatus(err))
+	}
+	if err != nil {
+		n.log.Debug("answer not sent", "peer", c.id.Short(), "err", err)
+	}
+}
+
+// errUnsent wraps the failure to write an answer: the asker is gone, and
+// no status can reach it either.
+var errUnsent = errors.New("answer not sent")
+
+// sent reports the error of writing an answer, marked errUnsent.
+func sent(err error) error {
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUnsent, err)
+	}
+	return nil
+}
+
+// answer reads one request from str and writes its answer; an error it
+// returns without errUnsent is the asker's to hear, as a status.
+func (n *Node) answer(c *peerConn, str *quic.Stream) error {
 	req, err := readRequest(io.LimitReader(str, 64))
 	if err != nil {
-		writeStatus(str, statusOf(err))
-		return
+		return err
 	}
 	switch req.typ {
 	case msgManifest:
-		if _, signed, ok := n.store.Manifest(req.id); ok {
-			writeBytes(str, signed)
-		} else {
-			writeStatus(str, statusNotHeld)
+		_, signed, ok := n.store.Manifest(req.id)
+		if !ok {
+			return ErrNotHeld
 		}
+		return sent(writeBytes(str, signed))
 	case msgHave:
 		n.noteInterest(req.id, c.id)
 		// An empty map is an answer too: the node is fetching the track.
-		if bf := n.store.Have(req.id); bf != nil {
-			n.mapsOut.Add(1)
-			writeBytes(str, bf)
-		} else {
-			writeStatus(str, statusNotHeld)
+		bf := n.store.Have(req.id)
+		if bf == nil {
+			return ErrNotHeld
 		}
+		n.mapsOut.Add(1)
+		return sent(writeBytes(str, bf))
 	case msgChunk:
-		n.serveChunk(str, req)
+		return n.serveChunk(str, req)
 	case msgWhoHas:
-		writePeers(str, n.answerWhoHas(c.id, req.id, req.ttl))
+		return sent(writePeers(str, n.answerWhoHas(c.id, req.id, req.ttl)))
 	case msgPeers:
-		writePeers(str, n.knownPeers())
+		return sent(writePeers(str, n.knownPeers()))
 	}
+	panic(fmt.Sprintf("bug: readRequest let through type %d", req.typ))
 }
 
 // serveChunk uploads one chunk within the upload limits: playing-now
 // requests take a free slot before prefetch requests.
 // A chunk missing from a track the node holds is "not held" (and bans a
-// peer that claimed it); a track the node no longer holds at all is "gone".
-func (n *Node) serveChunk(str *quic.Stream, req request) {
+// peer that claimed it); a track the node no longer holds at all is "gone",
+// as is a chunk dropped by its check or a store shutting down.
+func (n *Node) serveChunk(str *quic.Stream, req request) error {
 	unpin := n.store.Pin(req.id)
 	defer unpin()
 	switch have := n.store.Have(req.id); {
 	case have == nil:
-		writeStatus(str, statusGone)
-		return
+		return ErrGone
 	case !have.Has(int(req.index)):
-		writeStatus(str, statusNotHeld)
-		return
+		return ErrNotHeld
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
 	defer cancel()
 	release, err := n.uploads.acquire(ctx, req.priority)
 	if err != nil {
-		writeStatus(str, statusBusy)
-		return
+		return fmt.Errorf("%w: no upload slot: %w", ErrBusy, err)
 	}
 	defer release()
 	b, err := n.store.ReadChunk(req.id, int(req.index))
 	switch {
 	case errors.Is(err, cache.ErrCorrupt), errors.Is(err, cache.ErrClosed):
-		writeStatus(str, statusGone) // dropped by its check, or shutting down
-		return
+		return err
 	case err != nil:
-		writeStatus(str, statusNotHeld)
-		return
+		return fmt.Errorf("%w: %w", ErrNotHeld, err)
 	}
 	if n.limiter != nil {
 		if err := n.limiter.WaitN(n.ctx, len(b)); err != nil {
-			writeStatus(str, statusBusy)
-			return
+			return fmt.Errorf("%w: upload rate: %w", ErrBusy, err)
 		}
 	}
-	if writeBytes(str, b) == nil {
-		n.bytesServed.Add(int64(len(b)))
-		n.chunksOut.Add(1)
+	if err := writeBytes(str, b); err != nil {
+		return sent(err)
 	}
+	n.bytesServed.Add(int64(len(b)))
+	n.chunksOut.Add(1)
+	return nil
 }
 
 // uploadSlots bounds concurrent uploads; a freed slot goes to a waiting

@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 
+	"github.com/potluckfm/potluck/cache"
 	"github.com/potluckfm/potluck/track"
 )
 
@@ -59,23 +60,50 @@ var (
 	ErrBadResponse    = errors.New("peer protocol: malformed response")
 )
 
-var statusErrors = map[byte]error{
-	statusNotHeld:        ErrNotHeld,
-	statusBusy:           ErrBusy,
-	statusBadRequest:     ErrBadRequest,
-	statusTooOldVersion:  ErrTooOldVersion,
-	statusUnknownVersion: ErrUnknownVersion,
-	statusGone:           ErrGone,
+// errorToStatus is the status a node answers with for err: the one place
+// where errors become status codes, statusToError being the way back.
+// What a request reader could not make sense of (ErrUnknownMagic,
+// ErrBadRequest, anything else) is a bad request.
+func errorToStatus(err error) byte {
+	switch {
+	case err == nil:
+		return statusOK
+	case errors.Is(err, ErrNotHeld):
+		return statusNotHeld
+	case errors.Is(err, ErrBusy):
+		return statusBusy
+	case errors.Is(err, ErrTooOldVersion):
+		return statusTooOldVersion
+	case errors.Is(err, ErrUnknownVersion):
+		return statusUnknownVersion
+	case errors.Is(err, ErrGone), errors.Is(err, cache.ErrCorrupt), errors.Is(err, cache.ErrClosed):
+		return statusGone
+	default:
+		return statusBadRequest
+	}
 }
 
-// statusOf maps an error to the status sent for it, the reverse of statusErrors.
-func statusOf(err error) byte {
-	for st, e := range statusErrors {
-		if errors.Is(err, e) {
-			return st
-		}
+// statusToError is the error an asker gets for a response's status: nil
+// for OK, ErrBadResponse wrapped for a status this version does not know.
+func statusToError(st byte) error {
+	switch st {
+	case statusOK:
+		return nil
+	case statusNotHeld:
+		return ErrNotHeld
+	case statusBusy:
+		return ErrBusy
+	case statusBadRequest:
+		return ErrBadRequest
+	case statusTooOldVersion:
+		return ErrTooOldVersion
+	case statusUnknownVersion:
+		return ErrUnknownVersion
+	case statusGone:
+		return ErrGone
+	default:
+		return fmt.Errorf("%w: status %d", ErrBadResponse, st)
 	}
-	return statusBadRequest
 }
 
 // Limits on what a response may carry.
@@ -185,13 +213,7 @@ func readStatus(r io.Reader) error {
 	if _, err := io.ReadFull(r, st[:]); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadResponse, err)
 	}
-	if st[0] == statusOK {
-		return nil
-	}
-	if err, ok := statusErrors[st[0]]; ok {
-		return err
-	}
-	return fmt.Errorf("%w: status %d", ErrBadResponse, st[0])
+	return statusToError(st[0])
 }
 
 // readBytes reads a response written by writeBytes, refusing more than limit bytes.

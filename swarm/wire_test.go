@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"testing"
 
+	"github.com/potluckfm/potluck/cache"
 	"github.com/potluckfm/potluck/track"
 )
 
@@ -60,14 +62,35 @@ func TestResponseGoldenBytes(t *testing.T) {
 		t.Errorf("read back %v %v", peers, err)
 	}
 
-	for st, want := range statusErrors {
+	for st := range byte(10) {
 		buf.Reset()
 		writeStatus(&buf, st)
-		if _, err := readBytes(&buf, 10); !errors.Is(err, want) {
-			t.Errorf("status %d: %v, want %v", st, err, want)
+		_, err := readBytes(&buf, 10)
+		switch {
+		case st == statusOK:
+			if !errors.Is(err, ErrBadResponse) { // an OK with no length
+				t.Errorf("status 0 with nothing after it: %v", err)
+			}
+		case st > statusGone:
+			if !errors.Is(err, ErrBadResponse) {
+				t.Errorf("unknown status %d: %v, want ErrBadResponse", st, err)
+			}
+		default:
+			if got := errorToStatus(err); got != st {
+				t.Errorf("status %d read back as %v, which answers with status %d", st, err, got)
+			}
 		}
-		if statusOf(want) != st {
-			t.Errorf("statusOf(%v) = %d, want %d", want, statusOf(want), st)
+	}
+	for err, want := range map[error]byte{
+		nil:                                      statusOK,
+		ErrUnknownMagic:                          statusBadRequest,
+		fmt.Errorf("x: %w", ErrBusy):             statusBusy,
+		fmt.Errorf("%w: disk", cache.ErrCorrupt): statusGone,
+		cache.ErrClosed:                          statusGone,
+		errors.New("anything else"):              statusBadRequest,
+	} {
+		if got := errorToStatus(err); got != want {
+			t.Errorf("errorToStatus(%v) = %d, want %d", err, got, want)
 		}
 	}
 }

@@ -33,7 +33,7 @@ type Config struct {
 	DataDir string
 	// Origin is the client of the origin this node's swarm belongs to. Its
 	// URL's key is the one every manifest must be signed with.
-	Origin *origin.Client
+	Origin Origin
 	// Store is the node's cache: what it plays from and serves.
 	Store cache.Store
 	// Listen is the UDP host:port of the peer protocol (default ":0").
@@ -72,7 +72,7 @@ type Node struct {
 	id      PeerID
 	key     ed25519.PrivateKey
 	log     *slog.Logger
-	origin  *origin.Client
+	origin  Origin
 	store   cache.Store
 	tlsConf *tls.Config
 	tr      *quic.Transport

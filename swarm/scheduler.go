@@ -76,6 +76,7 @@ type scheduler struct {
 
 	results chan result
 	haves   chan peerHave
+	origSrc chunkSource // the origin, as a source of chunks
 
 	inflight   map[int][]*pending // chunk → requests out (a peer's, and maybe the origin's)
 	peers      map[PeerID]*streamPeer
@@ -84,9 +85,17 @@ type scheduler struct {
 	waiting    map[int]time.Time // when a chunk no peer held began waiting for a mate
 	discovered bool              // the first lookup ended, or chunks waited long enough for it
 	lookedUp   bool              // the first lookup ended
+	lastReq    reqID             // the last request's ID
 }
 
+// reqID names one request of a stream: an answer carries the ID of the
+// request it answers, so a late answer to a cancelled request cannot be
+// taken for a newer request of the same chunk.
+type reqID uint64
+
 type pending struct {
+	id      reqID
+	src     chunkSource
 	peer    *peerConn // nil for the origin
 	sp      *streamPeer
 	started time.Time
@@ -94,6 +103,7 @@ type pending struct {
 }
 
 type result struct {
+	req   reqID
 	chunk int
 	data  []byte
 	peer  *peerConn // nil for the origin
@@ -139,6 +149,7 @@ func newScheduler(s *Stream) *scheduler {
 	return &scheduler{
 		s: s, n: s.n, m: s.m, cfg: s.cfg,
 		results:  make(chan result, 64),
+		origSrc:  originSource{s.n.origin},
 		haves:    make(chan peerHave, 64),
 		inflight: map[int][]*pending{},
 		peers:    map[PeerID]*streamPeer{},
@@ -411,21 +422,19 @@ func (sc *scheduler) anyPeerHolds(i int) bool {
 
 func (sc *scheduler) askPeer(ctx context.Context, p *streamPeer, i int) {
 	rctx, cancel := context.WithCancel(ctx)
-	sc.inflight[i] = append(sc.inflight[i], &pending{peer: p.c, sp: p, started: time.Now(), cancel: cancel})
+	sc.lastReq++
+	id := sc.lastReq
+	sc.inflight[i] = append(sc.inflight[i], &pending{id: id, src: p.c, peer: p.c, sp: p, started: time.Now(), cancel: cancel})
 	p.inflight++
 	prio := PriorityPlaying
 	if sc.s.mode == ModeFetch {
 		prio = PriorityPrefetch
 	}
-	_, size := sc.m.ChunkBounds(i)
 	sc.n.wg.Go(func() {
 		defer cancel()
-		b, err := p.c.chunk(rctx, sc.m.ID, i, size, prio)
-		if err == nil {
-			err = sc.m.VerifyChunk(i, b)
-		}
+		b, err := p.c.fetchChunk(rctx, sc.m, i, prio)
 		select {
-		case sc.results <- result{chunk: i, data: b, peer: p.c, err: err}:
+		case sc.results <- result{req: id, chunk: i, data: b, peer: p.c, err: err}:
 		case <-ctx.Done():
 		}
 	})
@@ -444,13 +453,16 @@ func (sc *scheduler) askOrigin(ctx context.Context, i int) {
 		timeout = originFirstTimeout
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
-	sc.inflight[i] = append(sc.inflight[i], &pending{started: time.Now(), cancel: cancel})
+	sc.lastReq++
+	id := sc.lastReq
+	src := sc.origSrc
+	sc.inflight[i] = append(sc.inflight[i], &pending{id: id, src: src, started: time.Now(), cancel: cancel})
 	sc.origin.inflight++
 	sc.n.wg.Go(func() {
 		defer cancel()
-		b, err := sc.n.origin.Chunk(rctx, sc.m, i)
+		b, err := src.fetchChunk(rctx, sc.m, i, 0)
 		select {
-		case sc.results <- result{chunk: i, data: b, err: err}:
+		case sc.results <- result{req: id, chunk: i, data: b, err: err}:
 		case <-ctx.Done():
 		}
 	})
@@ -459,7 +471,7 @@ func (sc *scheduler) askOrigin(ctx context.Context, i int) {
 // handle takes one answer: a verified chunk, or a failure to route around.
 func (sc *scheduler) handle(r result) {
 	ps := sc.inflight[r.chunk]
-	idx := slices.IndexFunc(ps, func(p *pending) bool { return p.peer == r.peer })
+	idx := slices.IndexFunc(ps, func(p *pending) bool { return p.id == r.req })
 	if idx >= 0 && ps[idx].sp != nil {
 		ps[idx].sp.inflight--
 	}

@@ -55,9 +55,9 @@ func (n *Node) conn(ctx context.Context, p PeerAddr) (*peerConn, error) {
 	}
 	for {
 		n.mu.Lock()
-		if why, bad := n.banned[p.ID]; bad {
+		if b, bad := n.banned[p.ID]; bad {
 			n.mu.Unlock()
-			return nil, fmt.Errorf("peer %s is banned: %s", p.ID.Short(), why)
+			return nil, fmt.Errorf("peer %s is banned: %s", p.ID.Short(), b.why)
 		}
 		if c := n.conns[p.ID]; c != nil && c.conn.Context().Err() == nil {
 			n.mu.Unlock()
@@ -147,10 +147,10 @@ func (n *Node) addConn(qc *quic.Conn, id PeerID, addr string, outbound bool) *pe
 		defer old.conn.CloseWithError(errCodeDuplicate, "duplicate connection")
 	}
 	n.conns[id] = c
-	if _, ok := n.known[id]; !ok && !outbound {
+	if !outbound {
 		// An inbound peer's address is its listening socket: nodes dial
 		// from the socket they listen on.
-		n.known[id] = knownPeer{Addr: addr}
+		n.rememberLocked(id, addr)
 	}
 	n.mu.Unlock()
 	n.wg.Go(func() { n.serveConn(c, true) })
@@ -168,6 +168,7 @@ func (n *Node) serveConn(c *peerConn, registered bool) {
 		delete(n.live, c.conn)
 		if registered && n.conns[c.id] == c {
 			delete(n.conns, c.id)
+			delete(n.whoHas, c.id) // its searches: the table is by connected asker
 		}
 		n.mu.Unlock()
 	}()

@@ -11,5 +11,10 @@
 // one bad byte or a manifest the origin did not sign is disconnected and
 // banned for the node's lifetime.
 //
+// Every table another node can grow is bounded (see limits): the address
+// book, bans, the holders noted per track and the neighbour searches
+// remembered per asker. A full table keeps what it found itself and the
+// newest word, and forgets the oldest.
+//
 // The wire format is written down in docs/protocol.md.
 package swarm

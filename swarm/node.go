@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -88,17 +89,47 @@ type Node struct {
 	conns   map[PeerID]*peerConn
 	live    map[*quic.Conn]struct{} // every connection being served, duplicates included
 	dialing map[PeerID]chan struct{}
+	lim     limits
 	known   map[PeerID]knownPeer
-	banned  map[PeerID]string
+	banned  map[PeerID]banned
 	holders map[track.ID]map[PeerID]time.Time // who told us they hold what
 	open    map[track.ID]int                  // tracks with open streams
 	books   map[track.ID]map[*haveBook]bool   // the streams' haveBooks, by track
-	whoHas  map[whoHasKey]time.Time           // recent neighbour searches served
+	whoHas  map[PeerID]map[track.ID]time.Time // recent neighbour searches served, by asker
 
 	announce    chan struct{}
 	bytesServed atomic.Int64
 	chunksOut   atomic.Int64
 	mapsOut     atomic.Int64
+}
+
+// limits bound the tables other nodes can grow. Each is a count of
+// entries; when one is full the oldest entry gives way, or the newcomer is
+// not recorded where it has no age to compare.
+type limits struct {
+	known           int // address book (peer exchange, inbound peers, good peers)
+	banned          int // bans, the oldest forgotten first
+	holderTracks    int // tracks with holders noted
+	holdersPerTrack int // holders noted per track
+	whoHasPerAsker  int // neighbour searches remembered per asker
+}
+
+func defaultLimits() limits {
+	return limits{
+		known:           1000,
+		banned:          1024,
+		holderTracks:    256,
+		holdersPerTrack: maxPeersListed,
+		whoHasPerAsker:  64,
+	}
+}
+
+// holderTTL is how long a peer's word that it holds a track is believed.
+const holderTTL = 10 * time.Minute
+
+type banned struct {
+	why string
+	at  time.Time
 }
 
 type knownPeer struct {
@@ -143,10 +174,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		conns:    map[PeerID]*peerConn{},
 		live:     map[*quic.Conn]struct{}{},
 		dialing:  map[PeerID]chan struct{}{},
+		lim:      defaultLimits(),
 		known:    map[PeerID]knownPeer{},
-		banned:   map[PeerID]string{},
+		banned:   map[PeerID]banned{},
 		holders:  map[track.ID]map[PeerID]time.Time{},
-		whoHas:   map[whoHasKey]time.Time{},
+		whoHas:   map[PeerID]map[track.ID]time.Time{},
 		open:     map[track.ID]int{},
 		books:    map[track.ID]map[*haveBook]bool{},
 		announce: make(chan struct{}, 1),
@@ -212,8 +244,8 @@ func (n *Node) Peers() []PeerAddr {
 func (n *Node) Banned(id PeerID) (string, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	why, ok := n.banned[id]
-	return why, ok
+	b, ok := n.banned[id]
+	return b.why, ok
 }
 
 // Close stops the node: connections, listeners, goroutines. It remembers
@@ -381,9 +413,15 @@ func (n *Node) learn(peers []PeerAddr) {
 		if _, bad := n.banned[p.ID]; bad {
 			continue
 		}
-		if _, ok := n.known[p.ID]; !ok && len(n.known) < 1000 {
-			n.known[p.ID] = knownPeer{Addr: p.Addr}
-		}
+		n.rememberLocked(p.ID, p.Addr)
+	}
+}
+
+// rememberLocked adds a peer to the address book if it is new and the book
+// has room: what peers tell us never pushes out what we found. n.mu held.
+func (n *Node) rememberLocked(id PeerID, addr string) {
+	if _, ok := n.known[id]; !ok && len(n.known) < n.lim.known {
+		n.known[id] = knownPeer{Addr: addr}
 	}
 }
 
@@ -391,7 +429,25 @@ func (n *Node) learn(peers []PeerAddr) {
 func (n *Node) markGood(p *peerConn) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if _, ok := n.known[p.id]; !ok && len(n.known) >= n.lim.known {
+		// A peer that delivered outranks the one that delivered least
+		// recently (or never).
+		oldest := minKey(n.known, func(k knownPeer) time.Time { return k.LastGood })
+		delete(n.known, oldest)
+	}
 	n.known[p.id] = knownPeer{Addr: p.addr, LastGood: time.Now()}
+}
+
+// minKey returns the key of m whose value has the earliest time.
+func minKey[K comparable, V any](m map[K]V, at func(V) time.Time) K {
+	var key K
+	var first time.Time
+	for k, v := range m {
+		if t := at(v); first.IsZero() || t.Before(first) {
+			key, first = k, t
+		}
+	}
+	return key
 }
 
 const knownFile = "peers.json"
@@ -406,8 +462,11 @@ func (n *Node) loadKnown() {
 		n.log.Warn("ignoring unreadable peer list", "err", err)
 		return
 	}
-	for id, k := range m {
-		if id != n.id && k.Addr != "" {
+	// The newest first, as many as the book holds.
+	ids := slices.Collect(maps.Keys(m))
+	slices.SortFunc(ids, func(a, b PeerID) int { return m[b].LastGood.Compare(m[a].LastGood) })
+	for _, id := range ids {
+		if k := m[id]; id != n.id && k.Addr != "" && len(n.known) < n.lim.known {
 			n.known[id] = k
 		}
 	}
@@ -425,11 +484,15 @@ func (n *Node) saveKnown() {
 	n.mu.Unlock()
 	b, err := json.MarshalIndent(good, "", "  ")
 	if err != nil {
-		return
+		panic("bug: peer list does not encode: " + err.Error())
 	}
 	tmp := filepath.Join(n.cfg.DataDir, knownFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err == nil {
-		os.Rename(tmp, filepath.Join(n.cfg.DataDir, knownFile))
+	err = os.WriteFile(tmp, b, 0o600)
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(n.cfg.DataDir, knownFile))
+	}
+	if err != nil {
+		n.log.Warn("peer list not saved", "err", err)
 	}
 }
 
@@ -456,12 +519,18 @@ func (n *Node) ban(id PeerID, why string) {
 		n.mu.Unlock()
 		return
 	}
-	n.banned[id] = why
+	if len(n.banned) >= n.lim.banned {
+		delete(n.banned, minKey(n.banned, func(b banned) time.Time { return b.at }))
+	}
+	n.banned[id] = banned{why: why, at: time.Now()}
 	c := n.conns[id]
 	delete(n.conns, id)
 	delete(n.known, id)
-	for _, h := range n.holders {
+	for t, h := range n.holders {
 		delete(h, id)
+		if len(h) == 0 {
+			delete(n.holders, t)
+		}
 	}
 	n.mu.Unlock()
 	n.log.Warn("banned peer", "peer", id.Short(), "why", why)
@@ -481,12 +550,38 @@ func (n *Node) isBanned(id PeerID) bool {
 func (n *Node) noteHolder(t track.ID, id PeerID) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	now := time.Now()
 	h := n.holders[t]
 	if h == nil {
+		if len(n.holders) >= n.lim.holderTracks {
+			// Make room: the track whose latest word is oldest goes.
+			delete(n.holders, minKey(n.holders, latest))
+		}
 		h = map[PeerID]time.Time{}
 		n.holders[t] = h
 	}
-	h[id] = time.Now()
+	if _, ok := h[id]; !ok && len(h) >= n.lim.holdersPerTrack {
+		for pid, seen := range h {
+			if now.Sub(seen) > holderTTL {
+				delete(h, pid)
+			}
+		}
+		if len(h) >= n.lim.holdersPerTrack {
+			delete(h, minKey(h, func(seen time.Time) time.Time { return seen }))
+		}
+	}
+	h[id] = now
+}
+
+// latest is the time of the newest word among a track's holders.
+func latest(h map[PeerID]time.Time) time.Time {
+	var t time.Time
+	for _, seen := range h {
+		if seen.After(t) {
+			t = seen
+		}
+	}
+	return t
 }
 
 // watchInterest registers a stream's haveBook for track id until the

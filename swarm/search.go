@@ -16,12 +16,6 @@ func (c *peerConn) whoHas(ctx context.Context, id track.ID, ttl byte) ([]PeerAdd
 	return c.getPeers(ctx, request{typ: msgWhoHas, id: id, ttl: ttl})
 }
 
-// whoHasKey names a neighbour search served: which track, asked by whom.
-type whoHasKey struct {
-	id    track.ID
-	asker PeerID
-}
-
 // answerWhoHas answers a neighbour search: the peers this node knows to
 // hold id (itself included), and with ttl > 1 what its own neighbours say.
 // A search for the same track by the same asker within a few seconds is
@@ -32,16 +26,9 @@ func (n *Node) answerWhoHas(asker PeerID, id track.ID, ttl byte) []PeerAddr {
 		out = append(out, PeerAddr{ID: n.id, Addr: n.announceAddr()})
 	}
 	n.mu.Lock()
-	key := whoHasKey{id, asker}
-	fresh := time.Since(n.whoHas[key]) > 5*time.Second
-	n.whoHas[key] = time.Now()
-	for k, t := range n.whoHas {
-		if time.Since(t) > time.Minute {
-			delete(n.whoHas, k)
-		}
-	}
+	fresh := n.searchServedLocked(asker, id)
 	for pid, seen := range n.holders[id] {
-		if c := n.conns[pid]; c != nil && pid != asker && time.Since(seen) < 10*time.Minute {
+		if c := n.conns[pid]; c != nil && pid != asker && time.Since(seen) < holderTTL {
 			out = append(out, PeerAddr{ID: pid, Addr: c.addr})
 		}
 	}
@@ -52,6 +39,36 @@ func (n *Node) answerWhoHas(asker PeerID, id track.ID, ttl byte) []PeerAddr {
 		out = append(out, n.askNeighbours(ctx, id, ttl-1, asker)...)
 	}
 	return dedupe(out, asker)
+}
+
+// searchServedLocked records that asker searched for id and reports
+// whether the search is fresh: the first by this asker for this track in
+// 5 s. An asker remembered with as many searches as it may have is not
+// fresh either, so a flood of searches for made-up tracks neither grows the
+// table nor starts searches further on. n.mu held.
+func (n *Node) searchServedLocked(asker PeerID, id track.ID) bool {
+	now := time.Now()
+	m := n.whoHas[asker]
+	if m == nil {
+		m = map[track.ID]time.Time{}
+		n.whoHas[asker] = m
+	}
+	if last, ok := m[id]; ok {
+		m[id] = now
+		return now.Sub(last) > 5*time.Second
+	}
+	if len(m) >= n.lim.whoHasPerAsker {
+		for t, last := range m {
+			if now.Sub(last) > time.Minute {
+				delete(m, t)
+			}
+		}
+		if len(m) >= n.lim.whoHasPerAsker {
+			return false
+		}
+	}
+	m[id] = now
+	return true
 }
 
 // askNeighbours sends a neighbour search to every connected peer but skip

@@ -19,13 +19,25 @@ import (
 
 // playerAdapter is the app.Player the UI drives: it forwards each call to
 // the player on one goroutine of its own, in order, so a click never waits
-// for the player.
+// for the player. Its queue has no bound, so a call never blocks; a seek
+// or a volume change replaces one of its kind still waiting at the tail
+// (a dragged slider sends many), and every other call is a single player
+// command, so that a track ending meanwhile cannot split it.
 type playerAdapter struct {
 	p    *player.Player
 	once sync.Once
-	cmds chan func() error
+	wake chan struct{} // a call was queued
+	mu   sync.Mutex
+	cmds []adapterCmd
 	// failed is the last track whose play failed (see onEvent).
 	failed atomic.Pointer[track.ID]
+}
+
+// adapterCmd is a queued call; one with a kind replaces the command of
+// the same kind at the tail of the queue.
+type adapterCmd struct {
+	kind string
+	run  func() error
 }
 
 // onEvent is the player's Config.OnEvent: it remembers which track failed,
@@ -40,59 +52,93 @@ func (a *playerAdapter) onEvent(e player.Event) {
 	}
 }
 
-func (a *playerAdapter) send(f func() error) {
+// send queues f, of kind (or "" for a call that merges with none), and
+// returns at once. The goroutine that runs the queue ends with the player.
+func (a *playerAdapter) send(kind string, f func() error) {
 	a.once.Do(func() {
-		a.cmds = make(chan func() error, 64)
-		go func() {
-			for {
-				select {
-				case f := <-a.cmds:
-					f() // errors surface in State().Err
-				case <-a.p.Done():
-					return
-				}
-			}
-		}()
+		a.wake = make(chan struct{}, 1)
+		go a.run()
 	})
+	a.mu.Lock()
+	if n := len(a.cmds); kind != "" && n > 0 && a.cmds[n-1].kind == kind {
+		a.cmds[n-1].run = f
+	} else {
+		a.cmds = append(a.cmds, adapterCmd{kind, f})
+	}
+	a.mu.Unlock()
 	select {
-	case a.cmds <- f:
-	case <-a.p.Done():
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (a *playerAdapter) run() {
+	for {
+		select {
+		case <-a.wake:
+		case <-a.p.Done():
+			return
+		}
+		for {
+			a.mu.Lock()
+			if len(a.cmds) == 0 {
+				a.mu.Unlock()
+				break
+			}
+			c := a.cmds[0]
+			a.cmds = a.cmds[1:]
+			a.mu.Unlock()
+			c.run() // errors surface in State().Err
+		}
 	}
 }
 
 func (a *playerAdapter) PlayContext(ids []track.ID, start int) {
 	ids = slices.Clone(ids)
-	a.send(func() error { return a.p.SetQueue(ids, start) })
+	a.send("", func() error { return a.p.SetQueue(ids, start) })
 }
 func (a *playerAdapter) PlayNext(ids ...track.ID) {
 	ids = slices.Clone(ids)
-	a.send(func() error { return a.p.InsertNext(ids...) })
+	a.send("", func() error { return a.p.InsertNext(ids...) })
 }
 func (a *playerAdapter) Enqueue(ids ...track.ID) {
 	ids = slices.Clone(ids)
-	a.send(func() error { return a.p.Append(ids...) })
+	a.send("", func() error { return a.p.Append(ids...) })
 }
-func (a *playerAdapter) TogglePause() {
-	a.send(func() error {
-		switch a.p.State().Status {
-		case player.Playing, player.Loading:
-			return a.p.Pause()
-		}
-		return a.p.Play()
-	})
+func (a *playerAdapter) TogglePause()         { a.send("", a.p.TogglePause) }
+func (a *playerAdapter) Next()                { a.send("", a.p.Next) }
+func (a *playerAdapter) Previous()            { a.send("", a.p.Previous) }
+func (a *playerAdapter) Seek(t time.Duration) { a.send("seek", func() error { return a.p.Seek(t) }) }
+func (a *playerAdapter) SetVolume(v float64) {
+	a.send("volume", func() error { return a.p.SetVolume(v) })
 }
-func (a *playerAdapter) Next()                { a.send(a.p.Next) }
-func (a *playerAdapter) Previous()            { a.send(a.p.Previous) }
-func (a *playerAdapter) Seek(t time.Duration) { a.send(func() error { return a.p.Seek(t) }) }
-func (a *playerAdapter) SetVolume(v float64)  { a.send(func() error { return a.p.SetVolume(v) }) }
-func (a *playerAdapter) Remove(i int)         { a.send(func() error { return a.p.RemoveUpcoming(i) }) }
+
+// Remove and Move name the track at the index the UI shows, read now, so
+// that the player edits that track even if one ends before the edit runs.
+func (a *playerAdapter) Remove(i int) {
+	if id, ok := a.upcoming(i); ok {
+		a.send("", func() error { return a.p.RemoveUpcoming(i, id) })
+	}
+}
 func (a *playerAdapter) Move(from, to int) {
-	a.send(func() error { return a.p.MoveUpcoming(from, to) })
+	if id, ok := a.upcoming(from); ok {
+		a.send("", func() error { return a.p.MoveUpcoming(from, to, id) })
+	}
 }
-func (a *playerAdapter) Clear()             { a.send(a.p.ClearUpcoming) }
-func (a *playerAdapter) SetShuffle(on bool) { a.send(func() error { return a.p.SetShuffle(on) }) }
+
+// upcoming is the i-th upcoming track in the player's state now.
+func (a *playerAdapter) upcoming(i int) (track.ID, bool) {
+	up := a.p.State().Upcoming
+	if i < 0 || i >= len(up) {
+		return track.ID{}, false
+	}
+	return up[i], true
+}
+
+func (a *playerAdapter) Clear()             { a.send("", a.p.ClearUpcoming) }
+func (a *playerAdapter) SetShuffle(on bool) { a.send("", func() error { return a.p.SetShuffle(on) }) }
 func (a *playerAdapter) SetRepeat(r app.Repeat) {
-	a.send(func() error { return a.p.SetRepeat(player.Repeat(r)) })
+	a.send("", func() error { return a.p.SetRepeat(player.Repeat(r)) })
 }
 
 func (a *playerAdapter) State() app.PlayerState {

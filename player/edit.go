@@ -86,28 +86,58 @@ func (q *Queue) ClearUpcoming() {
 	q.relist(keep)
 }
 
-// RemoveUpcoming removes the i-th track after the current one; the
-// current track plays on.
-func (p *Player) RemoveUpcoming(i int) error {
+// RemoveUpcoming removes track id, which the caller saw as the i-th
+// track after the current one. The edit names the track it means: if
+// tracks ended or moved since the caller looked, the occurrence of id
+// nearest to i is removed, and if id is no longer upcoming nothing is.
+// The current track plays on.
+func (p *Player) RemoveUpcoming(i int, id track.ID) error {
 	return p.do(func(l *loop) error {
-		err := l.q.RemoveUpcoming(i)
+		at, err := findUpcoming(l.q.Upcoming(), i, id)
+		if err != nil {
+			return err
+		}
+		err = l.q.RemoveUpcoming(at)
 		l.syncIndex()
 		l.checkPrefetch()
-		l.publish()
 		return err
 	})
 }
 
-// MoveUpcoming reorders the tracks after the current one.
-func (p *Player) MoveUpcoming(from, to int) error {
+// MoveUpcoming moves track id, which the caller saw as the upcoming track
+// at from, to position to of what is upcoming. Like RemoveUpcoming it
+// finds id where it is now, and shifts to by as much as id moved.
+func (p *Player) MoveUpcoming(from, to int, id track.ID) error {
 	return p.do(func(l *loop) error {
-		err := l.q.MoveUpcoming(from, to)
+		up := l.q.Upcoming()
+		at, err := findUpcoming(up, from, id)
+		if err != nil {
+			return err
+		}
+		err = l.q.MoveUpcoming(at, min(max(to+at-from, 0), len(up)-1))
 		l.syncIndex()
 		l.checkPrefetch()
-		l.publish()
 		return err
 	})
 }
+
+// findUpcoming returns the index in up of the occurrence of id nearest to
+// i (the earlier one of two as near: a track that ended moved the rest
+// up by one).
+func findUpcoming(up []track.ID, i int, id track.ID) (int, error) {
+	at := -1
+	for j, u := range up {
+		if u == id && (at < 0 || abs(j-i) < abs(at-i)) {
+			at = j
+		}
+	}
+	if at < 0 {
+		return 0, fmt.Errorf("player: track %s is no longer upcoming", id)
+	}
+	return at, nil
+}
+
+func abs(n int) int { return max(n, -n) }
 
 // ClearUpcoming removes every track after the current one.
 func (p *Player) ClearUpcoming() error {
@@ -115,7 +145,6 @@ func (p *Player) ClearUpcoming() error {
 		l.q.ClearUpcoming()
 		l.syncIndex()
 		l.checkPrefetch()
-		l.publish()
 		return nil
 	})
 }

@@ -286,17 +286,30 @@ func (p *Player) InsertNext(ids ...track.ID) error {
 // Play resumes after Pause (or Cue), or starts the queue if nothing
 // plays: after the queue ended, with what was added since, else with a
 // new pass over the whole list.
-func (p *Player) Play() error {
+func (p *Player) Play() error { return p.do((*loop).play) }
+
+func (l *loop) play() error {
+	if l.cur != nil {
+		l.resume()
+		return nil
+	}
+	if _, _, ok := l.q.Current(); !ok && !l.q.Rewind() {
+		return errors.New("player: the queue is empty")
+	}
+	l.startCurrent(true, 0)
+	return nil
+}
+
+// TogglePause pauses a track that plays or loads, and otherwise does what
+// Play does, in one command: a track that ends meanwhile cannot turn a
+// pause into a play.
+func (p *Player) TogglePause() error {
 	return p.do(func(l *loop) error {
-		if l.cur != nil {
-			l.resume()
+		if l.cur != nil && !l.paused && !l.pausing {
+			l.pause()
 			return nil
 		}
-		if _, _, ok := l.q.Current(); !ok && !l.q.Rewind() {
-			return errors.New("player: the queue is empty")
-		}
-		l.startCurrent(true, 0)
-		return nil
+		return l.play()
 	})
 }
 

@@ -682,3 +682,62 @@ func TestPlayerQueueAfterTheEnd(t *testing.T) {
 		t.Errorf("after Previous: played %v, upcoming %v", s.Played, s.Upcoming)
 	}
 }
+
+// TestPlayerTogglePause: one command pauses what plays or loads and plays
+// what is paused or stopped.
+func TestPlayerTogglePause(t *testing.T) {
+	ts := demoTracks(t)
+	a := ts[0]
+	p, ev := newPlayer(t, NewNullSink(1), newSources(a), nil)
+	p.SetQueue([]track.ID{a.m.ID}, -1)
+	if err := p.TogglePause(); err != nil {
+		t.Fatal(err)
+	}
+	ev.next(t, TrackStarted)
+	if err := p.TogglePause(); err != nil {
+		t.Fatal(err)
+	}
+	if s := p.State(); s.Status != Paused {
+		t.Fatalf("status %v after toggling a play", s.Status)
+	}
+	if err := p.TogglePause(); err != nil {
+		t.Fatal(err)
+	}
+	if s := p.State(); s.Status != Playing {
+		t.Fatalf("status %v after toggling a pause", s.Status)
+	}
+}
+
+// TestPlayerEditsNameTheirTrack: an edit of the upcoming tracks made with
+// the index seen before a track ended applies to the track it names.
+func TestPlayerEditsNameTheirTrack(t *testing.T) {
+	ts := demoTracks(t)
+	a, b, c, d := ts[0], ts[1], ts[2], ts[3]
+	p, ev := newPlayer(t, NewNullSink(8), newSources(a, b, c, d), nil)
+	ids := []track.ID{a.m.ID, b.m.ID, c.m.ID, d.m.ID}
+	p.SetQueue(ids, -1)
+	p.PlayAt(0, a.m.Duration()-300*time.Millisecond)
+	ev.next(t, TrackStarted)
+	seen := p.State().Upcoming // b, c, d
+	if e := ev.next(t, TrackStarted); e.Track != b.m.ID {
+		t.Fatalf("started %v, want the second track", e.Track)
+	}
+	p.Pause()
+	// Upcoming is now c, d: c moved from 1 to 0.
+	if err := p.RemoveUpcoming(1, seen[1]); err != nil {
+		t.Fatal(err)
+	}
+	if s := p.State(); !slices.Equal(s.Upcoming, []track.ID{d.m.ID}) {
+		t.Errorf("after removing the third track: upcoming %v, want only the fourth", s.Upcoming)
+	}
+	if err := p.RemoveUpcoming(1, c.m.ID); err == nil {
+		t.Error("removing a track no longer upcoming did not fail")
+	}
+	p.Append(a.m.ID) // upcoming d, a; seen one track earlier as x, d, a
+	if err := p.MoveUpcoming(1, 2, d.m.ID); err != nil {
+		t.Fatal(err)
+	}
+	if s := p.State(); !slices.Equal(s.Upcoming, []track.ID{a.m.ID, d.m.ID}) {
+		t.Errorf("after a stale move of the fourth track down: upcoming %v", s.Upcoming)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"sync"
 	"time"
@@ -86,6 +85,10 @@ type scheduler struct {
 	discovered bool              // the first lookup ended, or chunks waited long enough for it
 	lookedUp   bool              // the first lookup ended
 	lastReq    reqID             // the last request's ID
+
+	announced         bool // after the stream's first chunk
+	announcedComplete bool // the whole track: once, not every pass
+	stopDiscovery     func()
 }
 
 // reqID names one request of a stream: an answer carries the ID of the
@@ -166,33 +169,6 @@ func (sc *scheduler) dropPeer(id PeerID) {
 	sc.book.forget(id)
 }
 
-// leaveToMate reports whether chunk i, which no peer holds yet, should be
-// left to a swarm-mate (a peer fetching the same track) to get from the
-// origin. Mates split the chunks among them by rank of ID, so a crowd
-// fetching one track costs the origin about one copy, not one per node; a
-// chunk left to a mate goes to the origin anyway after MateWait.
-func (sc *scheduler) leaveToMate(i int, now time.Time) bool {
-	ids := []PeerID{sc.n.id}
-	for id, p := range sc.peers {
-		if p.have.Count() < sc.m.NumChunks() && p.c.conn.Context().Err() == nil {
-			ids = append(ids, id)
-		}
-	}
-	if len(ids) == 1 {
-		return false
-	}
-	slices.Sort(ids)
-	if ids[i%len(ids)] == sc.n.id {
-		return false
-	}
-	since, ok := sc.waiting[i]
-	if !ok {
-		sc.waiting[i] = now
-		return true
-	}
-	return now.Sub(since) < sc.cfg.MateWait
-}
-
 func (sc *scheduler) run(ctx context.Context) {
 	defer func() {
 		for _, ps := range sc.inflight {
@@ -204,6 +180,7 @@ func (sc *scheduler) run(ctx context.Context) {
 	discoveryDone := make(chan struct{})
 	dctx, stopDiscovery := context.WithCancel(ctx)
 	defer stopDiscovery()
+	sc.stopDiscovery = stopDiscovery
 	if !sc.n.cfg.NoPeers && sc.s.view().got.Count() < sc.m.NumChunks() {
 		sc.n.wg.Go(func() { sc.discover(dctx, discoveryDone) })
 	} else {
@@ -214,26 +191,14 @@ func (sc *scheduler) run(ctx context.Context) {
 	defer waitTimer.Stop()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	announced, announcedComplete := false, false
 	for {
 		v := sc.s.view()
 		if v.closed {
 			return
 		}
-		complete := v.got.Count() == sc.m.NumChunks()
-		if complete && !announcedComplete {
-			// Once: the stream of a whole track stays open while it plays,
-			// and every tick here used to make an announce to the tracker.
-			announcedComplete = true
-			sc.n.AnnounceNow()
-			stopDiscovery()
-		}
-		if !announced && v.got.Count() > 0 {
-			announced = true
-			sc.n.AnnounceNow()
-		}
-		if !complete {
-			sc.plan(ctx, v)
+		now := time.Now()
+		for _, a := range decide(sc.snapshot(v, now)) {
+			sc.apply(ctx, a, now)
 		}
 		select {
 		case <-ctx.Done():
@@ -253,134 +218,92 @@ func (sc *scheduler) run(ctx context.Context) {
 	}
 }
 
-// plan sends requests for the chunks that need one, most urgent first.
-func (sc *scheduler) plan(ctx context.Context, v view) {
-	now := time.Now()
-	n := sc.m.NumChunks()
-	order := make([]int, 0, n)
-	for i := v.pos; i < n; i++ {
-		order = append(order, i)
+// snapshot is what decide needs of the scheduler and its stream now.
+func (sc *scheduler) snapshot(v view, now time.Time) *snapshot {
+	in := &snapshot{
+		now: now, cfg: sc.cfg, mode: sc.s.mode, self: sc.n.id, noPeers: sc.n.cfg.NoPeers,
+		m: sc.m, pts: sc.s.chunkPTS,
+		got: v.got, failed: v.failed, pos: v.pos, runStart: v.runStart,
+		playTime: v.playTime, clocked: v.clocked,
+		requests:   make(map[int][]flight, len(sc.inflight)),
+		peers:      make(map[PeerID]peerView, len(sc.peers)),
+		origin:     sc.origin,
+		waiting:    sc.waiting,
+		discovered: sc.discovered, lookedUp: sc.lookedUp,
+		announced: sc.announced, announcedComplete: sc.announcedComplete,
 	}
-	if sc.s.mode == ModeFetch {
-		for i := 0; i < v.pos; i++ {
-			order = append(order, i)
+	for i, ps := range sc.inflight {
+		fs := make([]flight, len(ps))
+		for j, p := range ps {
+			fs[j] = flight{id: p.id, chunk: i, from: p.src.sourceID(), started: p.started}
 		}
-	} else {
-		// A seek moved past these: stop fetching them.
-		for i, ps := range sc.inflight {
-			if i < v.pos {
-				for _, p := range ps {
-					p.cancel()
-					if p.sp != nil {
-						p.sp.inflight--
-					}
-				}
-				sc.dropPending(i)
-			}
-		}
+		in.requests[i] = fs
 	}
-	for _, i := range order {
-		if v.got.Has(i) {
-			continue
-		}
-		if v.failed[i] {
-			// Try again once a source may have it: a peer appeared, or the
-			// origin's back-off ran out.
-			if !sc.anyPeerHolds(i) && now.Before(sc.origin.downUntil) {
-				continue
-			}
-			sc.s.clearFailed(i)
-		}
-		// In ModePlay a chunk is due when playback reaches it; a cued
-		// stream's chunks are not due yet, and its head waits until
-		// playback is less than Head away.
-		due := time.Duration(math.MaxInt64)
-		if sc.s.mode == ModePlay && v.clocked {
-			due = sc.s.chunkPTS[i] - v.playTime
-		}
-		head := sc.s.chunkPTS[i]-sc.s.chunkPTS[v.runStart] < sc.cfg.Head && i >= v.runStart &&
-			(sc.s.mode != ModePlay || due < sc.cfg.Head)
-		urgent := due < sc.cfg.Emergency
-		if ps := sc.inflight[i]; len(ps) > 0 {
-			sc.watch(ctx, i, ps, urgent, now)
-			continue
-		}
-		originUp := !now.Before(sc.origin.downUntil)
-		if sc.n.cfg.NoPeers || ((head || urgent) && originUp) {
-			sc.askOrigin(ctx, i)
-			continue
-		}
-		if p := sc.bestPeer(i); p != nil {
-			sc.askPeer(ctx, p, i)
-			continue
-		}
-		if sc.discovered && !sc.anyPeerHas(i) && !sc.leaveToMate(i, now) {
-			sc.askOrigin(ctx, i)
+	for id, p := range sc.peers {
+		in.peers[id] = peerView{
+			have: p.have, inflight: p.inflight, rate: p.c.deliveryRate(), alive: p.c.alive(),
+			skip: p.skip, busy: p.busy, strikes: p.strikes,
 		}
 	}
+	return in
 }
 
-// watch moves a peer request that takes too long; for an urgent chunk a
-// slow peer gets a duplicate request to the origin.
-func (sc *scheduler) watch(ctx context.Context, i int, ps []*pending, urgent bool, now time.Time) {
-	for _, p := range ps {
-		if p.peer == nil {
-			return // the origin has it in hand
+// apply carries out one of decide's actions.
+func (sc *scheduler) apply(ctx context.Context, a action, now time.Time) {
+	switch a.kind {
+	case actRequest:
+		if a.peer == originID {
+			sc.startOrigin(ctx, a.chunk)
+		} else if sp := sc.peers[a.peer]; sp != nil {
+			sc.startPeer(ctx, sp, a.chunk)
 		}
-	}
-	p := ps[0]
-	sp := sc.peers[p.peer.id]
-	limit := sc.cfg.PeerTimeout
-	if sp != nil {
-		p.peer.mu.Lock()
-		if r := p.peer.rate; r > 0 {
-			_, l := sc.m.ChunkBounds(i)
-			limit = max(limit, 4*time.Duration(float64(l)*float64(sp.inflight)/r*float64(time.Second)))
-		}
-		p.peer.mu.Unlock()
-	}
-	switch age := now.Sub(p.started); {
-	case age > limit:
-		p.cancel()
-		sc.dropPending(i)
-		p.sp.inflight--
-		if sp != nil {
-			sp.skip[i] = now.Add(skipFor)
+	case actCancel:
+		sc.cancel(a.chunk, a.req)
+	case actTimeout:
+		sc.cancel(a.chunk, a.req)
+		if sp := sc.peers[a.peer]; sp != nil {
+			sp.skip[a.chunk] = now.Add(skipFor)
 			sp.strikes++
-			if sp.strikes >= 3 {
-				sc.n.log.Info("peer stalls; dropping it from this stream", "peer", sp.c.id.Short(), "track", sc.m.ID)
-				sc.dropPeer(sp.c.id)
-			}
 		}
-	case urgent && age > limit/3:
-		sc.askOrigin(ctx, i)
+	case actDropPeer:
+		sc.n.log.Info("peer stalls; dropping it from this stream", "peer", a.peer.Short(), "track", sc.m.ID)
+		sc.dropPeer(a.peer)
+	case actWait:
+		sc.waiting[a.chunk] = now
+	case actFail:
+		sc.s.fail(a.chunk, fmt.Errorf("%w: chunk %d of %s: no peer holds it and the origin did not deliver it: %v",
+			ErrUnavailable, a.chunk, sc.m.ID, sc.origin.lastErr))
+	case actRetry:
+		sc.s.clearFailed(a.chunk)
+	case actAnnounce:
+		sc.announced = true
+		sc.n.AnnounceNow()
+	case actEndLookups:
+		sc.announcedComplete = true
+		if sc.stopDiscovery != nil {
+			sc.stopDiscovery()
+		}
 	}
 }
 
-func (sc *scheduler) dropPending(i int) { delete(sc.inflight, i) }
-
-// bestPeer picks, among the peers holding chunk i with room in their queue,
-// the one expected to deliver soonest (queued bytes over measured rate).
-func (sc *scheduler) bestPeer(i int) *streamPeer {
-	now := time.Now()
-	var best *streamPeer
-	var bestETA float64
-	for _, p := range sc.peers {
-		if !p.usable(i, now) || p.inflight >= sc.cfg.PerPeer || p.c.conn.Context().Err() != nil {
-			continue
-		}
-		p.c.mu.Lock()
-		r := p.c.rate
-		p.c.mu.Unlock()
-		if r == 0 {
-			r = 1 << 20 // untried: assume 1 MB/s so it gets a chance
-		}
-		eta := float64(p.inflight+1) * float64(sc.m.ChunkSize) / r
-		if best == nil || eta < bestETA {
-			best, bestETA = p, eta
-		}
+// cancel cancels request id for chunk i and forgets it; its answer, if
+// one still comes, is matched to nothing.
+func (sc *scheduler) cancel(i int, id reqID) {
+	ps := sc.inflight[i]
+	j := slices.IndexFunc(ps, func(p *pending) bool { return p.id == id })
+	if j < 0 {
+		return
 	}
-	return best
+	p := ps[j]
+	p.cancel()
+	if p.sp != nil {
+		p.sp.inflight--
+	}
+	if ps = slices.Delete(ps, j, j+1); len(ps) == 0 {
+		delete(sc.inflight, i)
+	} else {
+		sc.inflight[i] = ps
+	}
 }
 
 // skipFor is how long a chunk is not asked again of a peer that failed to
@@ -394,33 +317,8 @@ const (
 	maxMapAge = 2 * time.Second
 )
 
-// usable reports whether p may be asked for chunk i now.
-func (p *streamPeer) usable(i int, now time.Time) bool {
-	return p.have.Has(i) && now.After(p.skip[i]) && now.After(p.busy)
-}
-
-// anyPeerHas reports whether a peer that may be asked now holds chunk i.
-func (sc *scheduler) anyPeerHas(i int) bool {
-	now := time.Now()
-	for _, p := range sc.peers {
-		if p.usable(i, now) && p.c.conn.Context().Err() == nil {
-			return true
-		}
-	}
-	return false
-}
-
-// anyPeerHolds reports whether any peer holds chunk i, asked now or later.
-func (sc *scheduler) anyPeerHolds(i int) bool {
-	for _, p := range sc.peers {
-		if p.have.Has(i) {
-			return true
-		}
-	}
-	return false
-}
-
-func (sc *scheduler) askPeer(ctx context.Context, p *streamPeer, i int) {
+// startPeer sends a request for chunk i to p.
+func (sc *scheduler) startPeer(ctx context.Context, p *streamPeer, i int) {
 	rctx, cancel := context.WithCancel(ctx)
 	sc.lastReq++
 	id := sc.lastReq
@@ -440,14 +338,8 @@ func (sc *scheduler) askPeer(ctx context.Context, p *streamPeer, i int) {
 	})
 }
 
-func (sc *scheduler) askOrigin(ctx context.Context, i int) {
-	if sc.origin.inflight >= sc.cfg.OriginParallel || time.Now().Before(sc.origin.downUntil) {
-		if time.Now().Before(sc.origin.downUntil) && sc.lookedUp && !sc.anyPeerHolds(i) && sc.origin.failures >= 3 {
-			sc.s.fail(i, fmt.Errorf("%w: chunk %d of %s: no peer holds it and the origin did not deliver it: %v",
-				ErrUnavailable, i, sc.m.ID, sc.origin.lastErr))
-		}
-		return
-	}
+// startOrigin sends a request for chunk i to the origin.
+func (sc *scheduler) startOrigin(ctx context.Context, i int) {
 	timeout := originTimeout
 	if !sc.origin.answered {
 		timeout = originFirstTimeout

@@ -39,11 +39,11 @@ func TestLateAnswerToACancelledRequestKeepsTheNewOne(t *testing.T) {
 	sc := newScheduler(s)
 	sc.origSrc = silentSource{}
 	const i = 3
-	sc.askOrigin(ctx, i)
+	now := time.Now()
+	sc.apply(ctx, action{kind: actRequest, chunk: i, peer: originID}, now)
 	first := sc.inflight[i][0]
-	first.cancel() // the seek
-	sc.dropPending(i)
-	sc.askOrigin(ctx, i) // the seek back
+	sc.apply(ctx, action{kind: actCancel, chunk: i, req: first.id}, now)   // the seek
+	sc.apply(ctx, action{kind: actRequest, chunk: i, peer: originID}, now) // the seek back
 	if len(sc.inflight[i]) != 1 {
 		t.Fatalf("%d requests for chunk %d, want 1", len(sc.inflight[i]), i)
 	}
@@ -60,8 +60,7 @@ func TestLateAnswerToACancelledRequestKeepsTheNewOne(t *testing.T) {
 		t.Errorf("a cancelled request counted as %d origin failures", sc.origin.failures)
 	}
 	// A second seek can still cancel the newer request.
-	second.cancel()
-	sc.dropPending(i)
+	sc.apply(ctx, action{kind: actCancel, chunk: i, req: second.id}, now)
 	select {
 	case r := <-sc.results:
 		if r.req != second.id {

@@ -15,4 +15,8 @@
 // whose WriteChunk returned nil. docs/cache.md explains the layout, the
 // write ordering and why. Mem is the same Store in memory, for tests of other
 // packages.
+//
+// Lifetimes: OpenDisk and NewMem take no context and start no goroutine
+// that outlives them; Close may be called more than once, and operations
+// after it fail with ErrClosed.
 package cache

@@ -8,5 +8,10 @@
 // signs every manifest and is the key of the TLS certificate, so a client that
 // holds the URL needs no certificate authority to trust what it receives.
 //
+// Lifetimes: a context passed to Start bounds the start itself (the library
+// scan) and lends its values; the server then runs until Shutdown, however
+// ctx ends. Shutdown waits for every goroutine Start began and may be called
+// again (it then returns what the first call returned); so may Client.Close.
+//
 // The HTTP API is written down in docs/protocol.md.
 package origin

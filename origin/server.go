@@ -68,9 +68,11 @@ type Server struct {
 	metricLn net.Listener
 	metricSv *http.Server
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	errc   chan error
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	errc     chan error
+	shutOnce sync.Once
+	shutErr  error
 }
 
 // Start scans the library, binds the sockets and starts serving. It
@@ -286,7 +288,13 @@ func (s *Server) goServe(name string, serve func() error) {
 
 // Shutdown stops accepting requests, lets those in flight finish until ctx
 // ends, then closes every connection and socket and waits for its goroutines.
+// Calling it again returns what the first call returned.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutOnce.Do(func() { s.shutErr = s.shutdown(ctx) })
+	return s.shutErr
+}
+
+func (s *Server) shutdown(ctx context.Context) error {
 	var errs []error
 	if s.h3 != nil {
 		if err := s.h3.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -363,5 +364,30 @@ func TestMetricsAndHealth(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+func TestShutdownAndCloseTwice(t *testing.T) {
+	s := startOrigin(t, "", nil)
+	c := NewClient(s.URL(), ClientOptions{Transport: TransportQUIC})
+	if _, err := c.Info(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	for i := range 2 {
+		if err := s.Shutdown(ctx); err != nil {
+			t.Fatalf("Shutdown %d: %v", i+1, err)
+		}
+		if err := c.Close(); err != nil {
+			t.Errorf("Client.Close %d: %v", i+1, err)
+		}
+	}
+	if after := runtime.NumGoroutine(); after >= before {
+		t.Errorf("%d goroutines before Shutdown, %d after: the server's are not gone", before, after)
+	}
+	if _, err := c.Info(ctx); err == nil {
+		t.Error("a shut-down origin still answers")
 	}
 }

@@ -18,18 +18,26 @@ import (
 // network can, and returns the connection as a peerConn to send requests on.
 func stranger(t *testing.T, n *Node) *peerConn {
 	t.Helper()
+	c, err := dialStranger(t, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func dialStranger(t *testing.T, n *Node) (*peerConn, error) {
 	_, key, _ := ed25519.GenerateKey(nil)
 	base, err := tlsConfig(key, "")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	conf, err := tlsConfigFor(base, n.ID())
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	tr := &quic.Transport{Conn: pc}
 	t.Cleanup(func() { tr.Close() })
@@ -37,10 +45,10 @@ func stranger(t *testing.T, n *Node) *peerConn {
 	defer cancel()
 	qc, err := tr.Dial(ctx, n.Addr(), conf, quicConfig())
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	t.Cleanup(func() { qc.CloseWithError(0, "") })
-	return &peerConn{id: n.ID(), addr: n.Addr().String(), conn: qc, outbound: true}
+	return &peerConn{id: n.ID(), addr: n.Addr().String(), conn: qc, outbound: true}, nil
 }
 
 // setLimits changes n's table bounds; call it before anything connects.

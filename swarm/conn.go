@@ -88,7 +88,7 @@ func (n *Node) conn(ctx context.Context, p PeerAddr) (*peerConn, error) {
 
 func (n *Node) dial(ctx context.Context, p PeerAddr) (*peerConn, error) {
 	if n.ctx.Err() != nil {
-		return nil, errors.New("node closed")
+		return nil, ErrNodeClosed
 	}
 	udp, err := net.ResolveUDPAddr("udp", p.Addr)
 	if err != nil {
@@ -104,7 +104,7 @@ func (n *Node) dial(ctx context.Context, p PeerAddr) (*peerConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("peer %s at %s: %w", p.ID.Short(), p.Addr, err)
 	}
-	return n.addConn(qc, p.ID, p.Addr, true), nil
+	return n.addConn(qc, p.ID, p.Addr, true)
 }
 
 // acceptLoop takes the connections other nodes open.
@@ -119,14 +119,17 @@ func (n *Node) acceptLoop() {
 			qc.CloseWithError(errCodeBanned, "banned")
 			continue
 		}
-		n.addConn(qc, id, qc.RemoteAddr().String(), false)
+		if _, err := n.addConn(qc, id, qc.RemoteAddr().String(), false); err != nil {
+			return // closing
+		}
 	}
 }
 
-// addConn registers a new connection and starts serving it. If the pair
-// already has a connection (both dialed at once), both nodes keep the one
-// dialed by the node with the smaller ID, so they agree without talking.
-func (n *Node) addConn(qc *quic.Conn, id PeerID, addr string, outbound bool) *peerConn {
+// addConn registers a new connection and starts serving it; on a node
+// that is closing it closes the connection instead. If the pair already
+// has a connection (both dialed at once), both nodes keep the one dialed
+// by the node with the smaller ID, so they agree without talking.
+func (n *Node) addConn(qc *quic.Conn, id PeerID, addr string, outbound bool) (*peerConn, error) {
 	c := &peerConn{id: id, addr: addr, conn: qc, outbound: outbound}
 	dialer := func(pc *peerConn) PeerID {
 		if pc.outbound {
@@ -134,17 +137,39 @@ func (n *Node) addConn(qc *quic.Conn, id PeerID, addr string, outbound bool) *pe
 		}
 		return pc.id
 	}
+	var drop func() // a connection to close once n.mu is free
+	defer func() {
+		if drop != nil {
+			drop()
+		}
+	}()
 	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closing {
+		drop = func() { qc.CloseWithError(0, "node closing") }
+		return nil, ErrNodeClosed
+	}
+	// Not closing: the group takes the goroutines below, and Close, which
+	// sets closing under n.mu, finds qc in n.live.
+	n.live[qc] = struct{}{}
 	if old := n.conns[id]; old != nil && old.conn.Context().Err() == nil {
 		if dialer(old) < dialer(c) {
-			n.mu.Unlock()
 			// Serve the loser a while, so requests already in flight on
 			// it finish, then close it.
 			n.wg.Go(func() { n.serveConn(c, false) })
-			time.AfterFunc(10*time.Second, func() { qc.CloseWithError(errCodeDuplicate, "duplicate connection") })
-			return old
+			n.wg.Go(func() {
+				t := time.NewTimer(10 * time.Second)
+				defer t.Stop()
+				select {
+				case <-t.C:
+				case <-qc.Context().Done():
+				case <-n.ctx.Done():
+				}
+				qc.CloseWithError(errCodeDuplicate, "duplicate connection")
+			})
+			return old, nil
 		}
-		defer old.conn.CloseWithError(errCodeDuplicate, "duplicate connection")
+		drop = func() { old.conn.CloseWithError(errCodeDuplicate, "duplicate connection") }
 	}
 	n.conns[id] = c
 	if !outbound {
@@ -152,17 +177,13 @@ func (n *Node) addConn(qc *quic.Conn, id PeerID, addr string, outbound bool) *pe
 		// from the socket they listen on.
 		n.rememberLocked(id, addr)
 	}
-	n.mu.Unlock()
 	n.wg.Go(func() { n.serveConn(c, true) })
-	return c
+	return c, nil
 }
 
 // serveConn answers the streams the other node opens until the connection
 // ends, then forgets it.
 func (n *Node) serveConn(c *peerConn, registered bool) {
-	n.mu.Lock()
-	n.live[c.conn] = struct{}{}
-	n.mu.Unlock()
 	defer func() {
 		n.mu.Lock()
 		delete(n.live, c.conn)
@@ -177,7 +198,11 @@ func (n *Node) serveConn(c *peerConn, registered bool) {
 		if err != nil {
 			return
 		}
-		n.wg.Go(func() { n.serveStream(c, str) })
+		if !n.wg.Go(func() { n.serveStream(c, str) }) {
+			str.CancelRead(0)
+			str.CancelWrite(0)
+			return
+		}
 	}
 }
 

@@ -16,5 +16,10 @@
 // remembered per asker. A full table keeps what it found itself and the
 // newest word, and forgets the oldest.
 //
+// Lifetimes: a context passed to Start or NewKeeper bounds nothing but the
+// call and lends its values; what the call starts runs until Close, however
+// ctx ends. Close ends every goroutine the value started, waits for them,
+// and may be called again (it then returns what the first call returned).
+//
 // The wire format is written down in docs/protocol.md.
 package swarm

@@ -133,7 +133,7 @@ var ErrBadPinFile = errors.New("swarm: unreadable file of pinned tracks")
 // JSON file at path (created on the first Pin). It pins every track the
 // file lists and fetches what is incomplete. A file that exists but cannot
 // be read or parsed is an error wrapping ErrBadPinFile; the file is left
-// as it is.
+// as it is. The Keeper runs until Close, whatever becomes of ctx.
 func NewKeeper(ctx context.Context, n *Node, path string, log *slog.Logger) (*Keeper, error) {
 	return newKeeper(ctx, n, path, log, defaultKeepConfig())
 }
@@ -155,7 +155,8 @@ func newKeeper(ctx context.Context, n *Node, path string, log *slog.Logger, cfg 
 		slots: make(chan struct{}, max(cfg.parallel, 1)),
 		recs:  map[track.ID]*keepRec{},
 	}
-	k.ctx, k.cancel = context.WithCancel(ctx)
+	// ctx lends its values only (see the package doc).
+	k.ctx, k.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	changed := k.store.Subscribe() // before the first look, so no change is missed
 	held := k.held()
 	k.mu.Lock()

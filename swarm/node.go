@@ -81,11 +81,14 @@ type Node struct {
 	uploads *uploadSlots
 	limiter *rate.Limiter
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        group // every goroutine the node starts, streams' included
+	closeOnce sync.Once
+	closeErr  error
 
 	mu      sync.Mutex
+	closing bool // set by Close; no connection is registered after it
 	conns   map[PeerID]*peerConn
 	live    map[*quic.Conn]struct{} // every connection being served, duplicates included
 	dialing map[PeerID]chan struct{}
@@ -138,7 +141,8 @@ type knownPeer struct {
 }
 
 // Start creates the node's identity (or loads it from DataDir), binds its
-// socket and starts serving and announcing.
+// socket and starts serving and announcing. The node runs until Close,
+// whatever becomes of ctx (see the package doc).
 func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Origin == nil || cfg.Store == nil || cfg.DataDir == "" {
 		return nil, errors.New("swarm: Origin, Store and DataDir are required")
@@ -248,11 +252,22 @@ func (n *Node) Banned(id PeerID) (string, bool) {
 	return b.why, ok
 }
 
-// Close stops the node: connections, listeners, goroutines. It remembers
-// the good peers for next time.
+// ErrNodeClosed is returned by Open and by dials on a node that is closing.
+var ErrNodeClosed = errors.New("swarm: node closed")
+
+// Close stops the node: connections, listeners, and every goroutine it
+// started, streams' schedulers included; it returns once they have ended.
+// It remembers the good peers for next time. Calling it again returns the
+// first call's result.
 func (n *Node) Close() error {
+	n.closeOnce.Do(func() { n.closeErr = n.close() })
+	return n.closeErr
+}
+
+func (n *Node) close() error {
 	n.cancel() // stops the loops first, so no announce lands after the leave
 	n.mu.Lock()
+	n.closing = true
 	conns := make([]*quic.Conn, 0, len(n.live))
 	for c := range n.live {
 		conns = append(conns, c)
@@ -266,11 +281,42 @@ func (n *Node) Close() error {
 	if !n.cfg.NoAnnounce {
 		// Leave the tracker's lists now rather than when its TTL runs out.
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		n.origin.Announce(ctx, origin.AnnounceRequest{PeerID: string(n.id), Addr: n.announceAddr(), Tracks: []track.ID{}})
+		_, err := n.origin.Announce(ctx, origin.AnnounceRequest{PeerID: string(n.id), Addr: n.announceAddr(), Tracks: []track.ID{}})
 		cancel()
+		if err != nil {
+			n.log.Debug("leaving the tracker failed; it forgets this node when its TTL runs out", "err", err)
+		}
 	}
 	n.saveKnown()
 	return n.closeTransport()
+}
+
+// group is a WaitGroup that refuses new goroutines once Wait has begun,
+// so nothing can start behind a Close that is waiting for the rest.
+type group struct {
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// Go runs f in a goroutine of the group and reports true, or reports false
+// and does nothing once Wait has begun.
+func (g *group) Go(f func()) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.wg.Go(f)
+	return true
+}
+
+// Wait closes the group to new goroutines and waits for those it has.
+func (g *group) Wait() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	g.wg.Wait()
 }
 
 func (n *Node) closeTransport() error {

@@ -161,11 +161,15 @@ func (n *Node) Open(ctx context.Context, id track.ID, mode Mode) (*Stream, error
 	n.mu.Unlock()
 	schedCtx, cancel := context.WithCancel(n.ctx)
 	s.cancel = cancel
-	n.wg.Go(func() {
+	if !n.wg.Go(func() {
 		defer close(s.done)
 		defer func() { s.mu.Lock(); s.stopped = true; s.cond.Broadcast(); s.mu.Unlock() }()
 		newScheduler(s).run(schedCtx)
-	})
+	}) {
+		close(s.done) // the node is closing: no scheduler ever ran
+		s.Close()
+		return nil, ErrNodeClosed
+	}
 	return s, nil
 }
 

@@ -51,6 +51,28 @@ func holder(have cache.Bitfield, rate float64) peerView {
 	return peerView{have: have, rate: rate, alive: true, skip: map[int]time.Time{}}
 }
 
+// stalling is a stream of 6 chunks missing only chunk 3, which was asked
+// of peer p (measured at rate, with strikes stalls in a row) age ago.
+func stalling(age time.Duration, rate float64, strikes int) func(*snapshot) {
+	return func(s *snapshot) {
+		s.got = bits(6, 0, 1, 2, 4, 5)
+		p := holder(all(6), rate)
+		p.inflight, p.strikes = 1, strikes
+		s.peers["p"] = p
+		s.requests[3] = []flight{{id: 9, chunk: 3, from: "p", started: t0.Add(-age)}}
+	}
+}
+
+// mateWaited is a stream of 6 chunks missing only chunk 4, left to mate a
+// for wait.
+func mateWaited(wait time.Duration) func(*snapshot) {
+	return func(s *snapshot) {
+		s.got = bits(6, 0, 1, 2, 3, 5)
+		s.peers["a"] = holder(bits(6), 0)
+		s.waiting[4] = t0.Add(-wait)
+	}
+}
+
 func ask(i int, from PeerID) action { return action{kind: actRequest, chunk: i, peer: from} }
 
 func (a action) String() string {
@@ -226,21 +248,13 @@ func TestDecide(t *testing.T) {
 		{
 			name: "mates: a chunk left to a mate goes to the origin after MateWait",
 			mode: ModeFetch,
-			edit: func(s *snapshot) {
-				s.got = bits(n, 0, 1, 2, 3, 5)
-				s.peers["a"] = holder(bits(n), 0)
-				s.waiting[4] = t0.Add(-2001 * time.Millisecond)
-			},
+			edit: mateWaited(2001 * time.Millisecond),
 			want: []action{ask(4, o)},
 		},
 		{
 			name: "mates: still within MateWait",
 			mode: ModeFetch,
-			edit: func(s *snapshot) {
-				s.got = bits(n, 0, 1, 2, 3, 5)
-				s.peers["a"] = holder(bits(n), 0)
-				s.waiting[4] = t0.Add(-1999 * time.Millisecond)
-			},
+			edit: mateWaited(1999 * time.Millisecond),
 		},
 		{
 			name: "mates: a peer holding the whole track is no mate",
@@ -287,47 +301,23 @@ func TestDecide(t *testing.T) {
 		{
 			name: "stall: a peer request older than PeerTimeout moves",
 			mode: ModeFetch,
-			edit: func(s *snapshot) {
-				s.got = bits(n, 0, 1, 2, 4, 5)
-				p := holder(all(n), 0)
-				p.inflight = 1
-				s.peers["p"] = p
-				s.requests[3] = []flight{{id: 9, chunk: 3, from: "p", started: t0.Add(-1501 * time.Millisecond)}}
-			},
+			edit: stalling(1501*time.Millisecond, 0, 0),
 			want: []action{{kind: actTimeout, chunk: 3, peer: "p", req: 9}},
 		},
 		{
 			name: "stall: within PeerTimeout it waits",
 			mode: ModeFetch,
-			edit: func(s *snapshot) {
-				s.got = bits(n, 0, 1, 2, 4, 5)
-				p := holder(all(n), 0)
-				p.inflight = 1
-				s.peers["p"] = p
-				s.requests[3] = []flight{{id: 9, chunk: 3, from: "p", started: t0.Add(-1499 * time.Millisecond)}}
-			},
+			edit: stalling(1499*time.Millisecond, 0, 0),
 		},
 		{
 			name: "stall: a slow peer gets 4x its expected time",
 			mode: ModeFetch,
-			edit: func(s *snapshot) {
-				s.got = bits(n, 0, 1, 2, 4, 5)
-				p := holder(all(n), 8<<10) // 2 s a chunk: 8 s before it moves
-				p.inflight = 1
-				s.peers["p"] = p
-				s.requests[3] = []flight{{id: 9, chunk: 3, from: "p", started: t0.Add(-7 * time.Second)}}
-			},
+			edit: stalling(7*time.Second, 8<<10, 0), // 2 s a chunk: 8 s before it moves
 		},
 		{
 			name: "stall: the third in a row drops the peer",
 			mode: ModeFetch,
-			edit: func(s *snapshot) {
-				s.got = bits(n, 0, 1, 2, 4, 5)
-				p := holder(all(n), 0)
-				p.inflight, p.strikes = 1, 2
-				s.peers["p"] = p
-				s.requests[3] = []flight{{id: 9, chunk: 3, from: "p", started: t0.Add(-2 * time.Second)}}
-			},
+			edit: stalling(2*time.Second, 0, 2),
 			want: []action{{kind: actTimeout, chunk: 3, peer: "p", req: 9}, {kind: actDropPeer, peer: "p"}},
 		},
 		{

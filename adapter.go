@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -181,28 +180,18 @@ func listenerError(err error) error {
 	return errors.New(msg)
 }
 
-// streamTracker opens tracks through the swarm node and remembers the open
-// streams, so the swarm panel can tell where the playing track came from.
+// streamTracker remembers the streams the player opened (nodeconf.Opener
+// tells it), so the swarm panel can tell where the playing track came
+// from.
 type streamTracker struct {
-	node *swarm.Node
 	mu   sync.Mutex
 	open map[track.ID]*swarm.Stream
 }
 
-func newStreamTracker(n *swarm.Node) *streamTracker {
-	return &streamTracker{node: n, open: map[track.ID]*swarm.Stream{}}
-}
-
-// Open implements player.Opener.
-func (t *streamTracker) Open(ctx context.Context, id track.ID) (player.Source, error) {
-	s, err := t.node.Open(ctx, id, swarm.ModePlay)
-	if err != nil {
-		return nil, err
-	}
+func (t *streamTracker) opened(id track.ID, s *swarm.Stream) {
 	t.mu.Lock()
 	t.open[id] = s
 	t.mu.Unlock()
-	return s, nil
 }
 
 func (t *streamTracker) stream(id track.ID) *swarm.Stream {

@@ -37,6 +37,7 @@ import (
 	"github.com/potluckfm/potluck/app"
 	"github.com/potluckfm/potluck/assets"
 	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/internal/nodeconf"
 	"github.com/potluckfm/potluck/internal/single"
 	"github.com/potluckfm/potluck/origin"
 	"github.com/potluckfm/potluck/player"
@@ -145,8 +146,6 @@ func xReachable(display string) bool {
 }
 
 func run() error {
-	configDir, _ := os.UserConfigDir()
-	cacheDir, _ := os.UserCacheDir()
 	data := flag.String("data", "", "directory for everything Potluck keeps (default: the user's config and cache directories)")
 	originURL := flag.String("origin", "", "origin URL to join (default: the saved setting, else a built-in origin on the demo library)")
 	listen := flag.String("listen", "", "UDP HOST:PORT of the peer protocol (default: the saved port, else any)")
@@ -156,7 +155,9 @@ func run() error {
 	flag.Parse()
 
 	var lvl slog.Level
-	lvl.UnmarshalText([]byte(*logLevel))
+	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", *logLevel)
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	slog.SetDefault(log)
 
@@ -165,9 +166,20 @@ func run() error {
 	}
 	fail := func(err error) error { return startError{err: err, display: true} }
 
-	confDir, nodeDir, storeDir := filepath.Join(configDir, "potluck"), filepath.Join(configDir, "potluck", "node"), filepath.Join(cacheDir, "potluck")
-	if *data != "" {
-		confDir, nodeDir, storeDir = *data, filepath.Join(*data, "node"), filepath.Join(*data, "cache")
+	// The data directory has potluckd's layout (internal/nodeconf), and
+	// the app's own files besides; by default its cache is in the user's
+	// cache directory.
+	confDir, storeDir := *data, ""
+	if confDir == "" {
+		configDir, err := os.UserConfigDir()
+		if err != nil {
+			return fmt.Errorf("no --data, and %w", err)
+		}
+		cacheDir, err := os.UserCacheDir()
+		if err != nil {
+			return fmt.Errorf("no --data, and %w", err)
+		}
+		confDir, storeDir = filepath.Join(configDir, "potluck"), filepath.Join(cacheDir, "potluck")
 	}
 
 	// One app per data directory: a second start shows the first's window.
@@ -239,11 +251,6 @@ func run() error {
 			return fail(fmt.Errorf("cache size: %w", err))
 		}
 	}
-	store, err := cache.OpenDisk(storeDir, u.Key, cache.Options{Limit: limit, Logger: log})
-	if err != nil {
-		return fail(fmt.Errorf("cache: %w", err))
-	}
-	defer store.Close()
 	var upload int64
 	if s := pick(*uploadLimit, saved.UploadLimit); s != "" {
 		if upload, err = cache.ParseSize(s); err != nil {
@@ -254,13 +261,15 @@ func run() error {
 	if addr == "" && saved.ListenPort != 0 {
 		addr = fmt.Sprintf(":%d", saved.ListenPort)
 	}
-	node, err := swarm.Start(ctx, swarm.Config{DataDir: nodeDir, Origin: client, Store: store, Listen: addr, UploadRate: upload, Logger: log})
+	node, err := nodeconf.Start(ctx, nodeconf.Options{Dir: confDir, CacheDir: storeDir, CacheLimit: limit},
+		swarm.Config{Origin: client, Listen: addr, UploadRate: upload, Logger: log})
 	if err != nil {
 		return fail(err)
 	}
 	defer node.Close()
+	store := node.Store
 	log.Info("swarm node up", "id", node.ID(), "addr", node.Addr())
-	keeper, err := swarm.NewKeeper(ctx, node, filepath.Join(confDir, "pinned.json"), log)
+	keeper, err := swarm.NewKeeper(ctx, node.Node, filepath.Join(confDir, "pinned.json"), log)
 	if err != nil {
 		return fail(err)
 	}
@@ -281,9 +290,9 @@ func run() error {
 		sink = dev
 	}
 	defer sink.Close()
-	streams := newStreamTracker(node)
+	streams := &streamTracker{open: map[track.ID]*swarm.Stream{}}
 	backend := &playerAdapter{}
-	p, err := player.New(ctx, player.Config{Sink: sink, Opener: streams, Logger: log, OnEvent: backend.onEvent})
+	p, err := player.New(ctx, player.Config{Sink: sink, Opener: nodeconf.Opener(node.Node, streams.opened), Logger: log, OnEvent: backend.onEvent})
 	if err != nil {
 		return fail(err)
 	}
@@ -297,13 +306,13 @@ func run() error {
 	deps := app.Deps{
 		Catalog:   app.OriginCatalog{Client: client},
 		Player:    backend,
-		Swarm:     &swarmAdapter{node: node, store: store, streams: streams, player: p},
+		Swarm:     &swarmAdapter{node: node.Node, store: store, streams: streams, player: p},
 		Settings:  settings,
 		Playlists: playlists,
 		Offline:   offlineAdapter{keeper},
 		Notice:    notice,
 		Notify:    func(title, body string) { a.SendNotification(fyne.NewNotification(title, body)) },
-		Location:  func(id track.ID) string { return trackLocation(store, storeDir, id) },
+		Location:  func(id track.ID) string { return trackLocation(store, node.CacheDir, id) },
 	}
 	ui := app.New(a, deps)
 	show := func() { fyne.Do(ui.ShowWindow) }

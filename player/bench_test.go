@@ -137,7 +137,7 @@ func BenchmarkStartLatency(b *testing.B) {
 	id := demoID(b, srv, "01-first-light.mp3")
 	b.Run("cache", func(b *testing.B) {
 		n := cachedNode(b, srv, id)
-		p, ev := newPlayer(b, NewNullSink(1), NodeOpener(n), func(c *Config) { c.Logger = quietLogger() })
+		p, ev := newPlayer(b, NewNullSink(1), nodeOpener(n), func(c *Config) { c.Logger = quietLogger() })
 		var lat latencies
 		for b.Loop() {
 			p.SetQueue([]track.ID{id}, 0)
@@ -150,7 +150,7 @@ func BenchmarkStartLatency(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
 			n := benchNode(b, srv)
-			p, ev := newPlayer(b, NewNullSink(1), NodeOpener(n), func(c *Config) { c.Logger = quietLogger() })
+			p, ev := newPlayer(b, NewNullSink(1), nodeOpener(n), func(c *Config) { c.Logger = quietLogger() })
 			b.StartTimer()
 			p.SetQueue([]track.ID{id}, 0)
 			lat = append(lat, ev.next(b, TrackStarted).Stats.StartLatency)
@@ -236,10 +236,10 @@ func BenchmarkSeekLatency(b *testing.B) {
 	id := demoID(b, srv, d.name)
 	b.Run("cache", func(b *testing.B) {
 		n := cachedNode(b, srv, id)
-		seekAll(b, NodeOpener(n), id, nil)
+		seekAll(b, nodeOpener(n), id, nil)
 	})
 	b.Run("origin", func(b *testing.B) {
 		target = func() time.Duration { return 10*time.Second + time.Duration(rng.Int64N(int64(20*time.Second))) }
-		seekAll(b, nil, id, func() Opener { return NodeOpener(benchNode(b, srv)) })
+		seekAll(b, nil, id, func() Opener { return nodeOpener(benchNode(b, srv)) })
 	})
 }

@@ -5,9 +5,11 @@
 //
 // # Pieces
 //
-//   - Source is what a track is read from: *swarm.Stream, or NewReaderSource
-//     over any io.ReadSeeker and its manifest. An Opener makes Sources from
-//     track IDs (NodeOpener for a swarm node).
+//   - Source is what a track is read from: a swarm Stream (a StatsSource
+//     once adapted, so that plays say where their bytes came from), or
+//     NewReaderSource over any io.ReadSeeker and its manifest. An Opener
+//     makes Sources from track IDs. Player does not import swarm: the
+//     binaries adapt a node's Streams (internal/nodeconf).
 //   - Decoder turns a Source into 16-bit little-endian stereo PCM from any
 //     time position. It hands go-mp3 a plain io.Reader (go-mp3 reads a whole
 //     io.ReadSeeker before its first sample), walks the MPEG frames itself to
@@ -24,9 +26,9 @@
 //     "play next" and "add to queue", repeat and shuffle.
 //   - Player ties them together. One goroutine owns all its state; its
 //     methods send that goroutine commands and wait until they are applied.
-//     A track that cannot be had (ErrUnavailable: not cached, the origin
-//     down, no peer holding it) fails within seconds and the queue moves
-//     on; Cue restores a session, paused at a position.
+//     A track that cannot be had (swarm.ErrUnavailable: not cached, the
+//     origin down, no peer holding it) fails within seconds and the queue
+//     moves on; Cue restores a session, paused at a position.
 //
 // # Seeking
 //

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/potluckfm/potluck/swarm"
 	"github.com/potluckfm/potluck/track"
 )
 
@@ -104,9 +103,9 @@ type PlayStats struct {
 	// Skipped is true if the play was left before its end (next,
 	// previous, jump, a new queue, Close).
 	Skipped bool
-	// Swarm says where the bytes came from, if the Source is a swarm
-	// Stream.
-	Swarm swarm.Stats
+	// Swarm says where the bytes came from, if the Source is a
+	// StatsSource (a swarm Stream, adapted by the caller).
+	Swarm SourceStats
 	// Err is why the play stopped early: a *DecodeError (ErrCorrupt,
 	// ErrTruncated, the Source's error), the Opener's or the sink's error.
 	Err error
@@ -434,7 +433,7 @@ type play struct {
 	// reopening is a new Source for a seek that the decoder did not take
 	// up (see stuckSeek).
 	reopening chan openResult
-	prevSwarm swarm.Stats // what Sources replaced by reopening fetched
+	prevSwarm SourceStats // what Sources replaced by reopening fetched
 }
 
 // prefetch is the next track, opened ahead.
@@ -691,8 +690,8 @@ func (l *loop) reopened(r openResult) {
 		l.end(fmt.Errorf("opening track %s again after a seek: %w", c.id, r.err), false)
 		return
 	}
-	if s, ok := c.src.(swarmStats); ok {
-		c.prevSwarm = addSwarm(c.prevSwarm, s.Stats())
+	if s, ok := c.src.(StatsSource); ok {
+		c.prevSwarm = c.prevSwarm.add(s.SourceStats())
 	}
 	l.teardown(c)
 	c.src, c.dec = r.src, nil
@@ -703,18 +702,6 @@ func (l *loop) reopened(r openResult) {
 		return
 	}
 	l.startDecoder(c, dec)
-}
-
-func addSwarm(a, b swarm.Stats) swarm.Stats {
-	a.FromCache += b.FromCache
-	a.FromPeers += b.FromPeers
-	a.FromOrigin += b.FromOrigin
-	a.Peers = max(a.Peers, b.Peers)
-	a.Dropped += b.Dropped
-	if a.FirstByte == 0 {
-		a.FirstByte = b.FirstByte
-	}
-	return a
 }
 
 // block takes a block from the decoder.
@@ -914,8 +901,8 @@ func (l *loop) end(err error, skipped bool) {
 	l.cur = nil
 	c.stats.Err, c.stats.Skipped = err, skipped
 	c.stats.Swarm = c.prevSwarm
-	if s, ok := c.src.(swarmStats); ok {
-		c.stats.Swarm = addSwarm(c.prevSwarm, s.Stats())
+	if s, ok := c.src.(StatsSource); ok {
+		c.stats.Swarm = c.prevSwarm.add(s.SourceStats())
 	}
 	if err != nil {
 		l.lastErr = err

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/potluckfm/potluck/swarm"
 	"github.com/potluckfm/potluck/track"
 )
 
@@ -19,12 +18,6 @@ var (
 	ErrCorrupt = errors.New("corrupt MP3 data")
 	// ErrTruncated means the data ends before the audio the manifest describes.
 	ErrTruncated = errors.New("truncated track")
-	// ErrUnavailable ends a play whose track could not be had from any
-	// source: not cached, no peer holds it, and the origin did not
-	// deliver it (it is down or unreachable). It is swarm.ErrUnavailable,
-	// so that callers of the Player can test for it with errors.Is
-	// without importing swarm. The Player moves on to the next track.
-	ErrUnavailable = swarm.ErrUnavailable
 	// ErrSeekPastEnd is returned by seeks beyond the end of the track.
 	ErrSeekPastEnd = errors.New("seek past the end of the track")
 	// ErrNoAudio means a manifest has no usable audio section (no sample
@@ -56,6 +49,8 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // Source is what a track is read from: its MP3 bytes in order from any
 // position, and its manifest. *swarm.Stream is a Source.
 //
+// A Source that is also a StatsSource tells where its bytes came from.
+//
 // Read blocks until bytes arrive. Seek positions the next Read at a byte
 // offset; it may be called from another goroutine while a Read is blocked,
 // and that Read should then return (bytes from either position, or an
@@ -75,8 +70,6 @@ type Source interface {
 	Manifest() *track.Manifest
 }
 
-var _ Source = (*swarm.Stream)(nil)
-
 // An Opener opens the Source of a track. The Player opens each play's
 // Source through it and closes it when the play ends; it opens the next
 // track a little before the current one ends (prefetch), so that its head
@@ -91,20 +84,37 @@ type OpenFunc func(ctx context.Context, id track.ID) (Source, error)
 // Open calls f.
 func (f OpenFunc) Open(ctx context.Context, id track.ID) (Source, error) { return f(ctx, id) }
 
-// NodeOpener opens tracks as Streams of a swarm node, in swarm.ModePlay:
-// chunk deadlines follow the position the player reports.
-func NodeOpener(n *swarm.Node) Opener {
-	return OpenFunc(func(ctx context.Context, id track.ID) (Source, error) {
-		s, err := n.Open(ctx, id, swarm.ModePlay)
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	})
+// StatsSource is a Source that tells where its bytes came from, as a
+// swarm Stream does; the Player reports it in PlayStats.Swarm.
+type StatsSource interface {
+	Source
+	SourceStats() SourceStats
 }
 
-// swarmStats is what a swarm Stream tells of where its bytes came from.
-type swarmStats interface{ Stats() swarm.Stats }
+// SourceStats say where a Source's bytes came from, in bytes by source.
+type SourceStats struct {
+	FromCache, FromPeers, FromOrigin int64
+	// Peers is how many distinct peers delivered.
+	Peers int
+	// FirstByte is the time from the open to the first bytes at the read
+	// position.
+	FirstByte time.Duration
+	// Dropped counts pieces refused because they were damaged.
+	Dropped int
+}
+
+// add sums the stats of two Sources of one play (one replaced the other).
+func (a SourceStats) add(b SourceStats) SourceStats {
+	a.FromCache += b.FromCache
+	a.FromPeers += b.FromPeers
+	a.FromOrigin += b.FromOrigin
+	a.Peers = max(a.Peers, b.Peers)
+	a.Dropped += b.Dropped
+	if a.FirstByte == 0 {
+		a.FirstByte = b.FirstByte
+	}
+	return a
+}
 
 // readerSource is a Source over an io.ReadSeeker.
 type readerSource struct {

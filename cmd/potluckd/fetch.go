@@ -38,6 +38,10 @@ func runFetch(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fset, args); err != nil {
 		return err
 	}
+	log, err := logger()
+	if err != nil {
+		return err
+	}
 	c, id, err := originAndTrack(client, *trackID)
 	if err != nil {
 		return err
@@ -48,11 +52,11 @@ func runFetch(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 
 	start := time.Now()
-	n, stop, err := startNode(ctx, node, c, logger(), func(cfg *swarm.Config) { cfg.NoAnnounce = true })
+	n, err := startNode(ctx, node, c, log, func(cfg *swarm.Config) { cfg.NoAnnounce = true })
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer n.Close()
 	s, err := n.Open(ctx, id, swarm.ModeFetch)
 	if err != nil {
 		return err

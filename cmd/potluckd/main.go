@@ -86,21 +86,25 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun potluckd COMMAND -h for its flags.")
 }
 
-// logFlags adds --log-level to fs and returns a function that builds the
-// logger once flags are parsed. Logs go to stderr.
-func logFlags(fs *flag.FlagSet) func() *slog.Logger {
+// logFlags adds --log-level and --log-format to fs and returns a function
+// that builds the logger once flags are parsed; a level or format it does
+// not know is a usage error. Logs go to stderr.
+func logFlags(fs *flag.FlagSet) func() (*slog.Logger, error) {
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	format := fs.String("log-format", "text", "log format: text or json")
-	return func() *slog.Logger {
+	return func() (*slog.Logger, error) {
 		var l slog.Level
 		if err := l.UnmarshalText([]byte(*level)); err != nil {
-			l = slog.LevelInfo
+			return nil, usageError("--log-level %q: want debug, info, warn or error", *level)
 		}
 		opts := &slog.HandlerOptions{Level: l}
-		if *format == "json" {
-			return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		switch *format {
+		case "text":
+			return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+		case "json":
+			return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
 		}
-		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+		return nil, usageError("--log-format %q: want text or json", *format)
 	}
 }
 

@@ -190,6 +190,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"ls"}, 2, "--origin URL is required"},
 		{[]string{"ls", "--origin", "https://x:1/"}, 2, "#key="},
 		{[]string{"fetch", "--origin", "https://127.0.0.1:1/#key=" + strings.Repeat("A", 43), "--track", "xyz", "--out", "f"}, 2, "track"},
+		{[]string{"peer", "--origin", "https://127.0.0.1:1/#key=" + strings.Repeat("A", 43), "--log-level", "loud"}, 2, `--log-level "loud": want debug, info, warn or error`},
+		{[]string{"sim", "--log-format", "xml"}, 2, `--log-format "xml"`},
 		{[]string{"nope"}, 2, "unknown command"},
 		{nil, 2, "usage"},
 	} {

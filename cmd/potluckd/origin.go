@@ -27,7 +27,10 @@ func runOrigin(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fset, args); err != nil {
 		return err
 	}
-	log := logger()
+	log, err := logger()
+	if err != nil {
+		return err
+	}
 
 	var lib fs.FS = assets.Demo()
 	if *library != "" {

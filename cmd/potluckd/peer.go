@@ -16,17 +16,20 @@ func runPeer(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fset, args); err != nil {
 		return err
 	}
-	log := logger()
+	log, err := logger()
+	if err != nil {
+		return err
+	}
 	c, err := client()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	n, stop, err := startNode(ctx, node, c, log, nil)
+	n, err := startNode(ctx, node, c, log, nil)
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer n.Close()
 
 	// Ready means listed: announce until the tracker has us.
 	for {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/potluckfm/potluck/internal/nodeconf"
 	"github.com/potluckfm/potluck/player"
 	"github.com/potluckfm/potluck/swarm"
 	"github.com/potluckfm/potluck/track"
@@ -48,6 +49,10 @@ func runPlay(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fset, args); err != nil {
 		return err
 	}
+	log, err := logger()
+	if err != nil {
+		return err
+	}
 	c, id, err := originAndTrack(client, *trackID)
 	if err != nil {
 		return err
@@ -77,15 +82,15 @@ func runPlay(ctx context.Context, args []string, stdout io.Writer) error {
 	defer sink.Close()
 
 	start := time.Now()
-	n, stop, err := startNode(ctx, node, c, logger(), func(cfg *swarm.Config) { cfg.NoAnnounce = true })
+	n, err := startNode(ctx, node, c, log, func(cfg *swarm.Config) { cfg.NoAnnounce = true })
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer n.Close()
 	ended := make(chan player.PlayStats, 1)
 	p, err := player.New(ctx, player.Config{
 		Sink:           sink,
-		Opener:         player.NodeOpener(n),
+		Opener:         nodeconf.Opener(n.Node, nil),
 		PrefetchBefore: -1,
 		OnEvent: func(ev player.Event) {
 			if ev.Kind == player.TrackEnded {

@@ -65,6 +65,10 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fset, args); err != nil {
 		return err
 	}
+	log, err := logger()
+	if err != nil {
+		return err
+	}
 	if *baseline != "" && *baseline != "client-server" && *baseline != "none" {
 		return usageError("--baseline %q: the only baseline is client-server", *baseline)
 	}
@@ -108,7 +112,7 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 			History:   int(none(float64(*history))),
 		},
 		Progress: os.Stderr,
-		Logger:   logger(),
+		Logger:   log,
 	}
 	levelSet := false
 	fset.Visit(func(f *flag.Flag) { levelSet = levelSet || f.Name == "log-level" })

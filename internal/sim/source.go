@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/potluckfm/potluck/internal/nodeconf"
 	"github.com/potluckfm/potluck/player"
 	"github.com/potluckfm/potluck/swarm"
 	"github.com/potluckfm/potluck/track"
@@ -79,8 +80,11 @@ func (w *watchedSource) SeekTime(t time.Duration) (track.SeekPoint, error) {
 	return w.Stream.SeekTime(t)
 }
 
-// Stats are the stream's (the player reports them in PlayStats.Swarm).
-func (w *watchedSource) Stats() swarm.Stats { return w.Stream.Stats() }
+// SourceStats are the stream's (the player reports them in
+// PlayStats.Swarm).
+func (w *watchedSource) SourceStats() player.SourceStats {
+	return nodeconf.SourceStats(w.Stream.Stats())
+}
 
 // stallStats returns the stalls so far and their time beyond the buffer.
 func (w *watchedSource) stallStats() (int, time.Duration) {

@@ -1,0 +1,138 @@
+package nodeconf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/swarm"
+)
+
+// Files of a data directory (see the package doc). swarm writes the key
+// and peers files; their names are its.
+const (
+	keyFile   = "node.key"
+	peersFile = "peers.json"
+	cacheDir  = "cache"
+	// oldNodeDir is where desktop apps before this layout kept the key and
+	// peers files.
+	oldNodeDir = "node"
+)
+
+// Options say where a node keeps its state.
+type Options struct {
+	// Dir is the data directory. Empty means a throwaway one, removed by
+	// Node.Close.
+	Dir string
+	// CacheDir, if set, holds the cache instead of Dir/cache.
+	CacheDir string
+	// CacheLimit bounds the cache in bytes; 0 takes cache's default.
+	CacheLimit int64
+}
+
+// Node is a running swarm node with the cache it opened.
+type Node struct {
+	*swarm.Node
+	// Store is the node's cache, in CacheDir.
+	Store    *cache.Disk
+	CacheDir string
+	cleanup  func()
+}
+
+// Start migrates the data directory to the current layout, opens the cache
+// and starts a swarm node on it. cfg is the node's configuration but for
+// DataDir and Store, which Start fills in; cfg.Origin is required (the
+// cache pins its key). Close the Node to stop both.
+func Start(ctx context.Context, o Options, cfg swarm.Config) (*Node, error) {
+	if cfg.Origin == nil {
+		return nil, errors.New("nodeconf: swarm.Config.Origin is required")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	n := &Node{cleanup: func() {}}
+	dir := o.Dir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "potluck-node-*")
+		if err != nil {
+			return nil, err
+		}
+		dir = tmp
+		n.cleanup = func() { os.RemoveAll(tmp) }
+	} else if err := Migrate(dir, log); err != nil {
+		return nil, err
+	}
+	n.CacheDir = o.CacheDir
+	if n.CacheDir == "" {
+		n.CacheDir = filepath.Join(dir, cacheDir)
+	}
+	store, err := cache.OpenDisk(n.CacheDir, cfg.Origin.URL().Key, cache.Options{Limit: o.CacheLimit, Logger: log})
+	if err != nil {
+		n.cleanup()
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	n.Store = store
+	cfg.DataDir, cfg.Store = dir, store
+	if n.Node, err = swarm.Start(ctx, cfg); err != nil {
+		store.Close()
+		n.cleanup()
+		return nil, err
+	}
+	return n, nil
+}
+
+// Close stops the node, closes the cache and removes a throwaway data
+// directory.
+func (n *Node) Close() error {
+	err := n.Node.Close()
+	err = errors.Join(err, n.Store.Close())
+	n.cleanup()
+	return err
+}
+
+// Migrate moves the node key and peers of an older desktop app's data
+// directory (DIR/node/) into DIR, where potluckd keeps them, and removes
+// DIR/node once it is empty. Each move is a rename, so an interrupted
+// migration is finished by the next call, and a migrated directory is
+// left as it is. A key already in DIR wins: the one in DIR/node is left
+// there, with a warning. The cache needs no move: the app kept it in
+// DIR/cache too.
+func Migrate(dir string, log *slog.Logger) error {
+	old := filepath.Join(dir, oldNodeDir)
+	for _, name := range []string{keyFile, peersFile} {
+		from, to := filepath.Join(old, name), filepath.Join(dir, name)
+		if _, err := os.Lstat(from); errors.Is(err, fs.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		if _, err := os.Lstat(to); err == nil {
+			log.Warn("an older layout's file left in place: the data directory has its own", "kept", to, "left", from)
+			continue
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		if err := os.Rename(from, to); err != nil {
+			return fmt.Errorf("data directory: moving %s into place: %w", name, err)
+		}
+		log.Info("moved into the data directory's new layout", "from", from, "to", to)
+	}
+	// A peers file that was being written when the old app stopped is
+	// stale; then the directory goes if nothing else is in it.
+	if err := os.Remove(filepath.Join(old, peersFile+".tmp")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if err := os.Remove(old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if entries, rerr := os.ReadDir(old); rerr != nil || len(entries) == 0 {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		// Not empty: what is left (a key kept above) stays for the owner.
+	}
+	return nil
+}

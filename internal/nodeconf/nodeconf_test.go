@@ -1,0 +1,138 @@
+package nodeconf
+
+import (
+	"context"
+	"crypto/ed25519"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/potluckfm/potluck/assets"
+	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/origin"
+	"github.com/potluckfm/potluck/swarm"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestStartMigratesTheOldAppLayout: a data directory an older desktop app
+// left (the key and peers in DIR/node, the cache in DIR/cache) starts as
+// the same node, with the same cached chunks, in potluckd's layout.
+func TestStartMigratesTheOldAppLayout(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(nil)
+	srv, err := origin.Start(context.Background(), origin.Config{Library: assets.Demo(), Key: key, Listen: "127.0.0.1:0", Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	c := origin.NewClient(srv.URL(), origin.ClientOptions{})
+	t.Cleanup(func() { c.Close() })
+	ctx := context.Background()
+	tracks, err := c.Tracks(ctx, "")
+	if err != nil || len(tracks) == 0 {
+		t.Fatalf("catalogue: %v, %d tracks", err, len(tracks))
+	}
+	id := tracks[0].ID
+	cfg := swarm.Config{Origin: c, Listen: "127.0.0.1:0", NoAnnounce: true, Logger: quiet()}
+
+	// The old app's layout, made as the old app made it.
+	dir := t.TempDir()
+	store, err := cache.OpenDisk(filepath.Join(dir, "cache"), srv.URL().Key, cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := cfg
+	old.DataDir, old.Store = filepath.Join(dir, "node"), store
+	n, err := swarm.Start(ctx, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := n.Open(ctx, id, swarm.ModeFetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, s); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	oldID := n.ID()
+	n.Close()
+	chunks := store.Have(id).Count()
+	store.Close()
+	if chunks == 0 {
+		t.Fatal("the old node cached nothing")
+	}
+
+	for start := range 2 { // the second start finds the new layout
+		nn, err := Start(ctx, Options{Dir: dir}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotID, got := nn.ID(), nn.Store.Have(id).Count()
+		if err := nn.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if gotID != oldID || got != chunks {
+			t.Errorf("start %d: node %s with %d chunks, want %s with %d", start, gotID, got, oldID, chunks)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, keyFile)); err != nil {
+		t.Errorf("the key is not in the data directory: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, oldNodeDir)); !os.IsNotExist(err) {
+		t.Errorf("the old node directory is still there (%v)", err)
+	}
+}
+
+// TestMigrateFinishesAnInterruptedMove: a migration stopped after the key
+// moved and before the peers did is finished by the next start; a key
+// already in place wins over one left in the old directory.
+func TestMigrateFinishesAnInterruptedMove(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return "(" + err.Error() + ")"
+		}
+		return string(b)
+	}
+	write(keyFile, "moved key")
+	write(filepath.Join(oldNodeDir, peersFile), "peers")
+	write(filepath.Join(oldNodeDir, peersFile+".tmp"), "half-written peers")
+	for range 2 {
+		if err := Migrate(dir, quiet()); err != nil {
+			t.Fatal(err)
+		}
+		if read(keyFile) != "moved key" || read(peersFile) != "peers" {
+			t.Fatalf("after the migration: key %q, peers %q", read(keyFile), read(peersFile))
+		}
+		if _, err := os.Stat(filepath.Join(dir, oldNodeDir)); !os.IsNotExist(err) {
+			t.Fatalf("the old node directory is still there (%v)", err)
+		}
+	}
+
+	write(filepath.Join(oldNodeDir, keyFile), "another key")
+	if err := Migrate(dir, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	if read(keyFile) != "moved key" || read(filepath.Join(oldNodeDir, keyFile)) != "another key" {
+		t.Errorf("two keys: kept %q, left %q", read(keyFile), read(filepath.Join(oldNodeDir, keyFile)))
+	}
+}

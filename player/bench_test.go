@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/internal/testorigin"
 	"github.com/potluckfm/potluck/origin"
 	"github.com/potluckfm/potluck/swarm"
 	"github.com/potluckfm/potluck/track"
@@ -133,7 +134,7 @@ func cachedNode(b *testing.B, srv *origin.Server, id track.ID) *swarm.Node {
 // node's cache, and with nothing cached (the head comes from an origin on
 // loopback, over QUIC).
 func BenchmarkStartLatency(b *testing.B) {
-	srv := startOrigin(b)
+	srv := testorigin.Start(b)
 	id := demoID(b, srv, "01-first-light.mp3")
 	b.Run("cache", func(b *testing.B) {
 		n := cachedNode(b, srv, id)
@@ -232,7 +233,7 @@ func BenchmarkSeekLatency(b *testing.B) {
 		b.ReportMetric(float64(failed), "failed")
 	}
 	b.Run("memory", func(b *testing.B) { seekAll(b, newSources(d), d.m.ID, nil) })
-	srv := startOrigin(b)
+	srv := testorigin.Start(b)
 	id := demoID(b, srv, d.name)
 	b.Run("cache", func(b *testing.B) {
 		n := cachedNode(b, srv, id)

@@ -2,7 +2,6 @@ package player
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"io"
 	"log/slog"
@@ -13,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/potluckfm/potluck/assets"
 	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/internal/testorigin"
 	"github.com/potluckfm/potluck/origin"
 	"github.com/potluckfm/potluck/swarm"
 	"github.com/potluckfm/potluck/track"
@@ -38,25 +37,6 @@ type statsStream struct{ *swarm.Stream }
 func (s statsStream) SourceStats() SourceStats {
 	st := s.Stats()
 	return SourceStats{FromCache: st.FromCache, FromPeers: st.FromPeers, FromOrigin: st.FromOrigin, Peers: st.Peers}
-}
-
-// startOrigin starts an origin on the demo library on loopback (real QUIC
-// and TCP); it stops with the test.
-func startOrigin(t testing.TB) *origin.Server {
-	t.Helper()
-	_, key, _ := ed25519.GenerateKey(nil)
-	srv, err := origin.Start(context.Background(), origin.Config{
-		Library: assets.Demo(), Key: key, Listen: "127.0.0.1:0", Logger: quietLogger(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return srv
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -102,7 +82,7 @@ func demoID(t testing.TB, srv *origin.Server, name string) track.ID {
 // again, they come from the node's cache.
 func TestPlayerOverSwarm(t *testing.T) {
 	d := demoTrackNamed(t, "01")
-	srv := startOrigin(t)
+	srv := testorigin.Start(t)
 	node := startNode(t, srv)
 	id := demoID(t, srv, d.name)
 	const from = 3 * time.Second
@@ -223,7 +203,7 @@ func (r *udpRelay) run() {
 // removing anything, and State.Err is cleared when a later play starts.
 func TestPlayerOriginDownFailsFast(t *testing.T) {
 	const within = 5500 * time.Millisecond
-	srv := startOrigin(t)
+	srv := testorigin.Start(t)
 	relay := startRelay(t, srv.URL().Addr)
 	u := srv.URL()
 	u.Addr = relay.Addr()

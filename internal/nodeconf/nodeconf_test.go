@@ -2,16 +2,14 @@ package nodeconf
 
 import (
 	"context"
-	"crypto/ed25519"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/potluckfm/potluck/assets"
 	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/internal/testorigin"
 	"github.com/potluckfm/potluck/origin"
 	"github.com/potluckfm/potluck/swarm"
 )
@@ -22,16 +20,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 // left (the key and peers in DIR/node, the cache in DIR/cache) starts as
 // the same node, with the same cached chunks, in potluckd's layout.
 func TestStartMigratesTheOldAppLayout(t *testing.T) {
-	_, key, _ := ed25519.GenerateKey(nil)
-	srv, err := origin.Start(context.Background(), origin.Config{Library: assets.Demo(), Key: key, Listen: "127.0.0.1:0", Logger: quiet()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
+	srv := testorigin.Start(t)
 	c := origin.NewClient(srv.URL(), origin.ClientOptions{})
 	t.Cleanup(func() { c.Close() })
 	ctx := context.Background()

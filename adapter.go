@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -87,7 +88,12 @@ func (a *playerAdapter) run() {
 			c := a.cmds[0]
 			a.cmds = a.cmds[1:]
 			a.mu.Unlock()
-			c.run() // errors surface in State().Err
+			// A play's failure shows in State().Err; a command the
+			// player refuses (a seek with nothing playing, an edit of a
+			// track no longer upcoming) changes nothing.
+			if err := c.run(); err != nil {
+				slog.Debug("player command refused", "err", err)
+			}
 		}
 	}
 }

@@ -368,14 +368,15 @@ func restoreSession(p *player.Player, path string, log *slog.Logger) {
 	if !ok {
 		return
 	}
-	p.SetVolume(s.Volume)
-	p.SetRepeat(player.Repeat(s.Repeat))
+	err = errors.Join(p.SetVolume(s.Volume), p.SetRepeat(player.Repeat(s.Repeat)))
 	if len(s.Queue) > 0 && s.Index >= 0 {
 		if err := p.Cue(s.Queue, s.Index, s.Position()); err != nil {
 			log.Warn("the last session's queue did not come back", "err", err)
 		}
 	}
-	p.SetShuffle(s.Shuffle)
+	if err := errors.Join(err, p.SetShuffle(s.Shuffle)); err != nil {
+		log.Warn("the last session did not all come back", "err", err)
+	}
 	log.Info("session restored", "tracks", len(s.Queue), "index", s.Index, "position", s.Position())
 }
 

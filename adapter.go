@@ -118,28 +118,12 @@ func (a *playerAdapter) SetVolume(v float64) {
 	a.send("volume", func() error { return a.p.SetVolume(v) })
 }
 
-// Remove and Move name the track at the index the UI shows, read now, so
-// that the player edits that track even if one ends before the edit runs.
-func (a *playerAdapter) Remove(i int) {
-	if id, ok := a.upcoming(i); ok {
-		a.send("", func() error { return a.p.RemoveUpcoming(i, id) })
-	}
+func (a *playerAdapter) Remove(i int, id track.ID) {
+	a.send("", func() error { return a.p.RemoveUpcoming(i, id) })
 }
-func (a *playerAdapter) Move(from, to int) {
-	if id, ok := a.upcoming(from); ok {
-		a.send("", func() error { return a.p.MoveUpcoming(from, to, id) })
-	}
+func (a *playerAdapter) Move(from, to int, id track.ID) {
+	a.send("", func() error { return a.p.MoveUpcoming(from, to, id) })
 }
-
-// upcoming is the i-th upcoming track in the player's state now.
-func (a *playerAdapter) upcoming(i int) (track.ID, bool) {
-	up := a.p.State().Upcoming
-	if i < 0 || i >= len(up) {
-		return track.ID{}, false
-	}
-	return up[i], true
-}
-
 func (a *playerAdapter) Clear()             { a.send("", a.p.ClearUpcoming) }
 func (a *playerAdapter) SetShuffle(on bool) { a.send("", func() error { return a.p.SetShuffle(on) }) }
 func (a *playerAdapter) SetRepeat(r app.Repeat) {

@@ -75,9 +75,11 @@ type Player interface {
 	Seek(t time.Duration)
 	// SetVolume takes 0..1.
 	SetVolume(v float64)
-	// Remove, Move and Clear edit the upcoming queue (indexes into Upcoming).
-	Remove(i int)
-	Move(from, to int)
+	// Remove, Move and Clear edit the upcoming queue (indexes into
+	// Upcoming). Remove and Move name the track the UI showed at i or
+	// from, so that the player edits that track even if one ended since.
+	Remove(i int, id track.ID)
+	Move(from, to int, id track.ID)
 	Clear()
 	SetShuffle(on bool)
 	SetRepeat(r Repeat)

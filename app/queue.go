@@ -60,8 +60,8 @@ func (q *queueView) content() fyne.CanvasObject {
 	up := widget.NewButtonWithIcon("Up", theme.MoveUpIcon(), func() { q.move(-1) })
 	down := widget.NewButtonWithIcon("Down", theme.MoveDownIcon(), func() { q.move(+1) })
 	remove := widget.NewButtonWithIcon("Remove", theme.ContentRemoveIcon(), func() {
-		if q.selected >= 0 {
-			q.u.deps.Player.Remove(q.selected)
+		if q.selected >= 0 && q.selected < len(q.upcoming) {
+			q.u.deps.Player.Remove(q.selected, q.upcoming[q.selected])
 			q.list.UnselectAll()
 		}
 	})
@@ -75,10 +75,10 @@ func (q *queueView) content() fyne.CanvasObject {
 // move shifts the selected track by delta places and keeps it selected.
 func (q *queueView) move(delta int) {
 	to := q.selected + delta
-	if q.selected < 0 || to < 0 || to >= len(q.upcoming) {
+	if q.selected < 0 || q.selected >= len(q.upcoming) || to < 0 || to >= len(q.upcoming) {
 		return
 	}
-	q.u.deps.Player.Move(q.selected, to)
+	q.u.deps.Player.Move(q.selected, to, q.upcoming[q.selected])
 	// Show the move at once; the next poll confirms it.
 	q.upcoming[q.selected], q.upcoming[to] = q.upcoming[to], q.upcoming[q.selected]
 	q.list.Refresh()

@@ -66,10 +66,10 @@ func (p *recordingPlayer) Seek(t time.Duration) {
 	p.record("seek", func() { p.st.Position = t })
 }
 func (p *recordingPlayer) SetVolume(v float64) { p.record("volume", func() { p.st.Volume = v }) }
-func (p *recordingPlayer) Remove(i int) {
+func (p *recordingPlayer) Remove(i int, _ track.ID) {
 	p.record("remove", func() { p.st.Upcoming = slices.Delete(p.st.Upcoming, i, i+1) })
 }
-func (p *recordingPlayer) Move(from, to int) {
+func (p *recordingPlayer) Move(from, to int, _ track.ID) {
 	p.record("move", func() {
 		id := p.st.Upcoming[from]
 		p.st.Upcoming = slices.Insert(slices.Delete(p.st.Upcoming, from, from+1), to, id)

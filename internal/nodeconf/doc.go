@@ -17,5 +17,5 @@
 // It does disk I/O and starts a node, so it is no place for the app
 // package (which only renders); it is internal because only the two
 // binaries use it. It also adapts a swarm Stream to a player Source
-// (Opener, NewSource), so that player need not import swarm.
+// (Opener, Source), so that player need not import swarm.
 package nodeconf

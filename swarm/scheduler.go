@@ -381,63 +381,52 @@ func (sc *scheduler) handle(r result) {
 	} else if sp = sc.peers[r.peer.id]; sp != nil && sp.c != r.peer {
 		sp = nil
 	}
-	if r.err == nil {
+	a := answer{
+		now: time.Now(), err: r.err, origin: r.peer == nil, matched: idx >= 0,
+		state: sc.origin, onStream: sp != nil,
+	}
+	if r.err != nil && r.peer == nil {
+		a.got = sc.s.view().got.Has(r.chunk)
+	}
+	if sp != nil {
+		a.claimed, a.mapAt, a.closed = sp.have.Has(r.chunk), sp.mapAt, r.peer.conn.Context().Err() != nil
+	}
+	v := judge(a)
+	if r.peer == nil {
+		sc.origin = v.state
+	}
+	switch v.kind {
+	case vDeliver:
 		src := FromOrigin
 		var pid PeerID
 		if r.peer != nil {
 			src, pid = FromPeer, r.peer.id
 			sc.n.markGood(r.peer)
-		} else {
-			sc.origin.failures = 0
-			sc.origin.answered = true
 		}
 		sc.s.deliver(r.chunk, r.data, src, pid)
 		// A duplicate request for the same chunk is no longer needed.
 		for _, p := range sc.inflight[r.chunk] {
 			p.cancel()
 		}
-		return
-	}
-	if r.peer == nil {
-		// A request the scheduler dropped (a seek) or no longer needed (a
-		// peer delivered first) was cancelled by us: not the origin's fault.
-		if idx < 0 || errors.Is(r.err, context.Canceled) || sc.s.view().got.Has(r.chunk) {
-			return
-		}
-		sc.origin.failures++
-		if !sc.origin.answered && errors.Is(r.err, context.DeadlineExceeded) {
-			// Silent for originFirstTimeout and never answered: down,
-			// not flaky (see askOrigin).
-			sc.origin.failures = max(sc.origin.failures, 3)
-		}
-		sc.origin.lastErr = r.err
-		sc.origin.downUntil = time.Now().Add(min(time.Duration(sc.origin.failures)*500*time.Millisecond, 5*time.Second))
+	case vOriginDown:
 		sc.n.log.Debug("origin chunk failed", "chunk", r.chunk, "err", r.err)
-		return
-	}
-	switch {
-	case errors.Is(r.err, track.ErrBadChunk):
+	case vBanBadChunk:
 		sc.s.mu.Lock()
 		sc.s.stats.Dropped++
 		sc.s.mu.Unlock()
 		sc.n.ban(r.peer.id, fmt.Sprintf("sent chunk %d of %s that fails its hash", r.chunk, sc.m.ID))
 		delete(sc.peers, r.peer.id)
-	case errors.Is(r.err, ErrNotHeld) && sp != nil && sp.have.Has(r.chunk) && time.Since(sp.mapAt) < maxMapAge:
+	case vBanLiar:
 		sc.n.ban(r.peer.id, fmt.Sprintf("claimed chunk %d of %s and did not serve it", r.chunk, sc.m.ID))
 		delete(sc.peers, r.peer.id)
-	case errors.Is(r.err, ErrNotHeld) && sp != nil:
-		// Its map is old: the chunk may have failed its check there since.
+	case vDrop:
 		sc.dropPeer(r.peer.id)
-	case errors.Is(r.err, ErrGone) && sp != nil:
-		sc.dropPeer(r.peer.id) // evicted the track: not a liar, just no source
-	case errors.Is(r.err, ErrBusy) && sp != nil:
-		sp.busy = time.Now().Add(busyFor)
-	case errors.Is(r.err, context.Canceled) || errors.Is(r.err, context.DeadlineExceeded):
-		// Moved elsewhere by watch, or the stream is closing.
-	case sp != nil:
-		sp.skip[r.chunk] = time.Now().Add(skipFor)
-		if r.peer.conn.Context().Err() != nil {
-			sc.dropPeer(r.peer.id) // vanished: its chunks go elsewhere
+	case vBusy:
+		sp.busy = v.until
+	case vSkip, vVanished:
+		sp.skip[r.chunk] = v.until
+		if v.kind == vVanished {
+			sc.dropPeer(r.peer.id) // its chunks go elsewhere
 		}
 	}
 }

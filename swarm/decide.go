@@ -39,6 +39,11 @@ type snapshot struct {
 
 	announced         bool // the node announced after the stream's first chunk
 	announcedComplete bool // the node announced the whole track
+
+	// When the next lookup round and the next refresh of the maps that
+	// can grow are due; zero while the stream does not look up peers
+	// (NoPeers, a complete track, the first round not ended yet).
+	lookupAt, refreshAt time.Time
 }
 
 // flight is one request in flight.
@@ -87,7 +92,25 @@ const (
 	actAnnounce
 	// actEndLookups stops looking up peers: the stream is complete.
 	actEndLookups
+	// actLookup starts a lookup round (the tracker, the neighbours, the
+	// known peers), unless the last one is still going.
+	actLookup
+	// actRefresh asks the chunk maps that can still grow.
+	actRefresh
 )
+
+// lookupEvery is how often a stream looks up peers; SchedulerConfig.Refresh
+// how often it asks the maps that can still grow.
+const lookupEvery = 2 * time.Second
+
+// nextDue is when a timer of period every, last due at at, is due next
+// after now: missed periods are skipped, as a time.Ticker drops ticks.
+func nextDue(at time.Time, every time.Duration, now time.Time) time.Time {
+	for !at.After(now) {
+		at = at.Add(every)
+	}
+	return at
+}
 
 // action is one thing decide asks the executor to do.
 type action struct {
@@ -103,7 +126,8 @@ type action struct {
 //
 // It walks the missing chunks from the read position, most urgent first,
 // by the rules of docs/scheduler.md: head, emergency, peers by expected
-// delivery, nobody has it (and mates), seek, stalls and timeouts.
+// delivery, nobody has it (and mates), seek, stalls and timeouts; and
+// when to look up peers again.
 func decide(in *snapshot) []action {
 	d := decider{
 		in:        in,
@@ -135,6 +159,12 @@ func decide(in *snapshot) []action {
 		return d.out
 	}
 	d.plan()
+	if !in.lookupAt.IsZero() && !in.now.Before(in.lookupAt) {
+		d.emit(action{kind: actLookup})
+	}
+	if !in.refreshAt.IsZero() && !in.now.Before(in.refreshAt) {
+		d.emit(action{kind: actRefresh})
+	}
 	return d.out
 }
 

@@ -67,6 +67,11 @@ func (p *passes) pass() []action {
 			in.announced = true
 		case actEndLookups:
 			in.announcedComplete = true
+			in.lookupAt, in.refreshAt = time.Time{}, time.Time{}
+		case actLookup:
+			in.lookupAt = nextDue(in.lookupAt, lookupEvery, in.now)
+		case actRefresh:
+			in.refreshAt = nextDue(in.refreshAt, in.cfg.Refresh, in.now)
 		}
 	}
 	return out
@@ -187,5 +192,55 @@ func TestDecidePassesMateWait(t *testing.T) {
 		p.expect(0, ask(2, "a"))
 		p.expect(999 * time.Millisecond)
 		p.expect(2*time.Millisecond, ask(4, originID))
+	})
+}
+
+// While a stream runs, decide asks for a lookup round every 2 s and a
+// refresh of the maps every Refresh, on the clock of the first round's
+// end, skipping what a late pass missed; once the track is complete it
+// ends them.
+func TestDecidePassesLookups(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 6
+		in := testSnapshot(n, ModeFetch)
+		in.got = bits(n, 0, 1, 2, 3, 4)
+		start := time.Now()
+		in.lookupAt, in.refreshAt = start.Add(lookupEvery), start.Add(in.cfg.Refresh)
+		p := &passes{t: t, in: in}
+		p.expect(0, ask(5, originID))
+		var lookups, refreshes []time.Duration
+		step := func(d time.Duration) {
+			time.Sleep(d)
+			for _, a := range p.pass() {
+				switch a.kind {
+				case actLookup:
+					lookups = append(lookups, time.Since(start))
+				case actRefresh:
+					refreshes = append(refreshes, time.Since(start))
+				default:
+					t.Errorf("at %v: %v", time.Since(start), a)
+				}
+			}
+		}
+		for range 30 {
+			step(100 * time.Millisecond)
+		}
+		step(1200 * time.Millisecond) // a late pass: 4.2 s
+		ms := time.Millisecond
+		if want := []time.Duration{2000 * ms, 4200 * ms}; !slices.Equal(lookups, want) {
+			t.Errorf("lookups at %v, want %v", lookups, want)
+		}
+		if want := []time.Duration{500 * ms, 1000 * ms, 1500 * ms, 2000 * ms, 2500 * ms, 3000 * ms, 4200 * ms}; !slices.Equal(refreshes, want) {
+			t.Errorf("refreshes at %v, want %v", refreshes, want)
+		}
+		if want := start.Add(6 * time.Second); !in.lookupAt.Equal(want) {
+			t.Errorf("next lookup at %v, want 6s", in.lookupAt.Sub(start))
+		}
+		if want := start.Add(4500 * ms); !in.refreshAt.Equal(want) {
+			t.Errorf("next refresh at %v, want 4.5s", in.refreshAt.Sub(start))
+		}
+		p.deliver(5)
+		p.expect(2*time.Second, action{kind: actAnnounce}, action{kind: actEndLookups})
+		p.expect(2 * time.Second)
 	})
 }

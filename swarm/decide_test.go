@@ -78,7 +78,7 @@ func ask(i int, from PeerID) action { return action{kind: actRequest, chunk: i, 
 func (a action) String() string {
 	names := map[actionKind]string{actRequest: "request", actCancel: "cancel", actTimeout: "timeout",
 		actDropPeer: "drop", actWait: "wait", actFail: "fail", actRetry: "retry", actAnnounce: "announce",
-		actEndLookups: "end-lookups"}
+		actEndLookups: "end-lookups", actLookup: "lookup", actRefresh: "refresh"}
 	from := string(a.peer)
 	if from == "" {
 		from = "origin"
@@ -353,6 +353,30 @@ func TestDecide(t *testing.T) {
 			name: "a complete stream announces once and ends its lookups",
 			mode: ModePlay,
 			edit: func(s *snapshot) { s.got = all(n) },
+			want: []action{{kind: actAnnounce}, {kind: actEndLookups}},
+		},
+		{
+			name: "lookups: a round once it is due, a refresh once it is, after the requests",
+			mode: ModeFetch,
+			edit: func(s *snapshot) {
+				s.got = bits(n, 0, 1, 2, 3, 4)
+				s.lookupAt, s.refreshAt = t0, t0.Add(-time.Millisecond)
+			},
+			want: []action{ask(5, o), {kind: actLookup}, {kind: actRefresh}},
+		},
+		{
+			name: "lookups: not before they are due",
+			mode: ModeFetch,
+			edit: func(s *snapshot) {
+				s.got = bits(n, 0, 1, 2, 3, 4)
+				s.requests[5] = []flight{{id: 1, chunk: 5, from: o, started: t0}}
+				s.lookupAt, s.refreshAt = t0.Add(time.Millisecond), t0.Add(time.Millisecond)
+			},
+		},
+		{
+			name: "lookups: a complete stream ends them instead",
+			mode: ModePlay,
+			edit: func(s *snapshot) { s.got, s.lookupAt, s.refreshAt = all(n), t0, t0 },
 			want: []action{{kind: actAnnounce}, {kind: actEndLookups}},
 		},
 		{

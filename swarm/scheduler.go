@@ -89,6 +89,12 @@ type scheduler struct {
 	announced         bool // after the stream's first chunk
 	announcedComplete bool // the whole track: once, not every pass
 	stopDiscovery     func()
+
+	// lookupAt and refreshAt are when decide next asks discover for a
+	// lookup round and a refresh (see snapshot); lookupNow and refreshNow
+	// carry the asks.
+	lookupAt, refreshAt   time.Time
+	lookupNow, refreshNow chan struct{}
 }
 
 // reqID names one request of a stream: an answer carries the ID of the
@@ -158,6 +164,9 @@ func newScheduler(s *Stream) *scheduler {
 		peers:    map[PeerID]*streamPeer{},
 		book:     &haveBook{said: map[PeerID]haveEntry{}},
 		waiting:  map[int]time.Time{},
+
+		lookupNow:  make(chan struct{}, 1),
+		refreshNow: make(chan struct{}, 1),
 	}
 }
 
@@ -181,7 +190,8 @@ func (sc *scheduler) run(ctx context.Context) {
 	dctx, stopDiscovery := context.WithCancel(ctx)
 	defer stopDiscovery()
 	sc.stopDiscovery = stopDiscovery
-	if !sc.n.cfg.NoPeers && sc.s.view().got.Count() < sc.m.NumChunks() {
+	discovering := !sc.n.cfg.NoPeers && sc.s.view().got.Count() < sc.m.NumChunks()
+	if discovering {
 		sc.n.wg.Go(func() { sc.discover(dctx, discoveryDone) })
 	} else {
 		close(discoveryDone)
@@ -191,6 +201,9 @@ func (sc *scheduler) run(ctx context.Context) {
 	defer waitTimer.Stop()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	// due wakes the loop when a lookup or a refresh is due.
+	due := time.NewTimer(time.Hour)
+	defer due.Stop()
 	for {
 		v := sc.s.view()
 		if v.closed {
@@ -199,6 +212,11 @@ func (sc *scheduler) run(ctx context.Context) {
 		now := time.Now()
 		for _, a := range decide(sc.snapshot(v, now)) {
 			sc.apply(ctx, a, now)
+		}
+		if next := earliest(sc.lookupAt, sc.refreshAt); !next.IsZero() {
+			due.Reset(next.Sub(now))
+		} else {
+			due.Stop()
 		}
 		select {
 		case <-ctx.Done():
@@ -210,6 +228,11 @@ func (sc *scheduler) run(ctx context.Context) {
 		case <-discoveryDone:
 			sc.discovered, sc.lookedUp = true, true
 			discoveryDone = nil
+			if discovering && dctx.Err() == nil {
+				now := time.Now()
+				sc.lookupAt, sc.refreshAt = now.Add(lookupEvery), now.Add(sc.cfg.Refresh)
+			}
+		case <-due.C:
 		case <-waitTimer.C:
 			sc.discovered = true
 		case <-sc.s.wake:
@@ -231,6 +254,7 @@ func (sc *scheduler) snapshot(v view, now time.Time) *snapshot {
 		waiting:    sc.waiting,
 		discovered: sc.discovered, lookedUp: sc.lookedUp,
 		announced: sc.announced, announcedComplete: sc.announcedComplete,
+		lookupAt: sc.lookupAt, refreshAt: sc.refreshAt,
 	}
 	for i, ps := range sc.inflight {
 		fs := make([]flight, len(ps))
@@ -280,10 +304,33 @@ func (sc *scheduler) apply(ctx context.Context, a action, now time.Time) {
 		sc.n.AnnounceNow()
 	case actEndLookups:
 		sc.announcedComplete = true
+		sc.lookupAt, sc.refreshAt = time.Time{}, time.Time{}
 		if sc.stopDiscovery != nil {
 			sc.stopDiscovery()
 		}
+	case actLookup:
+		sc.lookupAt = nextDue(sc.lookupAt, lookupEvery, now)
+		poke(sc.lookupNow)
+	case actRefresh:
+		sc.refreshAt = nextDue(sc.refreshAt, sc.cfg.Refresh, now)
+		poke(sc.refreshNow)
 	}
+}
+
+// poke sends on c, a channel of one, unless a send is already waiting.
+func poke(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// earliest is the earlier of two times, a zero time counting as none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 // cancel cancels request id for chunk i and forgets it; its answer, if
@@ -495,10 +542,8 @@ func (sc *scheduler) discover(ctx context.Context, done chan struct{}) {
 	}
 	round(false)
 	close(done)
-	refresh := time.NewTicker(sc.cfg.Refresh)
-	defer refresh.Stop()
-	lookup := time.NewTicker(2 * time.Second)
-	defer lookup.Stop()
+	// From here the scheduler's decide says when to look up peers again
+	// (every lookupEvery) and when to refresh the maps (every Refresh).
 	// A lookup round can take seconds (a tracker that does not answer, then
 	// a neighbour search): it runs aside, one at a time, so that the
 	// refresh keeps its pace.
@@ -509,7 +554,7 @@ func (sc *scheduler) discover(ctx context.Context, done chan struct{}) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-refresh.C:
+		case <-sc.refreshNow:
 			// Peers fetching the same track gain chunks, and mates that
 			// found this node connect to it: ask the connected peers whose
 			// map may have changed.
@@ -518,7 +563,7 @@ func (sc *scheduler) discover(ctx context.Context, done chan struct{}) {
 					sc.n.wg.Go(func() { sc.askHave(ctx, PeerAddr{ID: c.id, Addr: c.addr}, true) })
 				}
 			}
-		case <-lookup.C:
+		case <-sc.lookupNow:
 			select {
 			case looking <- struct{}{}:
 				rounds.Go(func() {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/potluckfm/potluck/cache"
@@ -248,6 +249,10 @@ func TestSeekAndPlayMode(t *testing.T) {
 }
 
 func TestUploadSlotsServePlayingFirst(t *testing.T) {
+	synctest.Test(t, testUploadSlotsServePlayingFirst)
+}
+
+func testUploadSlotsServePlayingFirst(t *testing.T) {
 	u := newUploadSlots(1)
 	release, err := u.acquire(context.Background(), PriorityPrefetch)
 	if err != nil {
@@ -265,7 +270,7 @@ func TestUploadSlotsServePlayingFirst(t *testing.T) {
 			order <- p
 			r()
 		})
-		time.Sleep(20 * time.Millisecond) // prefetch queues first
+		synctest.Wait() // prefetch queues first
 	}
 	release()
 	wg.Wait()
@@ -288,9 +293,13 @@ func TestUploadSlotsServePlayingFirst(t *testing.T) {
 
 // A prefetched track (ModePlay, cued to start in 10 s) takes its head from
 // a peer that holds it; a track played at once takes its head from the
-// origin while peers are looked up.
+// origin while peers are looked up. In virtual time.
 func TestPrefetchTakesItsHeadFromPeers(t *testing.T) {
-	ts := newTestSwarm(t)
+	synctest.Test(t, testPrefetchTakesItsHeadFromPeers)
+}
+
+func testPrefetchTakesItsHeadFromPeers(t *testing.T) {
+	ts := newSimSwarm(t)
 	m, _ := ts.track()
 	ts.seed(m, nil)
 	open := func(pos *time.Duration) Stats {

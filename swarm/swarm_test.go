@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go"
+
 	"github.com/potluckfm/potluck/assets"
 	"github.com/potluckfm/potluck/cache"
 	"github.com/potluckfm/potluck/origin"
@@ -19,28 +21,37 @@ import (
 )
 
 // testSwarm is an origin on the demo library plus the nodes a test starts,
-// all in this process on loopback, over real QUIC. Everything stops with the test.
+// all in this process over real QUIC: on loopback, or on an emulated
+// network (newSimSwarm). Everything stops with the test.
 type testSwarm struct {
 	t      testing.TB
 	origin *origin.Server
 	url    origin.URL
 	log    *slog.Logger
+	net    *simNet // nil: loopback
 }
 
 func newTestSwarm(t testing.TB) *testSwarm {
+	return startTestSwarm(t, nil)
+}
+
+// startTestSwarm starts the origin, on nw if it is not nil.
+func startTestSwarm(t testing.TB, nw *simNet) *testSwarm {
 	t.Helper()
 	_, key, _ := ed25519.GenerateKey(nil)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	srv, err := origin.Start(context.Background(), origin.Config{
-		Library: assets.Demo(), Key: key, Listen: "127.0.0.1:0", Logger: log, TrackerTTL: time.Minute,
-	})
+	cfg := origin.Config{Library: assets.Demo(), Key: key, Listen: "127.0.0.1:0", Logger: log, TrackerTTL: time.Minute}
+	if nw != nil {
+		cfg.Listen, cfg.PacketConn = "", nw.endpoint(t)
+	}
+	srv, err := origin.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testSwarm{t: t, origin: srv, url: srv.URL(), log: log}
+	ts := &testSwarm{t: t, origin: srv, url: srv.URL(), log: log, net: nw}
 	t.Cleanup(func() { ts.stopOrigin() })
 	return ts
 }
@@ -88,6 +99,15 @@ func (ts *testSwarm) config(store cache.Store) Config {
 		}
 		ts.t.Cleanup(func() { d.Close() })
 		store = d
+	}
+	if ts.net != nil {
+		// One emulated socket for the node and its origin client, as
+		// the app shares one UDP socket.
+		tr := &quic.Transport{Conn: ts.net.endpoint(ts.t)}
+		ts.t.Cleanup(func() { tr.Close() })
+		c := origin.NewClient(ts.url, origin.ClientOptions{Transport: origin.TransportQUIC, QUIC: tr})
+		ts.t.Cleanup(func() { c.Close() })
+		return Config{DataDir: dir, Origin: c, Store: store, Transport: tr, Logger: ts.log}
 	}
 	c := origin.NewClient(ts.url, origin.ClientOptions{Transport: origin.TransportQUIC})
 	ts.t.Cleanup(func() { c.Close() })

@@ -3,18 +3,16 @@ package swarm
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
-	"github.com/potluckfm/potluck/assets"
 	"github.com/potluckfm/potluck/cache"
 	"github.com/potluckfm/potluck/origin"
 	"github.com/potluckfm/potluck/track"
@@ -101,18 +99,18 @@ func (d *deadPC) WriteTo(b []byte, a net.Addr) (int, error) {
 }
 
 // A node that crashed and restarts with its key redials; the other side
-// must switch to the new connection, not keep the dead one.
-func TestRestartedPeerIsReachable(t *testing.T) {
-	ts := newTestSwarm(t)
+// must switch to the new connection, not keep the dead one. In virtual
+// time.
+func TestRestartedPeerIsReachable(t *testing.T) { synctest.Test(t, testRestartedPeerIsReachable) }
+
+func testRestartedPeerIsReachable(t *testing.T) {
+	ts := newSimSwarm(t, nil)
 	b := ts.node(func(c *Config) { c.NoAnnounce = true })
 	cfgA := ts.config(nil)
 	cfgA.NoAnnounce = true
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := ts.net.endpoint(t)
 	dead := &deadPC{PacketConn: pc}
-	cfgA.PacketConn = dead
+	cfgA.Transport, cfgA.PacketConn = nil, dead
 	a, err := Start(context.Background(), cfgA)
 	if err != nil {
 		t.Fatal(err)
@@ -203,19 +201,14 @@ func (h announceCounter) WithGroup(string) slog.Handler      { return h }
 // TestWholeTrackStreamAnnouncesOnce: playing a track the cache holds whole
 // keeps its stream open for the length of the play; that must not make an
 // announce to the tracker every scheduler tick (it made one about every
-// 300 ms).
+// 300 ms). In virtual time.
 func TestWholeTrackStreamAnnouncesOnce(t *testing.T) {
+	synctest.Test(t, testWholeTrackStreamAnnouncesOnce)
+}
+
+func testWholeTrackStreamAnnouncesOnce(t *testing.T) {
 	var announces atomic.Int64
-	_, key, _ := ed25519.GenerateKey(nil)
-	srv, err := origin.Start(context.Background(), origin.Config{
-		Library: assets.Demo(), Key: key, Listen: "127.0.0.1:0", TrackerTTL: time.Minute,
-		Logger: slog.New(announceCounter{n: &announces}),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := &testSwarm{t: t, origin: srv, url: srv.URL(), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	t.Cleanup(ts.stopOrigin)
+	ts := newSimSwarm(t, func(c *origin.Config) { c.Logger = slog.New(announceCounter{n: &announces}) })
 	m, _ := ts.track()
 	n := ts.seed(m, nil)
 	time.Sleep(500 * time.Millisecond) // the seed's own announces settle

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/marcopolo/simnet"
+
+	"github.com/potluckfm/potluck/origin"
 )
 
 // simNet is an emulated network for swarm tests: every endpoint is a
@@ -23,8 +25,9 @@ type simNet struct {
 
 // newSimSwarm is newTestSwarm on an emulated network: the origin (QUIC,
 // HTTP/3 and the tracker) and every node the test starts reach each other
-// only through it. Call it inside synctest.Test.
-func newSimSwarm(t *testing.T) *testSwarm {
+// only through it. Call it inside synctest.Test. edit, if not nil, changes
+// the origin's config.
+func newSimSwarm(t *testing.T, edit func(*origin.Config)) *testSwarm {
 	t.Helper()
 	nw := &simNet{sn: &simnet.Simnet{
 		LatencyFunc: simnet.StaticLatency(5 * time.Millisecond),
@@ -32,7 +35,7 @@ func newSimSwarm(t *testing.T) *testSwarm {
 	}}
 	nw.sn.Start()
 	t.Cleanup(nw.sn.Close)
-	return startTestSwarm(t, nw)
+	return startTestSwarm(t, nw, edit)
 }
 
 // endpoint adds an endpoint at the next address; it closes with the test.

@@ -299,7 +299,7 @@ func TestPrefetchTakesItsHeadFromPeers(t *testing.T) {
 }
 
 func testPrefetchTakesItsHeadFromPeers(t *testing.T) {
-	ts := newSimSwarm(t)
+	ts := newSimSwarm(t, nil)
 	m, _ := ts.track()
 	ts.seed(m, nil)
 	open := func(pos *time.Duration) Stats {

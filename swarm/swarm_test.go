@@ -32,11 +32,12 @@ type testSwarm struct {
 }
 
 func newTestSwarm(t testing.TB) *testSwarm {
-	return startTestSwarm(t, nil)
+	return startTestSwarm(t, nil, nil)
 }
 
-// startTestSwarm starts the origin, on nw if it is not nil.
-func startTestSwarm(t testing.TB, nw *simNet) *testSwarm {
+// startTestSwarm starts the origin, on nw if it is not nil, its config
+// changed by edit if that is not nil.
+func startTestSwarm(t testing.TB, nw *simNet, edit func(*origin.Config)) *testSwarm {
 	t.Helper()
 	_, key, _ := ed25519.GenerateKey(nil)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -46,6 +47,9 @@ func startTestSwarm(t testing.TB, nw *simNet) *testSwarm {
 	cfg := origin.Config{Library: assets.Demo(), Key: key, Listen: "127.0.0.1:0", Logger: log, TrackerTTL: time.Minute}
 	if nw != nil {
 		cfg.Listen, cfg.PacketConn = "", nw.endpoint(t)
+	}
+	if edit != nil {
+		edit(&cfg)
 	}
 	srv, err := origin.Start(context.Background(), cfg)
 	if err != nil {

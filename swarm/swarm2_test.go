@@ -337,9 +337,13 @@ func testPrefetchTakesItsHeadFromPeers(t *testing.T) {
 
 // While a stream fetches, the half-second refresh asks again the peers
 // whose chunk map can grow (one fetching the track), not one that holds it
-// all.
+// all. In virtual time.
 func TestRefreshAsksOnlyMapsThatCanGrow(t *testing.T) {
-	ts := newTestSwarm(t)
+	synctest.Test(t, testRefreshAsksOnlyMapsThatCanGrow)
+}
+
+func testRefreshAsksOnlyMapsThatCanGrow(t *testing.T) {
+	ts := newSimSwarm(t, nil)
 	m, _ := ts.track()
 	full := cache.NewMem(0)
 	// A holds the whole track and answers no chunk request, so the stream

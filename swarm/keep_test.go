@@ -8,12 +8,14 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/potluckfm/potluck/assets"
@@ -22,8 +24,10 @@ import (
 	"github.com/potluckfm/potluck/track"
 )
 
-// keepSwarm is a testSwarm whose origin can be started again on the same
-// address with the same key, as after an outage.
+// keepSwarm is a testSwarm on an emulated network whose origin can be
+// started again at the same address with the same key, as after an
+// outage. Make it inside synctest.Test: the keeper's waits and back-offs
+// run in virtual time.
 type keepSwarm struct {
 	*testSwarm
 	key ed25519.PrivateKey
@@ -36,17 +40,17 @@ func newKeepSwarm(t *testing.T) *keepSwarm {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	ks := &keepSwarm{testSwarm: &testSwarm{t: t, log: log}, key: key}
-	ks.startOrigin("127.0.0.1:0")
+	ks := &keepSwarm{testSwarm: &testSwarm{t: t, log: log, net: newSimNet(t)}, key: key}
+	ks.startOrigin(ks.net.endpoint(t))
 	ks.url = ks.origin.URL()
 	t.Cleanup(func() { ks.stopOrigin() })
 	return ks
 }
 
-func (ks *keepSwarm) startOrigin(listen string) {
+func (ks *keepSwarm) startOrigin(pc net.PacketConn) {
 	ks.t.Helper()
 	srv, err := origin.Start(context.Background(), origin.Config{
-		Library: assets.Demo(), Key: ks.key, Listen: listen, Logger: ks.log, TrackerTTL: time.Minute,
+		Library: assets.Demo(), Key: ks.key, PacketConn: pc, Logger: ks.log, TrackerTTL: time.Minute,
 	})
 	if err != nil {
 		ks.t.Fatal(err)
@@ -57,7 +61,11 @@ func (ks *keepSwarm) startOrigin(listen string) {
 // restartOrigin starts the origin again where it was.
 func (ks *keepSwarm) restartOrigin() {
 	ks.t.Helper()
-	ks.startOrigin(ks.url.Addr)
+	addr, err := net.ResolveUDPAddr("udp", ks.url.Addr)
+	if err != nil {
+		ks.t.Fatal(err)
+	}
+	ks.startOrigin(ks.net.endpointAt(ks.t, addr))
 	if got := ks.origin.URL(); got.Addr != ks.url.Addr {
 		ks.t.Fatalf("origin came back at %s, want %s", got.Addr, ks.url.Addr)
 	}
@@ -183,6 +191,10 @@ func pinFileIDs(t *testing.T, path string) []track.ID {
 }
 
 func TestKeepPinFetchesWholeWithProgress(t *testing.T) {
+	synctest.Test(t, testKeepPinFetchesWholeWithProgress)
+}
+
+func testKeepPinFetchesWholeWithProgress(t *testing.T) {
 	ks := newKeepSwarm(t)
 	m, want := ks.track()
 	n := ks.node(nil)
@@ -246,6 +258,10 @@ func TestKeepPinFetchesWholeWithProgress(t *testing.T) {
 }
 
 func TestKeepPinnedSurvivesCachePressure(t *testing.T) {
+	synctest.Test(t, testKeepPinnedSurvivesCachePressure)
+}
+
+func testKeepPinnedSurvivesCachePressure(t *testing.T) {
 	ks := newKeepSwarm(t)
 	m, want := ks.track()
 	others := ks.others(m)
@@ -279,6 +295,10 @@ func TestKeepPinnedSurvivesCachePressure(t *testing.T) {
 }
 
 func TestKeepUnpinMakesTrackEvictable(t *testing.T) {
+	synctest.Test(t, testKeepUnpinMakesTrackEvictable)
+}
+
+func testKeepUnpinMakesTrackEvictable(t *testing.T) {
 	ks := newKeepSwarm(t)
 	m, _ := ks.track()
 	others := ks.others(m)
@@ -321,6 +341,10 @@ func TestKeepUnpinMakesTrackEvictable(t *testing.T) {
 }
 
 func TestKeepRestoresPinsAfterRestart(t *testing.T) {
+	synctest.Test(t, testKeepRestoresPinsAfterRestart)
+}
+
+func testKeepRestoresPinsAfterRestart(t *testing.T) {
 	ks := newKeepSwarm(t)
 	m, want := ks.track()
 	others := ks.others(m)
@@ -404,7 +428,9 @@ func TestKeepRestoresPinsAfterRestart(t *testing.T) {
 	holdsWhole(t, store2, partial, nil)
 }
 
-func TestKeepBadPinFileIsAnError(t *testing.T) {
+func TestKeepBadPinFileIsAnError(t *testing.T) { synctest.Test(t, testKeepBadPinFileIsAnError) }
+
+func testKeepBadPinFileIsAnError(t *testing.T) {
 	ks := newKeepSwarm(t)
 	n := ks.node(nil)
 	dir := t.TempDir()
@@ -435,6 +461,10 @@ func TestKeepBadPinFileIsAnError(t *testing.T) {
 }
 
 func TestKeepServesPinnedTrackToPeers(t *testing.T) {
+	synctest.Test(t, testKeepServesPinnedTrackToPeers)
+}
+
+func testKeepServesPinnedTrackToPeers(t *testing.T) {
 	ks := newKeepSwarm(t)
 	m, want := ks.track()
 	a := ks.node(nil)
@@ -462,6 +492,10 @@ func TestKeepServesPinnedTrackToPeers(t *testing.T) {
 }
 
 func TestKeepRetriesUntilOriginIsBack(t *testing.T) {
+	synctest.Test(t, testKeepRetriesUntilOriginIsBack)
+}
+
+func testKeepRetriesUntilOriginIsBack(t *testing.T) {
 	ks := newKeepSwarm(t)
 	m, want := ks.track()
 	other := ks.others(m)[0]
@@ -497,7 +531,9 @@ func TestKeepRetriesUntilOriginIsBack(t *testing.T) {
 	}
 }
 
-func TestKeepReportsCacheFull(t *testing.T) {
+func TestKeepReportsCacheFull(t *testing.T) { synctest.Test(t, testKeepReportsCacheFull) }
+
+func testKeepReportsCacheFull(t *testing.T) {
 	ks := newKeepSwarm(t)
 	m, _ := ks.track()
 	others := ks.others(m)
@@ -539,7 +575,9 @@ func keeperGoroutines() int {
 	return n
 }
 
-func TestKeepCloseStopsEverything(t *testing.T) {
+func TestKeepCloseStopsEverything(t *testing.T) { synctest.Test(t, testKeepCloseStopsEverything) }
+
+func testKeepCloseStopsEverything(t *testing.T) {
 	ks := newKeepSwarm(t)
 	n := ks.node(func(c *Config) { c.NoAnnounce = true })
 	k := startKeeper(t, n, filepath.Join(t.TempDir(), "pinned.json"))

@@ -29,13 +29,18 @@ type simNet struct {
 // the origin's config.
 func newSimSwarm(t *testing.T, edit func(*origin.Config)) *testSwarm {
 	t.Helper()
+	return startTestSwarm(t, newSimNet(t), edit)
+}
+
+// newSimNet starts an emulated network; it stops with the test.
+func newSimNet(t testing.TB) *simNet {
 	nw := &simNet{sn: &simnet.Simnet{
 		LatencyFunc: simnet.StaticLatency(5 * time.Millisecond),
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}}
 	nw.sn.Start()
 	t.Cleanup(nw.sn.Close)
-	return startTestSwarm(t, nw, edit)
+	return nw
 }
 
 // endpoint adds an endpoint at the next address; it closes with the test.
@@ -44,9 +49,14 @@ func (nw *simNet) endpoint(t testing.TB) net.PacketConn {
 	nw.next++
 	n := nw.next
 	nw.mu.Unlock()
+	return nw.endpointAt(t, &net.UDPAddr{IP: simnet.IntToPublicIPv4(n), Port: 4433})
+}
+
+// endpointAt adds an endpoint at addr, in place of one closed there (a
+// server that restarts where it was); it closes with the test.
+func (nw *simNet) endpointAt(t testing.TB, addr *net.UDPAddr) net.PacketConn {
 	link := simnet.LinkSettings{BitsPerSecond: 100_000_000}
-	c := nw.sn.NewEndpoint(&net.UDPAddr{IP: simnet.IntToPublicIPv4(n), Port: 4433},
-		simnet.NodeBiDiLinkSettings{Downlink: link, Uplink: link})
+	c := nw.sn.NewEndpoint(addr, simnet.NodeBiDiLinkSettings{Downlink: link, Uplink: link})
 	t.Cleanup(func() { c.Close() })
 	return c
 }

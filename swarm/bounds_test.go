@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -15,17 +16,19 @@ import (
 )
 
 // stranger dials n over real QUIC with a fresh identity, as anyone on the
-// network can, and returns the connection as a peerConn to send requests on.
-func stranger(t *testing.T, n *Node) *peerConn {
-	t.Helper()
-	c, err := dialStranger(t, n)
+// swarm's network can, and returns the connection as a peerConn to send
+// requests on.
+func (ts *testSwarm) stranger(n *Node) *peerConn {
+	ts.t.Helper()
+	c, err := ts.dialStranger(n)
 	if err != nil {
-		t.Fatal(err)
+		ts.t.Fatal(err)
 	}
 	return c
 }
 
-func dialStranger(t *testing.T, n *Node) (*peerConn, error) {
+func (ts *testSwarm) dialStranger(n *Node) (*peerConn, error) {
+	t := ts.t
 	_, key, _ := ed25519.GenerateKey(nil)
 	base, err := tlsConfig(key, "")
 	if err != nil {
@@ -35,8 +38,10 @@ func dialStranger(t *testing.T, n *Node) (*peerConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
+	var pc net.PacketConn
+	if ts.net != nil {
+		pc = ts.net.endpoint(t)
+	} else if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
 		return nil, err
 	}
 	tr := &quic.Transport{Conn: pc}
@@ -75,12 +80,16 @@ func waitFor(t *testing.T, n *Node, what string, cond func() bool) {
 }
 
 func TestFloodOfInboundPeersKeepsAddressBookBounded(t *testing.T) {
-	ts := newTestSwarm(t)
+	synctest.Test(t, testFloodOfInboundPeersKeepsAddressBookBounded)
+}
+
+func testFloodOfInboundPeersKeepsAddressBookBounded(t *testing.T) {
+	ts := newSimSwarm(t, nil)
 	n := ts.node(func(c *Config) { c.NoAnnounce = true })
 	const bound, flood = 12, 40
 	setLimits(n, func(l *limits) { l.known = bound })
 	for range flood {
-		stranger(t, n)
+		ts.stranger(n)
 	}
 	waitFor(t, n, "every stranger connected", func() bool { return len(n.conns) == flood })
 	n.mu.Lock()
@@ -105,11 +114,15 @@ func TestFloodOfInboundPeersKeepsAddressBookBounded(t *testing.T) {
 }
 
 func TestFloodOfSearchesKeepsSearchTableBounded(t *testing.T) {
-	ts := newTestSwarm(t)
+	synctest.Test(t, testFloodOfSearchesKeepsSearchTableBounded)
+}
+
+func testFloodOfSearchesKeepsSearchTableBounded(t *testing.T) {
+	ts := newSimSwarm(t, nil)
 	n := ts.node(func(c *Config) { c.NoAnnounce = true })
 	const bound, flood = 8, 100
 	setLimits(n, func(l *limits) { l.whoHasPerAsker = bound })
-	c := stranger(t, n)
+	c := ts.stranger(n)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for range flood {

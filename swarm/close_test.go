@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -25,8 +26,10 @@ func nodeGoroutines() []string {
 	return out
 }
 
-func TestNodeCloseEndsEveryGoroutine(t *testing.T) {
-	ts := newTestSwarm(t)
+func TestNodeCloseEndsEveryGoroutine(t *testing.T) { synctest.Test(t, testNodeCloseEndsEveryGoroutine) }
+
+func testNodeCloseEndsEveryGoroutine(t *testing.T) {
+	ts := newSimSwarm(t, nil)
 	m, _ := ts.track()
 	a := ts.node(func(c *Config) { c.NoAnnounce = true })
 	b := ts.node(func(c *Config) { c.NoAnnounce = true })
@@ -92,11 +95,13 @@ func slicesContain(stacks []string, s string) bool {
 
 // A Close racing connections, requests and Opens starts nothing behind it
 // (the race detector and the goroutine check would both see it).
-func TestCloseRacesNewWork(t *testing.T) {
-	ts := newTestSwarm(t)
+func TestCloseRacesNewWork(t *testing.T) { synctest.Test(t, testCloseRacesNewWork) }
+
+func testCloseRacesNewWork(t *testing.T) {
+	ts := newSimSwarm(t, nil)
 	m, _ := ts.track()
 	n := ts.node(func(c *Config) { c.NoAnnounce = true })
-	c := stranger(t, n)
+	c := ts.stranger(n)
 	done := make(chan struct{})
 	var dials sync.WaitGroup
 	go func() {
@@ -104,7 +109,7 @@ func TestCloseRacesNewWork(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		for range 20 {
-			dials.Go(func() { dialStranger(t, n) })
+			dials.Go(func() { ts.dialStranger(n) })
 			c.peers(ctx)
 			n.Open(ctx, m.ID, ModeFetch)
 		}

@@ -19,7 +19,7 @@ import (
 // waits on a socket, so the virtual clock runs while the test sleeps.
 type simNet struct {
 	sn   *simnet.Simnet
-	mu   sync.Mutex
+	mu   sync.Mutex // guards next and sn's endpoints
 	next int
 }
 
@@ -56,7 +56,9 @@ func (nw *simNet) endpoint(t testing.TB) net.PacketConn {
 // server that restarts where it was); it closes with the test.
 func (nw *simNet) endpointAt(t testing.TB, addr *net.UDPAddr) net.PacketConn {
 	link := simnet.LinkSettings{BitsPerSecond: 100_000_000}
+	nw.mu.Lock() // simnet's NewEndpoint is not safe for concurrent use
 	c := nw.sn.NewEndpoint(addr, simnet.NodeBiDiLinkSettings{Downlink: link, Uplink: link})
+	nw.mu.Unlock()
 	t.Cleanup(func() { c.Close() })
 	return c
 }

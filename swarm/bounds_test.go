@@ -113,6 +113,31 @@ func testFloodOfInboundPeersKeepsAddressBookBounded(t *testing.T) {
 	}
 }
 
+// TestFloodOfConnectionsIsRefused: strangers connecting past the bound are
+// turned away; the connections a node holds stay bounded.
+func TestFloodOfConnectionsIsRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ts := newSimSwarm(t, nil)
+		n := ts.node(func(c *Config) { c.NoAnnounce = true })
+		const bound, flood = 6, 20
+		setLimits(n, func(l *limits) { l.conns = bound })
+		for range flood {
+			ts.dialStranger(n) // past the bound the node hangs up
+		}
+		synctest.Wait()
+		time.Sleep(time.Second)
+		n.mu.Lock()
+		live, conns := len(n.live), len(n.conns)
+		n.mu.Unlock()
+		if live > bound || conns > bound {
+			t.Errorf("%d strangers connected: the node holds %d live connections, %d registered; bound %d", flood, live, conns, bound)
+		}
+		if conns == 0 {
+			t.Error("no stranger got in at all")
+		}
+	})
+}
+
 func TestFloodOfSearchesKeepsSearchTableBounded(t *testing.T) {
 	synctest.Test(t, testFloodOfSearchesKeepsSearchTableBounded)
 }

@@ -20,6 +20,7 @@ import (
 const (
 	errCodeBanned    quic.ApplicationErrorCode = 0x10
 	errCodeDuplicate quic.ApplicationErrorCode = 0x11
+	errCodeFull      quic.ApplicationErrorCode = 0x12
 )
 
 // peerConn is this node's one connection to another node. Requests each
@@ -119,10 +120,22 @@ func (n *Node) acceptLoop() {
 			qc.CloseWithError(errCodeBanned, "banned")
 			continue
 		}
+		if n.full() {
+			qc.CloseWithError(errCodeFull, "too many connections")
+			continue
+		}
 		if _, err := n.addConn(qc, id, qc.RemoteAddr().String(), false); err != nil {
 			return // closing
 		}
 	}
+}
+
+// full reports whether the node holds as many connections as it will:
+// strangers connecting in a flood must not grow n.live and n.conns.
+func (n *Node) full() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.live) >= n.lim.conns
 }
 
 // addConn registers a new connection and starts serving it; on a node

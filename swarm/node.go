@@ -115,6 +115,7 @@ type limits struct {
 	holderTracks    int // tracks with holders noted
 	holdersPerTrack int // holders noted per track
 	whoHasPerAsker  int // neighbour searches remembered per asker
+	conns           int // live connections; inbound ones past it are refused
 }
 
 func defaultLimits() limits {
@@ -124,6 +125,9 @@ func defaultLimits() limits {
 		holderTracks:    256,
 		holdersPerTrack: maxPeersListed,
 		whoHasPerAsker:  64,
+		// Early Spotify's clients kept about 50 connections, 60 at most;
+		// a node here dials its own and serves up to this many in all.
+		conns: 128,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -222,5 +223,69 @@ func testWholeTrackStreamAnnouncesOnce(t *testing.T) {
 	s.Close()
 	if got := announces.Load() - before; got > 2 {
 		t.Fatalf("an open stream of a whole track made %d announces in 3 s", got)
+	}
+}
+
+// gatedStore holds ReadChunk at a gate while armed: a slow disk.
+type gatedStore struct {
+	cache.Store
+	armed   atomic.Bool
+	entered chan struct{}
+	gate    chan struct{}
+}
+
+func (g *gatedStore) ReadChunk(id track.ID, i int) ([]byte, error) {
+	if g.armed.Load() {
+		g.entered <- struct{}{}
+		<-g.gate
+	}
+	return g.Store.ReadChunk(id, i)
+}
+
+// TestReadLeavesTheLockFreeForTheDisk: while a Read waits for the store
+// (disk I/O and a hash), the player's SetPosition and Seek do not wait
+// for it; the Read then returns bytes of the position sought.
+func TestReadLeavesTheLockFreeForTheDisk(t *testing.T) {
+	ts := newTestSwarm(t)
+	m, data := ts.track()
+	full := ts.node(func(c *Config) { c.NoAnnounce = true })
+	fetch(t, full, m.ID)
+	g := &gatedStore{Store: copyChunks(t, full.Store(), m.ID, m.NumChunks()), entered: make(chan struct{}, 1), gate: make(chan struct{})}
+	n := ts.node(func(c *Config) { c.Store, c.NoAnnounce = g, true })
+	s, err := n.Open(context.Background(), m.ID, ModePlay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	g.armed.Store(true)
+	type result struct {
+		b   []byte
+		err error
+	}
+	read := make(chan result, 1)
+	go func() {
+		buf := make([]byte, 100)
+		k, err := s.Read(buf)
+		read <- result{buf[:k], err}
+	}()
+	<-g.entered // the Read is in the store now
+	moved := make(chan struct{})
+	target := int64(m.ChunkSize)*2 + 17
+	go func() {
+		s.SetPosition(time.Second)
+		s.Seek(target, io.SeekStart)
+		close(moved)
+	}()
+	select {
+	case <-moved:
+	case <-time.After(5 * time.Second):
+		close(g.gate)
+		t.Fatal("SetPosition and Seek waited for a Read's disk I/O")
+	}
+	g.armed.Store(false)
+	close(g.gate)
+	r := <-read
+	if r.err != nil || !bytes.Equal(r.b, data[target:target+int64(len(r.b))]) || len(r.b) == 0 {
+		t.Fatalf("the Read after the seek returned %d bytes, %v; want bytes from %d", len(r.b), r.err, target)
 	}
 }

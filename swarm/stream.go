@@ -314,7 +314,10 @@ func (s *Stream) Read(p []byte) (int, error) {
 		}
 		if s.got.Has(i) {
 			if s.curIdx != i {
-				b, err := s.chunkLocked(i)
+				b, err := s.chunk(i)
+				if s.closed || s.pos >= s.m.Size || s.m.ChunkAt(s.pos) != i || !s.got.Has(i) {
+					continue // a Seek or Close came while the lock was free
+				}
 				if err != nil {
 					// The store lost it (evicted, corrupted): fetch again,
 					// and count it under the source that delivers it then.
@@ -337,10 +340,16 @@ func (s *Stream) Read(p []byte) (int, error) {
 	}
 }
 
-func (s *Stream) chunkLocked(i int) ([]byte, error) {
+// chunk returns chunk i, called with s.mu held. A chunk the store holds
+// is read (from disk, and hashed) with s.mu released, so that the
+// player's SetPosition and Seek never wait for that I/O; the caller
+// checks afterwards that the chunk is still the one it wants.
+func (s *Stream) chunk(i int) ([]byte, error) {
 	if b, ok := s.mem[i]; ok {
 		return b, nil
 	}
+	s.mu.Unlock()
+	defer s.mu.Lock()
 	return s.n.store.ReadChunk(s.m.ID, i)
 }
 

@@ -171,11 +171,12 @@ func (u *UI) TrayMenu() *fyne.Menu {
 	)
 }
 
-// Start loads the catalogue and follows the player and the swarm until ctx
-// ends or Stop is called. The work runs on goroutines; results reach
+// Start loads the catalogue and follows the player and the swarm until
+// Stop. As everywhere in Potluck, ctx lends its values and bounds only the
+// call. The work runs on goroutines; results reach
 // widgets through fyne.Do.
 func (u *UI) Start(ctx context.Context) {
-	ctx, u.cancel = context.WithCancel(ctx)
+	ctx, u.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	u.wg.Go(func() { u.loadCatalog(ctx) })
 	u.wg.Go(func() {
 		// Four times a second while music plays (the clock and the seek

@@ -50,4 +50,11 @@
 // the sink, and the seek latency. The position is reported to the Source
 // (Source.SetPosition) every 250 ms and on every seek, so that a swarm
 // Stream's chunk deadlines follow playback.
+//
+// # Lifetime
+//
+// A context passed to New bounds nothing but the call and lends its values;
+// the Player runs until Close, which ends the current play, closes its
+// Source and waits for every goroutine the Player started. Close may be
+// called again.
 package player

@@ -160,7 +160,9 @@ type command struct {
 	reply chan error
 }
 
-// New starts a Player. It stops when ctx is done or Close is called.
+// New starts a Player, which runs until Close. As everywhere in Potluck,
+// ctx lends its values to what the Player does and bounds only the call:
+// its end does not stop the Player.
 func New(ctx context.Context, cfg Config) (*Player, error) {
 	if cfg.Sink == nil || cfg.Opener == nil {
 		return nil, errors.New("player: Config.Sink and Config.Opener are required")
@@ -177,7 +179,7 @@ func New(ctx context.Context, cfg Config) (*Player, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p := &Player{cmds: make(chan command), done: make(chan struct{}), cancel: cancel}
 	l := &loop{
 		p:      p,

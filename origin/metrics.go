@@ -11,15 +11,18 @@ import (
 // metrics are one origin's Prometheus collectors. Each Server has its own
 // registry, so several origins can run in one process (tests, benchmarks).
 type metrics struct {
-	reg         *prometheus.Registry
-	requests    *prometheus.CounterVec
-	bytes       *prometheus.CounterVec
-	conns       *prometheus.CounterVec
-	openConns   *prometheus.GaugeVec
-	tracks      prometheus.Gauge
-	libBytes    prometheus.Gauge
-	skipped     prometheus.Gauge
-	scanSeconds prometheus.Gauge
+	reg          *prometheus.Registry
+	requests     *prometheus.CounterVec
+	bytes        *prometheus.CounterVec
+	conns        *prometheus.CounterVec
+	openConns    *prometheus.GaugeVec
+	refused      *prometheus.CounterVec
+	bodyTimeouts *prometheus.CounterVec
+	inFlight     *prometheus.GaugeVec
+	tracks       prometheus.Gauge
+	libBytes     prometheus.Gauge
+	skipped      prometheus.Gauge
+	scanSeconds  prometheus.Gauge
 }
 
 func newMetrics(trackerPeers func() float64) *metrics {
@@ -41,6 +44,13 @@ func newMetrics(trackerPeers func() float64) *metrics {
 			Name: "potluck_origin_connections_open",
 			Help: "Client connections open now, by transport (quic, tcp).",
 		}, []string{"transport"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "potluck_origin_connections_refused_total",
+			Help: "Connections closed as soon as accepted because a limit was reached, by transport (quic, tcp, metrics) and reason (per_address, total)."},
+			[]string{"transport", "reason"}),
+		bodyTimeouts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "potluck_origin_body_timeouts_total",
+			Help: "Requests whose body was not sent within the body timeout, by transport (quic, tcp)."}, []string{"transport"}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "potluck_origin_requests_in_flight",
+			Help: "API requests being handled now, by transport (quic, tcp)."}, []string{"transport"}),
 		tracks: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "potluck_origin_tracks", Help: "Tracks in the catalogue.",
 		}),
@@ -54,16 +64,24 @@ func newMetrics(trackerPeers func() float64) *metrics {
 			Name: "potluck_origin_last_scan_seconds", Help: "How long the last library scan took.",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.bytes, m.conns, m.openConns, m.tracks, m.libBytes, m.skipped, m.scanSeconds,
+	m.reg.MustRegister(m.requests, m.bytes, m.conns, m.openConns, m.refused, m.bodyTimeouts, m.inFlight, m.tracks, m.libBytes, m.skipped, m.scanSeconds,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "potluck_origin_tracker_peers", Help: "Peers listed by the tracker.",
 		}, trackerPeers),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	for _, r := range []string{reasonPerAddr, reasonTotal} {
+		m.refused.WithLabelValues("metrics", r)
+	}
 	for _, t := range []string{"quic", "tcp"} {
 		m.conns.WithLabelValues(t)
 		m.openConns.WithLabelValues(t)
+		m.bodyTimeouts.WithLabelValues(t)
+		m.inFlight.WithLabelValues(t)
+		for _, r := range []string{reasonPerAddr, reasonTotal} {
+			m.refused.WithLabelValues(t, r)
+		}
 	}
 	return m
 }

@@ -45,6 +45,8 @@ type Config struct {
 	PacketConn net.PacketConn
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
+	// Limits bound what one client can hold; zero fields take defaults.
+	Limits Limits
 }
 
 // Server is a running origin. Start it with Start and stop it with Shutdown.
@@ -55,6 +57,9 @@ type Server struct {
 	log     *slog.Logger
 	tracker *Tracker
 	metrics *metrics
+	limits  Limits
+	conns   *connLimiter // the API's TCP and QUIC connections
+	bites   *biteLog
 	catalog atomic.Pointer[Catalog]
 	url     URL
 
@@ -91,8 +96,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		log:     cmp.Or(cfg.Logger, slog.Default()),
 		tracker: NewTracker(cfg.TrackerTTL),
 		errc:    make(chan error, 3),
+		limits:  cfg.Limits.withDefaults(),
 	}
 	s.metrics = newMetrics(func() float64 { return float64(s.tracker.Len()) })
+	s.bites = newBiteLog(s.log)
+	s.conns = newConnLimiter(s.limits.ConnsPerAddr, s.limits.MaxConns, s.metrics.refused, s.bites)
 	if err := s.Rescan(ctx); err != nil {
 		return nil, err
 	}
@@ -103,7 +111,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.cancel = cancel
 	s.serve(runCtx)
 	s.log.Info("origin serving", "url", s.url.String(), "tracks", s.Catalog().Len(),
-		"quic", !cfg.NoQUIC, "tcp", !cfg.NoTCP, "metrics", cfg.Metrics)
+		"quic", !cfg.NoQUIC, "tcp", !cfg.NoTCP, "metrics", cfg.Metrics,
+		"body_timeout", s.limits.BodyTimeout, "conns_per_addr", s.limits.ConnsPerAddr,
+		"max_conns", s.limits.MaxConns, "streams_per_conn", s.limits.StreamsPerConn)
 	return s, nil
 }
 
@@ -226,24 +236,29 @@ func (s *Server) serve(ctx context.Context) {
 	if err != nil {
 		panic("bug: cannot make a certificate from an Ed25519 key: " + err.Error())
 	}
-	h := s.handler()
+	h := s.limitRequests(s.handler())
+	lim := s.limits
 	if s.udp != nil {
 		s.tr = &quic.Transport{Conn: s.udp}
 		tlsConf := http3.ConfigureTLSConfig(&tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}})
-		ln, err := s.tr.ListenEarly(tlsConf, &quic.Config{MaxIdleTimeout: time.Minute, Allow0RTT: false})
+		ln, err := s.tr.ListenEarly(tlsConf, quicConfig(lim, s.conns))
 		if err != nil {
 			panic("bug: quic listen on a fresh transport: " + err.Error())
 		}
-		s.h3 = &http3.Server{Handler: h, IdleTimeout: time.Minute, Logger: s.log}
-		s.goServe("http3", func() error { return s.h3.ServeListener(&countingListener{EarlyListener: ln, m: s.metrics}) })
+		s.h3 = &http3.Server{Handler: h, IdleTimeout: lim.IdleTimeout, MaxHeaderBytes: maxHeaderBytes, Logger: s.log}
+		s.goServe("http3", func() error { return s.h3.ServeListener(&quicListener{EarlyListener: ln, m: s.metrics, lim: s.conns}) })
 	}
 	if s.tcpLn != nil {
 		s.https = &http.Server{
 			Handler:           h,
 			TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}},
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       time.Minute,
-			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+			ReadHeaderTimeout: lim.HeaderTimeout,
+			// A backstop: limitRequests sets each body's own deadline.
+			ReadTimeout:    lim.HeaderTimeout + lim.BodyTimeout,
+			IdleTimeout:    lim.IdleTimeout,
+			MaxHeaderBytes: maxHeaderBytes,
+			HTTP2:          &http.HTTP2Config{MaxConcurrentStreams: lim.StreamsPerConn},
+			ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 			ConnState: func(_ net.Conn, st http.ConnState) {
 				switch st {
 				case http.StateNew:
@@ -254,11 +269,24 @@ func (s *Server) serve(ctx context.Context) {
 				}
 			},
 		}
-		s.goServe("https", func() error { return s.https.ServeTLS(s.tcpLn, "", "") })
+		ln := &limitedListener{Listener: s.tcpLn, lim: s.conns, transport: "tcp"}
+		s.goServe("https", func() error { return s.https.ServeTLS(ln, "", "") })
 	}
 	if s.metricLn != nil {
-		s.metricSv = &http.Server{Handler: s.metrics.handler(func() bool { return s.Catalog() != nil }), ReadHeaderTimeout: 10 * time.Second}
-		s.goServe("metrics", func() error { return s.metricSv.Serve(s.metricLn) })
+		s.metricSv = &http.Server{
+			Handler:           s.metrics.handler(func() bool { return s.Catalog() != nil }),
+			ReadHeaderTimeout: metricsTimeout,
+			ReadTimeout:       metricsTimeout,
+			WriteTimeout:      3 * metricsTimeout,
+			IdleTimeout:       3 * metricsTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
+		}
+		ln := &limitedListener{
+			Listener:  s.metricLn,
+			lim:       newConnLimiter(metricsConnsPerAddr, metricsMaxConns, s.metrics.refused, s.bites),
+			transport: "metrics",
+		}
+		s.goServe("metrics", func() error { return s.metricSv.Serve(ln) })
 	}
 	s.wg.Go(func() {
 		t := time.NewTicker(max(s.tracker.TTL()/4, time.Second))
@@ -317,22 +345,4 @@ func (s *Server) shutdown(ctx context.Context) error {
 	s.cancel()
 	s.wg.Wait()
 	return errors.Join(errs...)
-}
-
-// countingListener counts QUIC connections for the metrics.
-type countingListener struct {
-	*quic.EarlyListener
-	m *metrics
-}
-
-func (l *countingListener) Accept(ctx context.Context) (*quic.Conn, error) {
-	c, err := l.EarlyListener.Accept(ctx)
-	if err != nil {
-		return nil, err
-	}
-	l.m.conns.WithLabelValues("quic").Inc()
-	open := l.m.openConns.WithLabelValues("quic")
-	open.Inc()
-	context.AfterFunc(c.Context(), open.Dec)
-	return c, nil
 }

@@ -23,6 +23,13 @@ func runOrigin(ctx context.Context, args []string, stdout io.Writer) error {
 	listen := fset.String("listen", ":4433", "HOST:PORT for HTTP/3 (UDP) and HTTPS (TCP)")
 	advertise := fset.String("advertise", "", "host name or IP clients use to reach this origin, put in its URL (default: the --listen host, or 127.0.0.1)")
 	metrics := fset.String("metrics", "", "HOST:PORT to serve /metrics and /healthz on (default: off)")
+	var lim origin.Limits
+	fset.DurationVar(&lim.BodyTimeout, "body-timeout", origin.DefaultBodyTimeout, "time a request may take to send its body, from its start (HTTPS, HTTP/2, HTTP/3)")
+	fset.DurationVar(&lim.HeaderTimeout, "header-timeout", origin.DefaultHeaderTimeout, "time a TCP connection may take for its TLS handshake and each request header")
+	fset.DurationVar(&lim.IdleTimeout, "idle-timeout", origin.DefaultIdleTimeout, "idle time after which a connection (TCP or QUIC) is closed")
+	fset.IntVar(&lim.ConnsPerAddr, "conns-per-addr", origin.DefaultConnsPerAddr, "open connections, TCP and QUIC together, per client IP address (IPv6: per /64)")
+	fset.IntVar(&lim.MaxConns, "max-conns", 0, "open connections, TCP and QUIC together, in all (default: 3/4 of the file descriptor limit)")
+	fset.IntVar(&lim.StreamsPerConn, "streams-per-conn", origin.DefaultStreamsPerConn, "concurrent requests per HTTP/2 or HTTP/3 connection")
 	logger := logFlags(fset)
 	if err := parseFlags(fset, args); err != nil {
 		return err
@@ -49,6 +56,7 @@ func runOrigin(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	srv, err := origin.Start(ctx, origin.Config{
 		Library: lib, Key: key, Listen: *listen, Advertise: *advertise, Metrics: *metrics, Logger: log,
+		Limits: lim,
 	})
 	if err != nil {
 		return err

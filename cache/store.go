@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/potluckfm/potluck/track"
@@ -95,6 +97,8 @@ type core struct {
 	stamp  time.Time // last LastUsed handed out
 	subs   []chan struct{}
 	closed bool
+
+	diskFull atomic.Bool // the disk is full; logged, not again until a write succeeds
 }
 
 // entry is one track held.
@@ -201,6 +205,7 @@ func (c *core) put(m *track.Manifest, signed []byte) error {
 	c.mu.Unlock()
 
 	if err := c.be.create(m, signed, t); err != nil {
+		c.noSpace(err)
 		return fmt.Errorf("cache: storing manifest of %s: %w", m.ID, err)
 	}
 	c.mu.Lock()
@@ -378,6 +383,7 @@ func (c *core) WriteChunk(id track.ID, i int, data []byte) error {
 	case c.closed:
 		werr = ErrClosed
 	case werr != nil:
+		c.noSpace(werr)
 		werr = fmt.Errorf("cache: writing chunk %d of %s: %w", i, id, werr)
 	case e.bits.Has(i): // a concurrent write of the same chunk won
 	default:
@@ -385,17 +391,27 @@ func (c *core) WriteChunk(id track.ID, i int, data []byte) error {
 		// lose it); only now may the bit say so.
 		e.bits.Set(i)
 		if err := f.persist(e.bits, i/8); err != nil {
+			c.noSpace(err)
 			e.bits.unset(i)
 			werr = fmt.Errorf("cache: recording chunk %d of %s: %w", i, id, err)
 			break
 		}
 		e.held++
 		e.bytes += n
+		c.diskFull.Store(false)
 		c.notify()
 		return nil
 	}
 	c.used -= n
 	return werr
+}
+
+// noSpace logs, once until a write succeeds again, that the disk is full:
+// the writes fail and the callers fetch on, but the operator should know.
+func (c *core) noSpace(err error) {
+	if errors.Is(err, syscall.ENOSPC) && !c.diskFull.Swap(true) {
+		c.log.Error("cache: the disk is full; new chunks are not stored until space is freed (logged once)", "err", err)
+	}
 }
 
 // makeRoom evicts least recently used tracks until n more bytes fit under

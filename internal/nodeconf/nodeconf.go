@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/potluckfm/potluck/cache"
 	"github.com/potluckfm/potluck/swarm"
@@ -44,6 +45,10 @@ type Node struct {
 	cleanup  func()
 }
 
+// TempPrefix starts the name of the throwaway data directory of a node
+// started without one, in os.TempDir(); the owner's PID and a dash follow.
+const TempPrefix = "potluck-node-"
+
 // Start migrates the data directory to the current layout, opens the cache
 // and starts a swarm node on it. cfg is the node's configuration but for
 // DataDir and Store, which Start fills in; cfg.Origin is required (the
@@ -59,7 +64,9 @@ func Start(ctx context.Context, o Options, cfg swarm.Config) (*Node, error) {
 	n := &Node{cleanup: func() {}}
 	dir := o.Dir
 	if dir == "" {
-		tmp, err := os.MkdirTemp("", "potluck-node-*")
+		// The name holds the owner's PID, so that a later run can remove
+		// the directory of one killed before it could (potluckd fetch does).
+		tmp, err := os.MkdirTemp("", TempPrefix+strconv.Itoa(os.Getpid())+"-*")
 		if err != nil {
 			return nil, err
 		}
@@ -75,7 +82,7 @@ func Start(ctx context.Context, o Options, cfg swarm.Config) (*Node, error) {
 	store, err := cache.OpenDisk(n.CacheDir, cfg.Origin.URL().Key, cache.Options{Limit: o.CacheLimit, Logger: log})
 	if err != nil {
 		n.cleanup()
-		return nil, fmt.Errorf("cache: %w", err)
+		return nil, err // OpenDisk's errors say "cache: " already
 	}
 	n.Store = store
 	cfg.DataDir, cfg.Store = dir, store

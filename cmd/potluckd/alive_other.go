@@ -1,0 +1,15 @@
+//go:build !unix
+
+package main
+
+import "os"
+
+// processAlive says whether process pid still runs.
+func processAlive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	p.Release()
+	return true
+}

@@ -3,17 +3,15 @@ package swarm
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"github.com/potluckfm/potluck/internal/keyfile"
+	"github.com/potluckfm/potluck/internal/peerid"
 	"math/big"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -22,13 +20,11 @@ import (
 // can claim another's ID.
 type PeerID string
 
-var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
-
 // IDFromKey derives a node's ID: the first 20 bytes of SHA-256 of its public
 // key, in lower-case base32 (32 characters).
+// The tracker derives it the same way (package peerid).
 func IDFromKey(pub ed25519.PublicKey) PeerID {
-	sum := sha256.Sum256(pub)
-	return PeerID(strings.ToLower(idEncoding.EncodeToString(sum[:20])))
+	return PeerID(peerid.FromKey(pub))
 }
 
 // Short returns the first 8 characters of the ID, for logs.

@@ -34,6 +34,12 @@ type snapshot struct {
 	origin   originState
 	waiting  map[int]time.Time // when a chunk began waiting for a mate
 
+	// Of each chunk: the peer requests for it that failed (timed out, or
+	// answered with anything but the chunk or "busy"), and when it was
+	// first asked of a peer. See peerTries and peerChunkTime.
+	tries    map[int]int
+	firstTry map[int]time.Time
+
 	discovered bool // the first lookup ended, or DiscoveryWait passed
 	lookedUp   bool // the first lookup ended
 
@@ -97,6 +103,16 @@ const (
 	actLookup
 	// actRefresh asks the chunk maps that can still grow.
 	actRefresh
+)
+
+// A chunk goes to the origin once peerTries requests for it to peers
+// failed, or peerChunkTime after it was first asked of a peer, whatever
+// the peers' maps say: peers that claim a chunk and never deliver it (or
+// stall it) cannot keep it from the origin, in ModeFetch as in ModePlay.
+// A peer request still in flight then gets a duplicate to the origin.
+const (
+	peerTries     = 3
+	peerChunkTime = 10 * time.Second
 )
 
 // lookupEvery is how often a stream looks up peers; SchedulerConfig.Refresh
@@ -242,7 +258,7 @@ func (d *decider) plan() {
 			continue
 		}
 		originUp := !now.Before(in.origin.downUntil)
-		if in.noPeers || ((head || urgent) && originUp) {
+		if in.noPeers || ((head || urgent || d.peersSpent(i)) && originUp) {
 			d.askOrigin(i)
 			continue
 		}
@@ -287,9 +303,20 @@ func (d *decider) watch(i int, fs []flight, urgent bool) {
 				d.dropped[f.from] = true
 			}
 		}
-	case urgent && age > limit/3:
+	case urgent && age > limit/3, d.peersSpent(i):
 		d.askOrigin(i)
 	}
+}
+
+// peersSpent reports whether chunk i had its share of peers: peerTries
+// failed requests, or peerChunkTime since it was first asked of one.
+func (d *decider) peersSpent(i int) bool {
+	in := d.in
+	if in.tries[i] >= peerTries {
+		return true
+	}
+	first, ok := in.firstTry[i]
+	return ok && in.now.Sub(first) >= peerChunkTime
 }
 
 // askOrigin asks the origin for chunk i if it has room and is up; if it

@@ -321,6 +321,46 @@ func TestDecide(t *testing.T) {
 			want: []action{{kind: actTimeout, chunk: 3, peer: "p", req: 9}, {kind: actDropPeer, peer: "p"}},
 		},
 		{
+			name: "peers spent: after 3 failed peer requests a chunk goes to the origin though peers hold it",
+			mode: ModeFetch,
+			edit: func(s *snapshot) {
+				s.got = bits(n, 0, 1, 2, 4, 5)
+				s.peers["p"] = holder(all(n), 0)
+				s.tries = map[int]int{3: peerTries}
+			},
+			want: []action{ask(3, o)},
+		},
+		{
+			name: "peers spent: 2 failed peer requests, a peer is asked again",
+			mode: ModeFetch,
+			edit: func(s *snapshot) {
+				s.got = bits(n, 0, 1, 2, 4, 5)
+				s.peers["p"] = holder(all(n), 0)
+				s.tries = map[int]int{3: peerTries - 1}
+			},
+			want: []action{ask(3, "p")},
+		},
+		{
+			name: "peers spent: 10 s after its first peer request, a chunk still with a slow peer gets a duplicate to the origin",
+			mode: ModeFetch,
+			edit: func(s *snapshot) {
+				stalling(7*time.Second, 8<<10, 0)(s)
+				s.firstTry = map[int]time.Time{3: t0.Add(-peerChunkTime)}
+			},
+			want: []action{ask(3, o)},
+		},
+		{
+			name: "peers spent, the origin down: the peers again",
+			mode: ModeFetch,
+			edit: func(s *snapshot) {
+				s.got = bits(n, 0, 1, 2, 4, 5)
+				s.peers["p"] = holder(all(n), 0)
+				s.tries = map[int]int{3: peerTries}
+				s.origin.downUntil = t0.Add(time.Second)
+			},
+			want: []action{ask(3, "p")},
+		},
+		{
 			name: "the origin has it in hand: no timeout of the peer's duplicate",
 			mode: ModeFetch,
 			edit: func(s *snapshot) {

@@ -116,3 +116,14 @@ func judge(a answer) verdict {
 	}
 	return verdict{}
 }
+
+// failedTry reports whether a peer's answer that got v counts as a failed
+// try of its chunk (see peerTries): any answer but the chunk, "busy", or
+// a cancel of this node's.
+func (v verdict) failedTry() bool {
+	switch v.kind {
+	case vBanBadChunk, vBanLiar, vDrop, vSkip, vVanished:
+		return true
+	}
+	return false
+}

@@ -62,8 +62,15 @@ func TestJudge(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := judge(c.in); fmt.Sprint(got) != fmt.Sprint(c.want) {
+			got := judge(c.in)
+			if fmt.Sprint(got) != fmt.Sprint(c.want) {
 				t.Errorf("judge:\n got %+v\nwant %+v", got, c.want)
+			}
+			// Of a peer's answer: does it count against the chunk's
+			// peerTries? Anything but the chunk, "busy" or a cancel.
+			wantTry := !c.in.origin && c.want.kind != vNone && c.want.kind != vDeliver && c.want.kind != vBusy
+			if got.failedTry() != wantTry {
+				t.Errorf("failedTry() = %v, want %v", got.failedTry(), wantTry)
 			}
 		})
 	}

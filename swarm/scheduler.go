@@ -85,6 +85,12 @@ type scheduler struct {
 	discovered bool              // the first lookup ended, or chunks waited long enough for it
 	lookedUp   bool              // the first lookup ended
 	lastReq    reqID             // the last request's ID
+	tries      map[int]int       // failed peer requests of each chunk
+	firstTry   map[int]time.Time // when each chunk was first asked of a peer
+	// struck keeps what the stream learnt of a peer it dropped (its
+	// strikes and skips), so that a staller whose map is read again comes
+	// back with them, not with a clean slate.
+	struck map[PeerID]*streamPeer
 
 	announced         bool // after the stream's first chunk
 	announcedComplete bool // the whole track: once, not every pass
@@ -164,6 +170,9 @@ func newScheduler(s *Stream) *scheduler {
 		peers:    map[PeerID]*streamPeer{},
 		book:     &haveBook{said: map[PeerID]haveEntry{}},
 		waiting:  map[int]time.Time{},
+		tries:    map[int]int{},
+		firstTry: map[int]time.Time{},
+		struck:   map[PeerID]*streamPeer{},
 
 		lookupNow:  make(chan struct{}, 1),
 		refreshNow: make(chan struct{}, 1),
@@ -174,6 +183,9 @@ func newScheduler(s *Stream) *scheduler {
 // next refresh, so that a peer dropped for stalling or for evicting the
 // track comes back if it still (or again) holds chunks.
 func (sc *scheduler) dropPeer(id PeerID) {
+	if sp := sc.peers[id]; sp != nil && (len(sc.struck) < maxStruck || sc.struck[id] != nil) {
+		sc.struck[id] = sp
+	}
 	delete(sc.peers, id)
 	sc.book.forget(id)
 }
@@ -248,10 +260,11 @@ func (sc *scheduler) snapshot(v view, now time.Time) *snapshot {
 		m: sc.m, pts: sc.s.chunkPTS,
 		got: v.got, failed: v.failed, pos: v.pos, runStart: v.runStart,
 		playTime: v.playTime, clocked: v.clocked,
-		requests:   make(map[int][]flight, len(sc.inflight)),
-		peers:      make(map[PeerID]peerView, len(sc.peers)),
-		origin:     sc.origin,
-		waiting:    sc.waiting,
+		requests: make(map[int][]flight, len(sc.inflight)),
+		peers:    make(map[PeerID]peerView, len(sc.peers)),
+		origin:   sc.origin,
+		waiting:  sc.waiting,
+		tries:    sc.tries, firstTry: sc.firstTry,
 		discovered: sc.discovered, lookedUp: sc.lookedUp,
 		announced: sc.announced, announcedComplete: sc.announcedComplete,
 		lookupAt: sc.lookupAt, refreshAt: sc.refreshAt,
@@ -289,6 +302,7 @@ func (sc *scheduler) apply(ctx context.Context, a action, now time.Time) {
 			sp.skip[a.chunk] = now.Add(skipFor)
 			sp.strikes++
 		}
+		sc.tries[a.chunk]++
 	case actDropPeer:
 		sc.n.log.Info("peer stalls; dropping it from this stream", "peer", a.peer.Short(), "track", sc.m.ID)
 		sc.dropPeer(a.peer)
@@ -364,6 +378,9 @@ const (
 	maxMapAge = 2 * time.Second
 )
 
+// maxStruck bounds the dropped peers a stream remembers.
+const maxStruck = 256
+
 // startPeer sends a request for chunk i to p.
 func (sc *scheduler) startPeer(ctx context.Context, p *streamPeer, i int) {
 	rctx, cancel := context.WithCancel(ctx)
@@ -371,6 +388,9 @@ func (sc *scheduler) startPeer(ctx context.Context, p *streamPeer, i int) {
 	id := sc.lastReq
 	sc.inflight[i] = append(sc.inflight[i], &pending{id: id, src: p.c, peer: p.c, sp: p, started: time.Now(), cancel: cancel})
 	p.inflight++
+	if _, ok := sc.firstTry[i]; !ok {
+		sc.firstTry[i] = time.Now()
+	}
 	prio := PriorityPlaying
 	if sc.s.mode == ModeFetch {
 		prio = PriorityPrefetch
@@ -442,6 +462,9 @@ func (sc *scheduler) handle(r result) {
 	if r.peer == nil {
 		sc.origin = v.state
 	}
+	if r.peer != nil && a.matched && v.failedTry() {
+		sc.tries[r.chunk]++
+	}
 	switch v.kind {
 	case vDeliver:
 		src := FromOrigin
@@ -487,7 +510,13 @@ func (sc *scheduler) addPeer(h peerHave) {
 		sp.have, sp.mapAt = h.have, time.Now()
 		return
 	}
-	sc.peers[h.c.id] = &streamPeer{c: h.c, have: h.have, skip: map[int]time.Time{}, mapAt: time.Now()}
+	sp := &streamPeer{c: h.c, have: h.have, skip: map[int]time.Time{}, mapAt: time.Now()}
+	if old := sc.struck[h.c.id]; old != nil {
+		// Dropped before: it keeps its strikes and skips.
+		sp.strikes, sp.skip, sp.busy = old.strikes, old.skip, old.busy
+		delete(sc.struck, h.c.id)
+	}
+	sc.peers[h.c.id] = sp
 	sc.s.mu.Lock()
 	if sc.s.stats.FirstPeer == 0 {
 		sc.s.stats.FirstPeer = time.Since(sc.s.opened)

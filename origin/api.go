@@ -6,19 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
-	"net"
 	"net/http"
+	"net/netip"
 	"path"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/potluckfm/potluck/track"
 )
 
 // APIVersion is the version of the HTTP API in docs/protocol.md.
-const APIVersion = 1
+const APIVersion = 2
 
 // TrackInfo is a catalogue entry as the API lists it.
 type TrackInfo struct {
@@ -52,11 +52,15 @@ type Info struct {
 	TrackerTTL int    `json:"tracker_ttl_s"`
 }
 
-// AnnounceRequest is the body of POST /v1/tracker/announce.
+// AnnounceRequest is the body of POST /v1/tracker/announce. Since API v2
+// the node signs it (Sign): Key, Time and Sig are required.
 type AnnounceRequest struct {
 	PeerID string     `json:"peer_id"`
 	Addr   string     `json:"addr"`
 	Tracks []track.ID `json:"tracks"`
+	Key    string     `json:"key,omitempty"`     // base64url Ed25519 node key
+	Time   int64      `json:"time_ms,omitempty"` // Unix milliseconds
+	Sig    string     `json:"sig,omitempty"`     // base64url, over message()
 }
 
 // AnnounceResponse tells a peer when to announce again.
@@ -83,9 +87,6 @@ const (
 )
 
 const immutable = "public, max-age=31536000, immutable"
-
-// maxBodyBytes bounds every request body the API reads.
-const maxBodyBytes = 4 << 20
 
 // handler builds the API. Every route is read-only but the announce.
 func (s *Server) handler() http.Handler {
@@ -128,18 +129,19 @@ func (s *Server) handler() http.Handler {
 
 // httpError is an error with the status the client gets.
 type httpError struct {
-	code int
-	msg  string
+	code       int
+	msg        string
+	retryAfter time.Duration // sent as Retry-After when set
 }
 
 func (e httpError) Error() string { return e.msg }
 
 func notFound(format string, args ...any) error {
-	return httpError{http.StatusNotFound, fmt.Sprintf(format, args...)}
+	return httpError{code: http.StatusNotFound, msg: fmt.Sprintf(format, args...)}
 }
 
 func badRequest(format string, args ...any) error {
-	return httpError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+	return httpError{code: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
 }
 
 // wrap turns a handler that returns an error into an http.Handler that
@@ -162,9 +164,12 @@ func (s *Server) wrap(kind string, h func(w http.ResponseWriter, r *http.Request
 			var he httpError
 			if !errors.As(err, &he) {
 				s.log.Error("request failed", "path", r.URL.Path, "err", err)
-				he = httpError{http.StatusInternalServerError, "internal error"}
+				he = httpError{code: http.StatusInternalServerError, msg: "internal error"}
 			}
 			if w.status == 0 {
+				if he.retryAfter > 0 {
+					w.Header().Set("Retry-After", strconv.Itoa(int((he.retryAfter+time.Second-1)/time.Second)))
+				}
 				http.Error(w, he.msg, he.code)
 			}
 		}
@@ -321,7 +326,7 @@ func (s *Server) readChunk(e *Entry, n int) ([]byte, error) {
 
 func (s *Server) changedFile(e *Entry, err error) error {
 	s.log.Warn("library file changed since the scan; send SIGHUP to rescan", "path", e.Path, "err", err)
-	return httpError{http.StatusServiceUnavailable, "track changed on the origin; try again after its rescan"}
+	return httpError{code: http.StatusServiceUnavailable, msg: "track changed on the origin; try again after its rescan"}
 }
 
 func (s *Server) getCover(w http.ResponseWriter, r *http.Request) error {
@@ -339,43 +344,73 @@ func (s *Server) getCover(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) postAnnounce(w http.ResponseWriter, r *http.Request) error {
-	var req AnnounceRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err := dec.Decode(&req); err != nil {
-		return badRequest("announce: %v", err)
+	src, err := sourceAddr(r)
+	if err != nil {
+		return err
 	}
-	addr, err := listedAddr(req.Addr, r.RemoteAddr)
+	if err := s.tracker.AllowAnnounce(src); err != nil {
+		return limitStatus(err)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, announceBodyLimit(s.tracker.Limits())))
 	if err != nil {
 		return badRequest("announce: %v", err)
 	}
+	req, err := decodeAnnounce(body, s.url.Key, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := checkTracks(req.Tracks); err != nil {
+		return err
+	}
+	addr, err := listedAddr(req.Addr, src)
+	if err != nil {
+		return err
+	}
 	p := PeerInfo{ID: req.PeerID, Addr: addr}
-	if err := s.tracker.Announce(p, req.Tracks); err != nil {
-		return badRequest("%v", err)
+	// An announce older than the peer's last (two of its announces crossed,
+	// or a replay) changes nothing: the newer one stands.
+	if err := s.tracker.Announce(p, src, req.Time, req.Tracks); err != nil && !errors.Is(err, ErrStaleAnnounce) {
+		return limitStatus(err)
 	}
 	s.log.Debug("announce", "peer", p.ID, "addr", p.Addr, "tracks", len(req.Tracks))
 	ttl := int(s.tracker.TTL().Seconds())
 	return writeJSON(w, AnnounceResponse{TTL: ttl, Interval: max(ttl/2, 1), Addr: addr})
 }
 
-// listedAddr is the address the tracker lists for a peer: the one it
-// announced, with an unspecified host (":7000", "0.0.0.0:7000") replaced by
-// the host the announce came from.
-func listedAddr(announced, remote string) (string, error) {
-	host, port, err := net.SplitHostPort(announced)
+// sourceAddr is the IP address a request came from: over HTTP/3 the
+// source of the QUIC connection, over HTTPS that of the TCP connection.
+func sourceAddr(r *http.Request) (netip.Addr, error) {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		return "", fmt.Errorf("addr %q is not host:port", announced)
+		return netip.Addr{}, httpError{code: http.StatusBadRequest, msg: "cannot tell the address the request came from"}
 	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		rhost, _, err := net.SplitHostPort(remote)
-		if err != nil {
-			return "", fmt.Errorf("cannot tell the address of %q", remote)
-		}
-		host = rhost
+	return ap.Addr().Unmap(), nil
+}
+
+// listedAddr is the address the tracker lists for a peer: the address the
+// announce came from, with the port it announced. An announced host that
+// is empty, unspecified or that same address is fine; any other is
+// refused, so nobody can list an address that is not their own.
+func listedAddr(announced string, src netip.Addr) (string, error) {
+	ip, port, err := CheckAddr(announced)
+	if err != nil {
+		return "", badRequest("announce: %v", err)
 	}
-	return net.JoinHostPort(host, port), nil
+	if ip.IsValid() && !ip.IsUnspecified() && ip != src {
+		return "", httpError{code: http.StatusForbidden, msg: fmt.Sprintf(
+			"announce: addr host %s is not the address this announce came from (%s): the tracker lists only the announcer's own address; leave the host empty (\":%d\")", ip, src, port)}
+	}
+	return netip.AddrPortFrom(src, port).String(), nil
 }
 
 func (s *Server) getPeers(w http.ResponseWriter, r *http.Request) error {
+	src, err := sourceAddr(r)
+	if err != nil {
+		return err
+	}
+	if err := s.tracker.AllowLookup(src); err != nil {
+		return limitStatus(err)
+	}
 	q := r.URL.Query()
 	id, err := track.ParseID(q.Get("track"))
 	if err != nil {

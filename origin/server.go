@@ -36,6 +36,8 @@ type Config struct {
 	Metrics string
 	// TrackerTTL is how long an announce lists a peer; 0 means DefaultTrackerTTL.
 	TrackerTTL time.Duration
+	// TrackerLimits bound the tracker; zero fields take their defaults.
+	TrackerLimits TrackerLimits
 	// ChunkSize overrides track.DefaultChunkSize (tests and benchmarks).
 	ChunkSize int
 	// NoQUIC serves HTTPS/TCP only; NoTCP serves HTTP/3 only.
@@ -94,11 +96,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		key:     cfg.Key,
 		library: cfg.Library,
 		log:     cmp.Or(cfg.Logger, slog.Default()),
-		tracker: NewTracker(cfg.TrackerTTL),
+		tracker: NewTrackerWith(cfg.TrackerTTL, cfg.TrackerLimits),
 		errc:    make(chan error, 3),
 		limits:  cfg.Limits.withDefaults(),
 	}
 	s.metrics = newMetrics(func() float64 { return float64(s.tracker.Len()) })
+	s.metrics.reg.MustRegister(s.tracker.collectors()...)
 	s.bites = newBiteLog(s.log)
 	s.conns = newConnLimiter(s.limits.ConnsPerAddr, s.limits.MaxConns, s.metrics.refused, s.bites)
 	if err := s.Rescan(ctx); err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -232,34 +233,44 @@ func TestCoverAndSearch(t *testing.T) {
 	}
 }
 
+// signed is an announce of tracks by the node holding key, to s.
+func signed(s *Server, key ed25519.PrivateKey, addr string, tracks []track.ID) AnnounceRequest {
+	req := AnnounceRequest{Addr: addr, Tracks: tracks}
+	req.Sign(key, s.URL().Key, time.Now())
+	return req
+}
+
 func TestTracker(t *testing.T) {
 	s := startOrigin(t, "", func(c *Config) { c.TrackerTTL = time.Second })
 	c := newTestClient(t, s.URL(), TransportQUIC)
 	ctx := context.Background()
+	keyA, keyB := testKey(t), testKey(t)
 	ids := []track.ID{s.Catalog().Entries()[0].Manifest.ID, s.Catalog().Entries()[1].Manifest.ID}
-	a, err := c.Announce(ctx, AnnounceRequest{PeerID: "peerA", Addr: ":7001", Tracks: ids})
+	reqA := signed(s, keyA, ":7001", ids)
+	a, err := c.Announce(ctx, reqA)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.Addr != "127.0.0.1:7001" || a.TTL != 1 {
 		t.Errorf("announce answer %+v: want the observed host and the TTL", a)
 	}
-	if _, err := c.Announce(ctx, AnnounceRequest{PeerID: "peerB", Addr: "10.0.0.2:7002", Tracks: ids[:1]}); err != nil {
+	reqB := signed(s, keyB, "127.0.0.1:7002", ids[:1])
+	if _, err := c.Announce(ctx, reqB); err != nil {
 		t.Fatal(err)
 	}
-	peers, err := c.Peers(ctx, ids[0], "peerA", 10)
-	if err != nil || len(peers) != 1 || peers[0] != (PeerInfo{ID: "peerB", Addr: "10.0.0.2:7002"}) {
-		t.Fatalf("peers of track 0 for peerA: %v %v; want only peerB", peers, err)
+	peers, err := c.Peers(ctx, ids[0], reqA.PeerID, 10)
+	if err != nil || len(peers) != 1 || peers[0] != (PeerInfo{ID: reqB.PeerID, Addr: "127.0.0.1:7002"}) {
+		t.Fatalf("peers of track 0 for A: %v %v; want only B", peers, err)
 	}
-	if peers, _ := c.Peers(ctx, ids[1], "", 10); len(peers) != 1 || peers[0].ID != "peerA" {
-		t.Fatalf("peers of track 1: %v, want peerA", peers)
+	if peers, _ := c.Peers(ctx, ids[1], "", 10); len(peers) != 1 || peers[0].ID != reqA.PeerID {
+		t.Fatalf("peers of track 1: %v, want A", peers)
 	}
 	// Announcing again replaces what a peer holds.
-	if _, err := c.Announce(ctx, AnnounceRequest{PeerID: "peerA", Addr: ":7001", Tracks: ids[:1]}); err != nil {
+	if _, err := c.Announce(ctx, signed(s, keyA, ":7001", ids[:1])); err != nil {
 		t.Fatal(err)
 	}
 	if peers, _ := c.Peers(ctx, ids[1], "", 10); len(peers) != 0 {
-		t.Fatalf("peerA dropped track 1 but is still listed: %v", peers)
+		t.Fatalf("A dropped track 1 but is still listed: %v", peers)
 	}
 	// Entries expire when not refreshed.
 	deadline := time.Now().Add(5 * time.Second)
@@ -279,7 +290,8 @@ func TestTrackerLimit(t *testing.T) {
 	tr := NewTracker(time.Minute)
 	id := track.ID{7}
 	for i := range 80 {
-		if err := tr.Announce(PeerInfo{ID: "p" + string(rune('A'+i%26)) + string(rune('a'+i/26)), Addr: "10.0.0.1:1000"}, []track.ID{id}); err != nil {
+		src := netip.AddrFrom4([4]byte{10, 0, byte(i), 1})
+		if err := tr.Announce(PeerInfo{ID: "p" + string(rune('A'+i%26)) + string(rune('a'+i/26)), Addr: src.String() + ":1000"}, src, 1, []track.ID{id}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -48,6 +48,8 @@ type Config struct {
 	Transport *quic.Transport
 	// AnnounceAddr is the address given to the tracker; default the
 	// socket's, with an unspecified host left for the tracker to fill in.
+	// The tracker lists only the address announces come from, so its host
+	// must be empty, unspecified or that address (an IP, not a name).
 	AnnounceAddr string
 	// MaxUploads bounds concurrent chunk uploads (default 8).
 	MaxUploads int
@@ -100,10 +102,11 @@ type Node struct {
 	books   map[track.ID]map[*haveBook]bool   // the streams' haveBooks, by track
 	whoHas  map[PeerID]map[track.ID]time.Time // recent neighbour searches served, by asker
 
-	announce    chan struct{}
-	bytesServed atomic.Int64
-	chunksOut   atomic.Int64
-	mapsOut     atomic.Int64
+	announce     chan struct{}
+	lastAnnounce atomic.Int64 // Unix ms of the last signed announce
+	bytesServed  atomic.Int64
+	chunksOut    atomic.Int64
+	mapsOut      atomic.Int64
 }
 
 // limits bound the tables other nodes can grow. Each is a count of
@@ -285,7 +288,7 @@ func (n *Node) close() error {
 	if !n.cfg.NoAnnounce {
 		// Leave the tracker's lists now rather than when its TTL runs out.
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		_, err := n.origin.Announce(ctx, origin.AnnounceRequest{PeerID: string(n.id), Addr: n.announceAddr(), Tracks: []track.ID{}})
+		_, err := n.origin.Announce(ctx, n.signedAnnounce([]track.ID{}))
 		cancel()
 		if err != nil {
 			n.log.Debug("leaving the tracker failed; it forgets this node when its TTL runs out", "err", err)
@@ -348,7 +351,27 @@ func (n *Node) announceAddr() string {
 
 // Announce tells the tracker what this node holds now.
 func (n *Node) Announce(ctx context.Context) (origin.AnnounceResponse, error) {
-	return n.origin.Announce(ctx, origin.AnnounceRequest{PeerID: string(n.id), Addr: n.announceAddr(), Tracks: n.holdings()})
+	return n.origin.Announce(ctx, n.signedAnnounce(n.holdings()))
+}
+
+// signedAnnounce is an announce of tracks signed with the node key for
+// this node's origin. Its time is after the previous one's, even within a
+// millisecond, since the tracker ignores an announce not newer than the
+// last it accepted.
+func (n *Node) signedAnnounce(tracks []track.ID) origin.AnnounceRequest {
+	at := time.Now()
+	for {
+		last := n.lastAnnounce.Load()
+		if at.UnixMilli() <= last {
+			at = time.UnixMilli(last + 1)
+		}
+		if n.lastAnnounce.CompareAndSwap(last, at.UnixMilli()) {
+			break
+		}
+	}
+	req := origin.AnnounceRequest{Addr: n.announceAddr(), Tracks: tracks}
+	req.Sign(n.key, n.origin.URL().Key, at)
+	return req
 }
 
 // holdings lists the tracks to announce, sorted.

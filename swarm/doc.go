@@ -14,7 +14,11 @@
 // Every table another node can grow is bounded (see limits): the address
 // book, bans, the holders noted per track and the neighbour searches
 // remembered per asker. A full table keeps what it found itself and the
-// newest word, and forgets the oldest.
+// newest word, and forgets the oldest. No one peer can starve the rest:
+// upload slots are shared by peer, the neighbour searches an asker can
+// start onward are rate-limited, and a chunk that peers fail to deliver
+// goes to the origin after three tries or 10 s (docs/scheduler.md), so a
+// stream ends in bounded time whatever its peers do while the origin is up.
 //
 // Lifetimes: a context passed to Start or NewKeeper bounds nothing but the
 // call and lends its values; what the call starts runs until Close, however

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/potluckfm/potluck/track"
 )
 
@@ -19,8 +21,12 @@ func (c *peerConn) whoHas(ctx context.Context, id track.ID, ttl byte) ([]PeerAdd
 // answerWhoHas answers a neighbour search: the peers this node knows to
 // hold id (itself included), and with ttl > 1 what its own neighbours say.
 // A search for the same track by the same asker within a few seconds is
-// answered from local knowledge only, so retries cannot start a storm.
-func (n *Node) answerWhoHas(asker PeerID, id track.ID, ttl byte) []PeerAddr {
+// answered from local knowledge only, so retries cannot start a storm; so
+// is any search past the asker's budget of onward searches (whoHasBurst,
+// then one every whoHasEvery), so searches for ever new tracks cannot
+// start one either.
+func (n *Node) answerWhoHas(c *peerConn, id track.ID, ttl byte) []PeerAddr {
+	asker := c.id
 	var out []PeerAddr
 	if n.store.Have(id).Count() > 0 {
 		out = append(out, PeerAddr{ID: n.id, Addr: n.announceAddr()})
@@ -33,12 +39,30 @@ func (n *Node) answerWhoHas(asker PeerID, id track.ID, ttl byte) []PeerAddr {
 		}
 	}
 	n.mu.Unlock()
-	if ttl > 1 && fresh {
+	if ttl > 1 && fresh && c.mayStartSearch() {
 		ctx, cancel := context.WithTimeout(n.ctx, 700*time.Millisecond)
 		defer cancel()
 		out = append(out, n.askNeighbours(ctx, id, ttl-1, asker)...)
 	}
 	return dedupe(out, asker)
+}
+
+// An asker may start whoHasBurst onward neighbour searches at once, then
+// one every whoHasEvery.
+const (
+	whoHasBurst = 4
+	whoHasEvery = time.Second
+)
+
+// mayStartSearch takes one onward search from the budget of the node on
+// the other side of c, and reports whether there was one.
+func (c *peerConn) mayStartSearch() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.searches == nil {
+		c.searches = rate.NewLimiter(rate.Every(whoHasEvery), whoHasBurst)
+	}
+	return c.searches.Allow()
 }
 
 // searchServedLocked records that asker searched for id and reports

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -67,21 +68,21 @@ func (n *Node) answer(c *peerConn, str *quic.Stream) error {
 		n.mapsOut.Add(1)
 		return sent(writeBytes(str, bf))
 	case msgChunk:
-		return n.serveChunk(str, req)
+		return n.serveChunk(c, str, req)
 	case msgWhoHas:
-		return sent(writePeers(str, n.answerWhoHas(c.id, req.id, req.ttl)))
+		return sent(writePeers(str, n.answerWhoHas(c, req.id, req.ttl)))
 	case msgPeers:
 		return sent(writePeers(str, n.knownPeers()))
 	}
 	panic(fmt.Sprintf("bug: readRequest let through type %d", req.typ))
 }
 
-// serveChunk uploads one chunk within the upload limits: playing-now
-// requests take a free slot before prefetch requests.
+// serveChunk uploads one chunk within the upload limits: slots shared by
+// peer, and within a peer's share playing-now requests first.
 // A chunk missing from a track the node holds is "not held" (and bans a
 // peer that claimed it); a track the node no longer holds at all is "gone",
 // as is a chunk dropped by its check or a store shutting down.
-func (n *Node) serveChunk(str *quic.Stream, req request) error {
+func (n *Node) serveChunk(c *peerConn, str *quic.Stream, req request) error {
 	unpin := n.store.Pin(req.id)
 	defer unpin()
 	switch have := n.store.Have(req.id); {
@@ -92,7 +93,7 @@ func (n *Node) serveChunk(str *quic.Stream, req request) error {
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
 	defer cancel()
-	release, err := n.uploads.acquire(ctx, req.priority)
+	release, err := n.uploads.acquire(ctx, c.id, req.priority)
 	if err != nil {
 		return fmt.Errorf("%w: no upload slot: %w", ErrBusy, err)
 	}
@@ -117,61 +118,82 @@ func (n *Node) serveChunk(str *quic.Stream, req request) error {
 	return nil
 }
 
-// uploadSlots bounds concurrent uploads; a freed slot goes to a waiting
-// playing-now request before any prefetch request.
+// uploadSlots bounds concurrent uploads and shares them by peer: a freed
+// slot goes to a waiting request of the peer that holds the fewest slots,
+// so one peer cannot keep more than its share while others wait however
+// many requests it sends; among peers holding as many, a playing-now
+// request goes before a prefetch request, then the oldest first.
 type uploadSlots struct {
 	mu      sync.Mutex
 	free    int
-	waiting [2][]chan struct{} // by priority
+	held    map[PeerID]int // slots held, by peer
+	waiting []*slotWaiter  // oldest first
 }
 
-func newUploadSlots(n int) *uploadSlots { return &uploadSlots{free: n} }
+type slotWaiter struct {
+	peer PeerID
+	prio byte
+	ch   chan struct{}
+}
 
-func (u *uploadSlots) acquire(ctx context.Context, prio byte) (func(), error) {
+func newUploadSlots(n int) *uploadSlots { return &uploadSlots{free: n, held: map[PeerID]int{}} }
+
+func (u *uploadSlots) acquire(ctx context.Context, peer PeerID, prio byte) (func(), error) {
 	prio = min(prio, PriorityPlaying)
+	release := func() { u.release(peer) }
 	u.mu.Lock()
 	if u.free > 0 {
 		u.free--
+		u.held[peer]++
 		u.mu.Unlock()
-		return u.release, nil
+		return release, nil
 	}
-	ch := make(chan struct{})
-	u.waiting[prio] = append(u.waiting[prio], ch)
+	w := &slotWaiter{peer: peer, prio: prio, ch: make(chan struct{})}
+	u.waiting = append(u.waiting, w)
 	u.mu.Unlock()
 	select {
-	case <-ch:
-		return u.release, nil
+	case <-w.ch:
+		return release, nil
 	case <-ctx.Done():
 		u.mu.Lock()
 		defer u.mu.Unlock()
-		for i, w := range u.waiting[prio] {
-			if w == ch {
-				u.waiting[prio] = append(u.waiting[prio][:i], u.waiting[prio][i+1:]...)
-				return nil, ctx.Err()
-			}
+		if i := slices.Index(u.waiting, w); i >= 0 {
+			u.waiting = slices.Delete(u.waiting, i, i+1)
+			return nil, ctx.Err()
 		}
 		// Handed a slot just as ctx ended: pass it on.
-		u.releaseLocked()
+		u.releaseLocked(peer)
 		return nil, ctx.Err()
 	}
 }
 
-func (u *uploadSlots) release() {
+func (u *uploadSlots) release(peer PeerID) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.releaseLocked()
+	u.releaseLocked(peer)
 }
 
-func (u *uploadSlots) releaseLocked() {
-	for p := PriorityPlaying; ; p-- {
-		if q := u.waiting[p]; len(q) > 0 {
-			u.waiting[p] = q[1:]
-			close(q[0])
-			return
+func (u *uploadSlots) releaseLocked(peer PeerID) {
+	if u.held[peer]--; u.held[peer] <= 0 {
+		delete(u.held, peer)
+	}
+	next := -1
+	for i, w := range u.waiting {
+		if next < 0 {
+			next = i
+			continue
 		}
-		if p == 0 {
-			break
+		b := u.waiting[next]
+		if h, hb := u.held[w.peer], u.held[b.peer]; h < hb || (h == hb && w.prio > b.prio) {
+			next = i
 		}
 	}
-	u.free++
+	if next < 0 {
+		u.free++
+		return
+	}
+	w := u.waiting[next]
+	u.waiting = slices.Delete(u.waiting, next, next+1)
+	u.held[w.peer]++
+	close(w.ch)
 }

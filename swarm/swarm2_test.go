@@ -254,7 +254,7 @@ func TestUploadSlotsServePlayingFirst(t *testing.T) {
 
 func testUploadSlotsServePlayingFirst(t *testing.T) {
 	u := newUploadSlots(1)
-	release, err := u.acquire(context.Background(), PriorityPrefetch)
+	release, err := u.acquire(context.Background(), "a", PriorityPrefetch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func testUploadSlotsServePlayingFirst(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, p := range []byte{PriorityPrefetch, PriorityPlaying} {
 		wg.Go(func() {
-			r, err := u.acquire(context.Background(), p)
+			r, err := u.acquire(context.Background(), "a", p)
 			if err != nil {
 				t.Error(err)
 				return
@@ -278,13 +278,13 @@ func testUploadSlotsServePlayingFirst(t *testing.T) {
 		t.Errorf("first served priority %d, want playing-now", first)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r, _ := u.acquire(ctx, PriorityPlaying)
+	r, _ := u.acquire(ctx, "a", PriorityPlaying)
 	cancel()
-	if _, err := u.acquire(ctx, PriorityPlaying); err == nil {
+	if _, err := u.acquire(ctx, "a", PriorityPlaying); err == nil {
 		t.Error("acquire on a full, cancelled context succeeded")
 	}
 	r()
-	if r2, err := u.acquire(context.Background(), PriorityPrefetch); err != nil {
+	if r2, err := u.acquire(context.Background(), "a", PriorityPrefetch); err != nil {
 		t.Errorf("slot leaked: %v", err)
 	} else {
 		r2()

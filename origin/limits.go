@@ -142,14 +142,29 @@ func newConnLimiter(perAddr, total int, refused *prometheus.CounterVec, bites *b
 	return &connLimiter{perAddr: perAddr, total: total, refused: refused, bites: bites, byAddr: map[string]int{}}
 }
 
-// full says whether a new connection from a would be refused, without
-// counting it: QUIC asks before the handshake, when the address may still
-// be spoofed.
-func (l *connLimiter) full(a net.Addr) bool {
+// admits says whether a new connection from a would be admitted, without
+// counting it (a refusal is counted and logged): QUIC asks before the
+// handshake, when the address may still be spoofed.
+func (l *connLimiter) admits(a net.Addr, transport string) bool {
 	k := addrKey(a)
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.n >= l.total || l.byAddr[k] >= l.perAddr
+	reason := l.reason(k)
+	l.mu.Unlock()
+	if reason != "" {
+		l.refuse(k, transport, reason)
+	}
+	return reason == ""
+}
+
+// reason is why a new connection from k would be refused, or "". l.mu held.
+func (l *connLimiter) reason(k string) string {
+	switch {
+	case l.byAddr[k] >= l.perAddr:
+		return reasonPerAddr
+	case l.n >= l.total:
+		return reasonTotal
+	}
+	return ""
 }
 
 // acquire counts a new connection from a, or refuses it (counted and
@@ -157,13 +172,8 @@ func (l *connLimiter) full(a net.Addr) bool {
 func (l *connLimiter) acquire(a net.Addr, transport string) (release func(), ok bool) {
 	k := addrKey(a)
 	l.mu.Lock()
-	reason := ""
-	switch {
-	case l.byAddr[k] >= l.perAddr:
-		reason = reasonPerAddr
-	case l.n >= l.total:
-		reason = reasonTotal
-	default:
+	reason := l.reason(k)
+	if reason == "" {
 		l.n++
 		l.byAddr[k]++
 	}
@@ -268,7 +278,7 @@ func quicConfig(lim Limits, cl *connLimiter) *quic.Config {
 	}
 	conf := *base
 	conf.GetConfigForClient = func(info *quic.ClientInfo) (*quic.Config, error) {
-		if cl.full(info.RemoteAddr) {
+		if !cl.admits(info.RemoteAddr, "quic") {
 			return nil, errors.New("too many connections")
 		}
 		return base, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -311,5 +312,43 @@ func TestMetricsAnswersUnderIdleSlowloris(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "limit reached"); n != 1 {
 		t.Errorf("%d log lines about the limit, want 1:\n%s", n, logs)
+	}
+}
+
+func TestConnectionsInAllAreCapped(t *testing.T) {
+	const total = 16
+	s := startOrigin(t, "", func(c *Config) {
+		c.NoQUIC = true
+		c.Limits = Limits{ConnsPerAddr: 1000, MaxConns: total}
+	})
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range 3 * total {
+		c, err := net.Dial("tcp", s.URL().Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	refusedTotal := s.metrics.refused.WithLabelValues("tcp", reasonTotal)
+	for end := time.Now().Add(5 * time.Second); value(refusedTotal) < float64(len(held)-total) && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	var open int
+	for _, c := range held {
+		c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		var ne net.Error
+		if _, err := c.Read(make([]byte, 1)); errors.As(err, &ne) && ne.Timeout() {
+			open++ // still open: the server waits for its handshake
+		}
+	}
+	refused := value(refusedTotal)
+	t.Logf("%d connections: %d left open, %v refused", len(held), open, refused)
+	if open != total || refused != float64(len(held)-total) {
+		t.Errorf("%d open and %v refused, want %d and %d", open, refused, total, len(held)-total)
 	}
 }

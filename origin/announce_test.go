@@ -60,14 +60,15 @@ func (st *stranger) announce(t testing.TB, req AnnounceRequest) (int, string, st
 // sees it.
 type honest struct {
 	c   *Client
+	key ed25519.PrivateKey
 	req AnnounceRequest
 	id  track.ID
 }
 
 func announceHonest(t testing.TB, s *Server) *honest {
 	t.Helper()
-	h := &honest{c: newTestClient(t, s.URL(), TransportQUIC), id: s.Catalog().Entries()[0].Manifest.ID}
-	h.req = signed(s, testKey(t), ":7001", []track.ID{h.id})
+	h := &honest{c: newTestClient(t, s.URL(), TransportQUIC), key: testKey(t), id: s.Catalog().Entries()[0].Manifest.ID}
+	h.req = signed(s, h.key, ":7001", []track.ID{h.id})
 	if _, err := h.c.Announce(context.Background(), h.req); err != nil {
 		t.Fatal(err)
 	}
@@ -140,6 +141,19 @@ func TestAnnounceHijackRefused(t *testing.T) {
 	t.Logf("honest peer listed at its address: before %v, after the hijack attempts %v", before, during)
 	if !before || !during {
 		t.Fatal("the honest peer was unlisted or re-addressed by a stranger")
+	}
+	// Once the honest peer leaves, a replay of its earlier announce does
+	// not list it again.
+	leave := AnnounceRequest{Addr: ":7001", Tracks: []track.ID{}}
+	leave.Sign(h.key, s.URL().Key, time.Now())
+	if _, err := h.c.Announce(context.Background(), leave); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := st.announce(t, h.req); code != 200 {
+		t.Errorf("replay after leaving: %d, want 200 (a no-op)", code)
+	}
+	if s.Tracker().Len() != 0 {
+		t.Errorf("a replay listed the peer again after it left: %d listed", s.Tracker().Len())
 	}
 }
 

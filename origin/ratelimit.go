@@ -20,9 +20,10 @@ type rateTable struct {
 	burst  int
 	reason string
 
-	mu       sync.Mutex
-	m        map[netip.Addr]*rate.Limiter
-	overflow *rate.Limiter
+	mu        sync.Mutex
+	m         map[netip.Addr]*rate.Limiter
+	overflow  *rate.Limiter
+	lastSweep time.Time // a full table is swept at most once a second
 }
 
 func newRateTable(perSecond float64, burst int, reason string) *rateTable {
@@ -50,7 +51,8 @@ func (rt *rateTable) allow(src netip.Addr) error {
 	rt.mu.Lock()
 	l := rt.m[k]
 	if l == nil {
-		if len(rt.m) >= maxRateKeys {
+		if now := time.Now(); len(rt.m) >= maxRateKeys && now.Sub(rt.lastSweep) >= time.Second {
+			rt.lastSweep = now
 			rt.sweepLocked()
 		}
 		if len(rt.m) >= maxRateKeys {

@@ -125,6 +125,11 @@ const (
 // LimitReasons lists every limit reason.
 var LimitReasons = []string{LimitPeersPerIP, LimitPeersPerNet, LimitTracksPerPeer, LimitMaxPeers, LimitMaxEntries, LimitAnnounceRate, LimitLookupRate}
 
+// maxLeft bounds the peers whose last announce time the tracker keeps
+// after they leave, so a replay of an earlier announce cannot list them
+// again within the clock skew.
+const maxLeft = 100_000
+
 // Tracker remembers which live peers hold which tracks. A peer is live for
 // its TTL after its last announce; each announce replaces the set of tracks
 // the peer said it holds. Announces are serialized; lookups take only the
@@ -140,6 +145,7 @@ type Tracker struct {
 	peers   map[string]*trackedPeer
 	perIP   map[netip.Addr]int
 	perNet  map[netip.Prefix]int
+	left    map[string]int64 // time (ms) of the last announce of peers no longer listed
 	entries int
 	npeers  atomic.Int64
 	nentry  atomic.Int64
@@ -187,6 +193,7 @@ func NewTrackerWith(ttl time.Duration, lim TrackerLimits) *Tracker {
 		peers:  map[string]*trackedPeer{},
 		perIP:  map[netip.Addr]int{},
 		perNet: map[netip.Prefix]int{},
+		left:   map[string]int64{},
 	}
 	t.announceRate = newRateTable(lim.AnnounceRate, lim.AnnounceBurst, LimitAnnounceRate)
 	t.lookupRate = newRateTable(lim.LookupRate, lim.LookupBurst, LimitLookupRate)
@@ -278,6 +285,12 @@ func (t *Tracker) Announce(p PeerInfo, src netip.Addr, at int64, tracks []track.
 	if old != nil && at <= old.lastTime {
 		return ErrStaleAnnounce
 	}
+	if last, ok := t.left[p.ID]; ok {
+		if at <= last {
+			return ErrStaleAnnounce // a replay of an announce from before the peer left
+		}
+		delete(t.left, p.ID)
+	}
 	if len(tracks) == 0 {
 		if old != nil {
 			t.dropLocked(old)
@@ -314,6 +327,7 @@ func (t *Tracker) Announce(p PeerInfo, src netip.Addr, at int64, tracks []track.
 	np := &trackedPeer{info: p, ip: src, tracks: tracks, lastTime: at}
 	np.expires.Store(expires)
 	t.peers[p.ID] = np
+	delete(t.left, p.ID)
 	t.perIP[src]++
 	t.perNet[netOf(src)]++
 	t.entries += len(tracks)
@@ -395,6 +409,12 @@ func (t *Tracker) Expire() int {
 			t.dropLocked(p)
 		}
 	}
+	// An announce older than the clock skew is refused anyway.
+	for id, last := range t.left {
+		if t.now().Sub(time.UnixMilli(last)) > AnnounceClockSkew {
+			delete(t.left, id)
+		}
+	}
 	n := len(t.peers)
 	t.mu.Unlock()
 	t.announceRate.sweep()
@@ -429,6 +449,9 @@ func (t *Tracker) dropLocked(p *trackedPeer) {
 	}
 	if t.peers[p.info.ID] == p {
 		delete(t.peers, p.info.ID)
+		if len(t.left) < maxLeft {
+			t.left[p.info.ID] = p.lastTime
+		}
 	}
 	if t.perIP[p.ip]--; t.perIP[p.ip] <= 0 {
 		delete(t.perIP, p.ip)

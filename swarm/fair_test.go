@@ -60,3 +60,41 @@ func testUploadSlotsAreSharedByPeer(t *testing.T) {
 		t.Errorf("honest peer got %.1f chunks/s during the flood (%d failed), want at least a quarter of %.1f", during, failed, before)
 	}
 }
+
+// A freed slot goes to the waiting peer that holds the fewest, before a
+// playing-now request of a peer that holds more.
+func TestUploadSlotsGoToThePeerHoldingFewest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		u := newUploadSlots(2)
+		var releases []func()
+		for range 2 {
+			r, err := u.acquire(context.Background(), "hog", PriorityPlaying)
+			if err != nil {
+				t.Fatal(err)
+			}
+			releases = append(releases, r)
+		}
+		got := make(chan PeerID, 3)
+		var wg sync.WaitGroup
+		for _, w := range []struct {
+			peer PeerID
+			prio byte
+		}{{"hog", PriorityPlaying}, {"hog", PriorityPlaying}, {"honest", PriorityPrefetch}} {
+			wg.Go(func() {
+				if r, err := u.acquire(context.Background(), w.peer, w.prio); err == nil {
+					got <- w.peer
+					defer r()
+					time.Sleep(time.Second)
+				}
+			})
+			synctest.Wait()
+		}
+		releases[0]()
+		synctest.Wait()
+		if first := <-got; first != "honest" {
+			t.Errorf("a freed slot went to %s, want the honest peer that held none", first)
+		}
+		releases[1]()
+		wg.Wait()
+	})
+}

@@ -18,8 +18,6 @@ func (silentSource) fetchChunk(ctx context.Context, _ *track.Manifest, _ int, _ 
 	<-ctx.Done()
 	return nil, ctx.Err()
 }
-func (silentSource) deliveryRate() float64 { return 0 }
-func (silentSource) alive() bool           { return true }
 
 // A seek cancels the request for a chunk and a seek back asks for it
 // again: the late answer of the first request must not retire the second,

@@ -27,20 +27,15 @@ var _ Origin = (*origin.Client)(nil)
 // originID is the scheduler's name of the origin among its sources.
 const originID PeerID = ""
 
-// chunkSource is anywhere chunks come from, to the scheduler: the origin,
-// or a peer however it was found (the tracker, a neighbour search, peer
-// exchange). The scheduler decides from what sources say (their ID, rate,
-// whether they still answer); the executor calls fetchChunk.
+// chunkSource is anywhere chunks come from, to the scheduler's executor:
+// the origin, or a peer however it was found (the tracker, a neighbour
+// search, peer exchange). What the decision needs of a peer (its map, its
+// rate, whether it still answers) reaches it in the snapshot.
 type chunkSource interface {
 	// sourceID is the peer's ID, or originID.
 	sourceID() PeerID
 	// fetchChunk returns chunk i of m, verified against m.
 	fetchChunk(ctx context.Context, m *track.Manifest, i int, prio byte) ([]byte, error)
-	// deliveryRate is the measured rate of its answers in bytes/s; 0 if
-	// untried.
-	deliveryRate() float64
-	// alive reports whether the source can still be asked.
-	alive() bool
 }
 
 func (c *peerConn) sourceID() PeerID { return c.id }
@@ -54,12 +49,15 @@ func (c *peerConn) fetchChunk(ctx context.Context, m *track.Manifest, i int, pri
 	return b, err
 }
 
+// deliveryRate is the measured rate of c's answers in bytes/s; 0 if
+// untried.
 func (c *peerConn) deliveryRate() float64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.rate
 }
 
+// alive reports whether c can still be asked.
 func (c *peerConn) alive() bool { return c.conn.Context().Err() == nil }
 
 // originSource is the origin as a chunk source.
@@ -70,6 +68,3 @@ func (o originSource) sourceID() PeerID { return originID }
 func (o originSource) fetchChunk(ctx context.Context, m *track.Manifest, i int, _ byte) ([]byte, error) {
 	return o.o.Chunk(ctx, m, i)
 }
-
-func (o originSource) deliveryRate() float64 { return 0 }
-func (o originSource) alive() bool           { return true }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -80,13 +81,44 @@ func (n *Node) conn(ctx context.Context, p PeerAddr) (*peerConn, error) {
 				return nil, ctx.Err()
 			}
 		}
-		c, err := n.dial(ctx, p)
+		var c *peerConn
+		release, err := n.mayDial(p)
+		if err == nil {
+			c, err = n.dial(ctx, p)
+			release()
+		}
 		n.mu.Lock()
 		delete(n.dialing, p.ID)
 		close(wait)
 		n.mu.Unlock()
 		return c, err
 	}
+}
+
+// errHearsay is a dial of an address only hearsay speaks for, refused
+// because hearsay dials are at their rate or their bound.
+var errHearsay = errors.New("unconfirmed address: not dialled now")
+
+// mayDial reports whether p may be dialled now, and returns the func that
+// ends the dial's claim. An address the node has not confirmed (see
+// Node.confirmed) is dialled at most hearsayRate a second and hearsayDials
+// at once, so that peers answering with made-up addresses cannot turn the
+// node on a third party.
+func (n *Node) mayDial(p PeerAddr) (func(), error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, ok := n.confirmed[p]; ok {
+		return func() {}, nil
+	}
+	if n.hearsayOut >= n.lim.hearsayDials || !n.hearsay.Allow() {
+		return nil, fmt.Errorf("peer %s at %s: %w", p.ID.Short(), p.Addr, errHearsay)
+	}
+	n.hearsayOut++
+	return func() {
+		n.mu.Lock()
+		n.hearsayOut--
+		n.mu.Unlock()
+	}, nil
 }
 
 func (n *Node) dial(ctx context.Context, p PeerAddr) (*peerConn, error) {
@@ -107,6 +139,8 @@ func (n *Node) dial(ctx context.Context, p PeerAddr) (*peerConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("peer %s at %s: %w", p.ID.Short(), p.Addr, err)
 	}
+	// The handshake proved that p.ID's key answers at p.Addr.
+	n.confirm(p)
 	return n.addConn(qc, p.ID, p.Addr, true)
 }
 
@@ -122,7 +156,7 @@ func (n *Node) acceptLoop() {
 			qc.CloseWithError(errCodeBanned, "banned")
 			continue
 		}
-		if n.full() {
+		if n.full(qc.RemoteAddr()) {
 			qc.CloseWithError(errCodeFull, "too many connections")
 			continue
 		}
@@ -132,12 +166,39 @@ func (n *Node) acceptLoop() {
 	}
 }
 
-// full reports whether the node holds as many connections as it will:
-// strangers connecting in a flood must not grow n.live and n.conns.
-func (n *Node) full() bool {
+// full reports whether the node holds as many connections as it will, in
+// all or from from's IP (or /64): strangers connecting in a flood must not
+// grow n.live and n.conns, nor one address take every place.
+func (n *Node) full(from net.Addr) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return len(n.live) >= n.lim.conns
+	if len(n.live) >= n.lim.conns {
+		return true
+	}
+	pre := ipPrefix(from)
+	same := 0
+	for c := range n.live {
+		if ipPrefix(c.RemoteAddr()) == pre {
+			same++
+		}
+	}
+	return same >= n.lim.connsPerIP
+}
+
+// ipPrefix is the network a connection's limit is shared by: its IPv4
+// address, or its IPv6 /64.
+func ipPrefix(a net.Addr) netip.Prefix {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Prefix{}
+	}
+	ip := ap.Addr().Unmap()
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, _ := ip.Prefix(bits)
+	return p
 }
 
 // addConn registers a new connection and starts serving it; on a node
@@ -191,6 +252,7 @@ func (n *Node) addConn(qc *quic.Conn, id PeerID, addr string, outbound bool) (*p
 		// An inbound peer's address is its listening socket: nodes dial
 		// from the socket they listen on.
 		n.rememberLocked(id, addr)
+		n.confirmLocked(PeerAddr{ID: id, Addr: addr})
 	}
 	n.wg.Go(func() { n.serveConn(c, true) })
 	return c, nil

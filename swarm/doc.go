@@ -12,9 +12,15 @@
 // banned for the node's lifetime.
 //
 // Every table another node can grow is bounded (see limits): the address
-// book, bans, the holders noted per track and the neighbour searches
-// remembered per asker. A full table keeps what it found itself and the
-// newest word, and forgets the oldest. No one peer can starve the rest:
+// book, the confirmed addresses, bans, the holders noted per track and the
+// neighbour searches remembered per asker. A full table keeps what it found
+// itself and the newest word, and forgets the oldest; the address book and
+// the confirmations also age. Connections are bounded in all and per source
+// IP (/64 for IPv6), and streams per connection (maxStreams). Nobody speaks
+// for another peer: an address only hearsay vouches for (WHO_HAS and PEERS
+// answers, peers.json) is taken at most hearsayPerAns from one answer and
+// dialled at most hearsayRate a second and hearsayDials at once, until the
+// tracker lists it, it connects, or a handshake with it succeeds. No one peer can starve the rest:
 // upload slots are shared by peer, the neighbour searches an asker can
 // start onward are rate-limited, and a chunk that peers fail to deliver
 // goes to the origin after three tries or 10 s (docs/scheduler.md), so a

@@ -96,11 +96,17 @@ type Node struct {
 	dialing map[PeerID]chan struct{}
 	lim     limits
 	known   map[PeerID]knownPeer
-	banned  map[PeerID]banned
-	holders map[track.ID]map[PeerID]time.Time // who told us they hold what
-	open    map[track.ID]int                  // tracks with open streams
-	books   map[track.ID]map[*haveBook]bool   // the streams' haveBooks, by track
-	whoHas  map[PeerID]map[track.ID]time.Time // recent neighbour searches served, by asker
+	// confirmed holds the addresses vouched for: listed by the tracker,
+	// connected to us, or reached and proved by the handshake. Others are
+	// hearsay, dialled only within hearsayDials and hearsayRate.
+	confirmed  map[PeerAddr]time.Time
+	hearsay    *rate.Limiter
+	hearsayOut int // hearsay dials under way
+	banned     map[PeerID]banned
+	holders    map[track.ID]map[PeerID]time.Time // who told us they hold what
+	open       map[track.ID]int                  // tracks with open streams
+	books      map[track.ID]map[*haveBook]bool   // the streams' haveBooks, by track
+	whoHas     map[PeerID]map[track.ID]time.Time // recent neighbour searches served, by asker
 
 	announce     chan struct{}
 	lastAnnounce atomic.Int64 // Unix ms of the last signed announce
@@ -119,6 +125,9 @@ type limits struct {
 	holdersPerTrack int // holders noted per track
 	whoHasPerAsker  int // neighbour searches remembered per asker
 	conns           int // live connections; inbound ones past it are refused
+	connsPerIP      int // live connections from one IP (IPv6: one /64)
+	hearsayPerAns   int // addresses taken from one WHO_HAS or PEERS answer
+	hearsayDials    int // hearsay dials under way at once
 }
 
 func defaultLimits() limits {
@@ -130,9 +139,31 @@ func defaultLimits() limits {
 		whoHasPerAsker:  64,
 		// Early Spotify's clients kept about 50 connections, 60 at most;
 		// a node here dials its own and serves up to this many in all.
-		conns: 128,
+		conns:         128,
+		connsPerIP:    16,
+		hearsayPerAns: 8,
+		hearsayDials:  4,
 	}
 }
+
+// Hearsay (an address only another peer spoke for) is dialled at most
+// hearsayRate a second, hearsayBurst at once.
+const (
+	hearsayRate  = 2
+	hearsayBurst = 2
+)
+
+// maxStreams is the number of requests one peer may have open on a
+// connection: a stream's scheduler keeps PerPeer (4) chunks in flight, and
+// maps, searches and manifests come on top.
+const maxStreams = 32
+
+// knownTTL is how long the address book keeps a peer that never delivered
+// after it was last heard of; goodTTL, one that did after it last did.
+const (
+	knownTTL = time.Hour
+	goodTTL  = 30 * 24 * time.Hour
+)
 
 // holderTTL is how long a peer's word that it holds a track is believed.
 const holderTTL = 10 * time.Minute
@@ -145,6 +176,15 @@ type banned struct {
 type knownPeer struct {
 	Addr     string    `json:"addr"`
 	LastGood time.Time `json:"last_good"`
+	seen     time.Time // last heard of (this run)
+}
+
+// stale reports whether the book may forget k at now.
+func (k knownPeer) stale(now time.Time) bool {
+	if !k.LastGood.IsZero() {
+		return now.Sub(k.LastGood) > goodTTL
+	}
+	return now.Sub(k.seen) > knownTTL
 }
 
 // Start creates the node's identity (or loads it from DataDir), binds its
@@ -173,26 +213,28 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		tr = &quic.Transport{Conn: pc}
 	}
 	n := &Node{
-		cfg:      cfg,
-		id:       IDFromKey(key.Public().(ed25519.PublicKey)),
-		key:      key,
-		log:      cmp.Or(cfg.Logger, slog.Default()),
-		origin:   cfg.Origin,
-		store:    cfg.Store,
-		tlsConf:  tlsConf,
-		tr:       tr,
-		uploads:  newUploadSlots(cmp.Or(cfg.MaxUploads, 8)),
-		conns:    map[PeerID]*peerConn{},
-		live:     map[*quic.Conn]struct{}{},
-		dialing:  map[PeerID]chan struct{}{},
-		lim:      defaultLimits(),
-		known:    map[PeerID]knownPeer{},
-		banned:   map[PeerID]banned{},
-		holders:  map[track.ID]map[PeerID]time.Time{},
-		whoHas:   map[PeerID]map[track.ID]time.Time{},
-		open:     map[track.ID]int{},
-		books:    map[track.ID]map[*haveBook]bool{},
-		announce: make(chan struct{}, 1),
+		cfg:       cfg,
+		id:        IDFromKey(key.Public().(ed25519.PublicKey)),
+		key:       key,
+		log:       cmp.Or(cfg.Logger, slog.Default()),
+		origin:    cfg.Origin,
+		store:     cfg.Store,
+		tlsConf:   tlsConf,
+		tr:        tr,
+		uploads:   newUploadSlots(cmp.Or(cfg.MaxUploads, 8)),
+		conns:     map[PeerID]*peerConn{},
+		live:      map[*quic.Conn]struct{}{},
+		dialing:   map[PeerID]chan struct{}{},
+		lim:       defaultLimits(),
+		known:     map[PeerID]knownPeer{},
+		confirmed: map[PeerAddr]time.Time{},
+		hearsay:   rate.NewLimiter(hearsayRate, hearsayBurst),
+		banned:    map[PeerID]banned{},
+		holders:   map[track.ID]map[PeerID]time.Time{},
+		whoHas:    map[PeerID]map[track.ID]time.Time{},
+		open:      map[track.ID]int{},
+		books:     map[track.ID]map[*haveBook]bool{},
+		announce:  make(chan struct{}, 1),
 	}
 	if cfg.UploadRate > 0 {
 		n.limiter = rate.NewLimiter(rate.Limit(cfg.UploadRate), max(int(cfg.UploadRate), track.MaxChunkSize))
@@ -218,7 +260,7 @@ func quicConfig() *quic.Config {
 		MaxIdleTimeout:        30 * time.Second,
 		KeepAlivePeriod:       10 * time.Second,
 		HandshakeIdleTimeout:  3 * time.Second,
-		MaxIncomingStreams:    256,
+		MaxIncomingStreams:    maxStreams,
 		MaxIncomingUniStreams: -1,
 	}
 }
@@ -469,8 +511,9 @@ func (n *Node) exchangeLoop() {
 		peers, err := c.peers(ctx)
 		cancel()
 		if err == nil {
-			n.learn(peers)
+			n.learn(peers[:min(len(peers), n.lim.hearsayPerAns)])
 		}
+		n.age()
 		n.saveKnown()
 	}
 }
@@ -491,10 +534,60 @@ func (n *Node) learn(peers []PeerAddr) {
 }
 
 // rememberLocked adds a peer to the address book if it is new and the book
-// has room: what peers tell us never pushes out what we found. n.mu held.
+// has room (after stale entries go): what peers tell us never pushes out
+// what we found. n.mu held.
 func (n *Node) rememberLocked(id PeerID, addr string) {
-	if _, ok := n.known[id]; !ok && len(n.known) < n.lim.known {
-		n.known[id] = knownPeer{Addr: addr}
+	now := time.Now()
+	if k, ok := n.known[id]; ok {
+		if k.Addr == addr {
+			k.seen = now
+			n.known[id] = k
+		}
+		return
+	}
+	if len(n.known) >= n.lim.known {
+		n.ageLocked(now)
+	}
+	if len(n.known) < n.lim.known {
+		n.known[id] = knownPeer{Addr: addr, seen: now}
+	}
+}
+
+// age forgets the address book's stale entries and the confirmations not
+// renewed within knownTTL.
+func (n *Node) age() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.ageLocked(time.Now())
+}
+
+func (n *Node) ageLocked(now time.Time) {
+	for id, k := range n.known {
+		if k.stale(now) {
+			delete(n.known, id)
+		}
+	}
+	for p, at := range n.confirmed {
+		if now.Sub(at) > knownTTL {
+			delete(n.confirmed, p)
+		}
+	}
+}
+
+// confirm records that p's address is vouched for (see Node.confirmed).
+func (n *Node) confirm(ps ...PeerAddr) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.confirmLocked(ps...)
+}
+
+func (n *Node) confirmLocked(ps ...PeerAddr) {
+	now := time.Now()
+	for _, p := range ps {
+		if _, ok := n.confirmed[p]; !ok && len(n.confirmed) >= n.lim.known {
+			delete(n.confirmed, minKey(n.confirmed, func(at time.Time) time.Time { return at }))
+		}
+		n.confirmed[p] = now
 	}
 }
 
@@ -508,7 +601,8 @@ func (n *Node) markGood(p *peerConn) {
 		oldest := minKey(n.known, func(k knownPeer) time.Time { return k.LastGood })
 		delete(n.known, oldest)
 	}
-	n.known[p.id] = knownPeer{Addr: p.addr, LastGood: time.Now()}
+	n.known[p.id] = knownPeer{Addr: p.addr, LastGood: time.Now(), seen: time.Now()}
+	n.confirmLocked(PeerAddr{ID: p.id, Addr: p.addr})
 }
 
 // minKey returns the key of m whose value has the earliest time.
@@ -539,7 +633,8 @@ func (n *Node) loadKnown() {
 	ids := slices.Collect(maps.Keys(m))
 	slices.SortFunc(ids, func(a, b PeerID) int { return m[b].LastGood.Compare(m[a].LastGood) })
 	for _, id := range ids {
-		if k := m[id]; id != n.id && k.Addr != "" && len(n.known) < n.lim.known {
+		if k := m[id]; id != n.id && k.Addr != "" && len(n.known) < n.lim.known && !k.stale(time.Now()) {
+			k.seen = time.Now()
 			n.known[id] = k
 		}
 	}

@@ -96,7 +96,8 @@ func (n *Node) searchServedLocked(asker PeerID, id track.ID) bool {
 }
 
 // askNeighbours sends a neighbour search to every connected peer but skip
-// and merges their answers.
+// and merges their answers, at most hearsayPerAns addresses of each: one
+// peer's word counts for no more than that.
 func (n *Node) askNeighbours(ctx context.Context, id track.ID, ttl byte, skip PeerID) []PeerAddr {
 	var mu sync.Mutex
 	var out []PeerAddr
@@ -111,7 +112,7 @@ func (n *Node) askNeighbours(ctx context.Context, id track.ID, ttl byte, skip Pe
 				return
 			}
 			mu.Lock()
-			out = append(out, peers...)
+			out = append(out, peers[:min(len(peers), n.lim.hearsayPerAns)]...)
 			mu.Unlock()
 		})
 	}

@@ -8,6 +8,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/quic-go/quic-go"
+
 	"github.com/potluckfm/potluck/track"
 )
 
@@ -27,17 +29,11 @@ func testWhoHasFloodStartsFewSearches(t *testing.T) {
 	var onward atomic.Int64
 	for range neighbours {
 		c := ts.stranger(n)
-		go func() {
-			for {
-				str, err := c.conn.AcceptStream(context.Background())
-				if err != nil {
-					return
-				}
-				onward.Add(1)
-				str.CancelRead(0)
-				str.Close()
-			}
-		}()
+		go acceptStreams(c, func(str *quic.Stream) {
+			onward.Add(1)
+			str.CancelRead(0)
+			str.Close()
+		})
 	}
 	waitFor(t, n, "the neighbours connected", func() bool { return len(n.conns) == neighbours })
 	asker := ts.stranger(n)

@@ -241,6 +241,7 @@ func (n *Node) candidates(ctx context.Context, id track.ID, withKnown bool) []Pe
 			found = append(found, PeerAddr{ID: PeerID(p.ID), Addr: p.Addr})
 		}
 		n.learn(found)
+		n.confirm(found...)
 		add(found)
 	})
 	wg.Go(func() {

@@ -1,0 +1,160 @@
+package swarm
+
+import (
+	"context"
+	"crypto/ed25519"
+	"io"
+	"net"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/marcopolo/simnet"
+	"github.com/quic-go/quic-go"
+)
+
+// TestLyingNeighbourCannotReflectDials: a connected peer answers every
+// neighbour search with 200 made-up peers, all at one third party's
+// socket. An honest fetch still completes, and the QUIC packets the
+// fetching node sends that third party stay within what hearsayRate,
+// hearsayBurst and hearsayDials allow.
+func TestLyingNeighbourCannotReflectDials(t *testing.T) {
+	synctest.Test(t, testLyingNeighbourCannotReflectDials)
+}
+
+func testLyingNeighbourCannotReflectDials(t *testing.T) {
+	ts := newSimSwarm(t, nil)
+	m, data := ts.track()
+	ts.seed(m, nil)
+	n := ts.node(func(c *Config) { c.NoAnnounce = true })
+
+	victim := ts.net.endpointAt(t, &net.UDPAddr{IP: simnet.IntToPublicIPv4(9999), Port: 4433})
+	var packets atomic.Int64
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := victim.ReadFrom(buf); err != nil {
+				return
+			}
+			packets.Add(1)
+		}
+	}()
+	var lies []PeerAddr
+	for range 200 {
+		pub, _, _ := ed25519.GenerateKey(nil)
+		lies = append(lies, PeerAddr{ID: IDFromKey(pub), Addr: victim.LocalAddr().String()})
+	}
+	liar := ts.stranger(n)
+	go acceptStreams(liar, func(str *quic.Stream) {
+		defer str.Close()
+		req, err := readRequest(io.LimitReader(str, 64))
+		if err == nil && req.typ == msgWhoHas {
+			writePeers(str, lies)
+			return
+		}
+		writeStatus(str, statusNotHeld)
+	})
+	waitFor(t, n, "the liar connected", func() bool { return len(n.conns) == 1 })
+
+	start := time.Now()
+	s, err := n.Open(context.Background(), m.ID, ModeFetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(s)
+	time.Sleep(6 * time.Second) // open a while, as a player's stream is
+	s.Close()
+	if err != nil || len(got) != len(data) {
+		t.Fatalf("honest fetch: %d of %d bytes, err %v", len(got), len(data), err)
+	}
+	took := time.Since(start) // the lookup rounds' time, hearsay's chance
+	time.Sleep(10 * time.Second) // the dials under way time out
+	// Each hearsay dial sends the victim a handful of Initials before
+	// the 2 s map request gives up.
+	bound := int64(8 * (hearsayBurst + hearsayRate*int(took.Seconds()+2)))
+	t.Logf("fetch took %v; the third party got %d packets (bound %d)", took, packets.Load(), bound)
+	if packets.Load() > bound {
+		t.Errorf("the third party got %d packets, want at most %d", packets.Load(), bound)
+	}
+}
+
+// acceptStreams hands each stream c's other side opens to serve, in a
+// goroutine of its own, until the connection ends.
+func acceptStreams(c *peerConn, serve func(*quic.Stream)) {
+	for {
+		str, err := c.conn.AcceptStream(context.Background())
+		if err != nil {
+			return
+		}
+		go serve(str)
+	}
+}
+
+// TestFloodFromOneAddressStaysBounded: 200 connections from one address,
+// each opening as many half-sent requests as it may, leave the node's
+// goroutines and heap within bounds, and both return to their baseline
+// once the connections go.
+func TestFloodFromOneAddressStaysBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ts := newSimSwarm(t, nil)
+		n := ts.node(func(c *Config) { c.NoAnnounce = true })
+		synctest.Wait()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		baseG, baseHeap := runtime.NumGoroutine(), ms.HeapAlloc
+
+		tr := &quic.Transport{Conn: ts.net.endpoint(t)}
+		defer tr.Close()
+		var conns []*quic.Conn
+		for range 200 {
+			_, key, _ := ed25519.GenerateKey(nil)
+			base, _ := tlsConfig(key, "")
+			conf, _ := tlsConfigFor(base, n.ID())
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			qc, err := tr.Dial(ctx, n.Addr(), conf, &quic.Config{MaxIncomingStreams: 1024})
+			cancel()
+			if err == nil {
+				conns = append(conns, qc)
+			}
+		}
+		synctest.Wait()
+		streams := 0
+		for _, qc := range conns {
+			for range 256 {
+				str, err := qc.OpenStream()
+				if err != nil {
+					break
+				}
+				str.Write(wireMagic[:2]) // half a request
+				streams++
+			}
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		g, heap := runtime.NumGoroutine()-baseG, int64(ms.HeapAlloc)-int64(baseHeap)
+		t.Logf("200 connections from one address, %d half-sent requests opened: %d goroutines, %d MB more heap", streams, g, heap>>20)
+		const maxG, maxHeap = 2000, 64 << 20
+		if g > maxG || heap > maxHeap {
+			t.Errorf("goroutines +%d, heap +%d MB; want at most %d and %d MB", g, heap>>20, maxG, maxHeap>>20)
+		}
+		for _, qc := range conns {
+			qc.CloseWithError(0, "")
+		}
+		tr.Close()
+		waitFor(t, n, "the connections gone", func() bool { return len(n.live) == 0 })
+		time.Sleep(time.Second)
+		synctest.Wait()
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		g, heap = runtime.NumGoroutine()-baseG, int64(ms.HeapAlloc)-int64(baseHeap)
+		t.Logf("after: %d goroutines, %d MB heap over the baseline", g, heap>>20)
+		if g > 20 || heap > 8<<20 {
+			t.Errorf("after the flood: goroutines +%d, heap +%d MB; want back near the baseline", g, heap>>20)
+		}
+	})
+}

@@ -69,7 +69,7 @@ func testLyingNeighbourCannotReflectDials(t *testing.T) {
 	if err != nil || len(got) != len(data) {
 		t.Fatalf("honest fetch: %d of %d bytes, err %v", len(got), len(data), err)
 	}
-	took := time.Since(start) // the lookup rounds' time, hearsay's chance
+	took := time.Since(start)    // the lookup rounds' time, hearsay's chance
 	time.Sleep(10 * time.Second) // the dials under way time out
 	// Each hearsay dial sends the victim a handful of Initials before
 	// the 2 s map request gives up.
@@ -157,4 +157,64 @@ func TestFloodFromOneAddressStaysBounded(t *testing.T) {
 			t.Errorf("after the flood: goroutines +%d, heap +%d MB; want back near the baseline", g, heap>>20)
 		}
 	})
+}
+
+// TestAddressBookAges: a full book takes a newcomer in place of peers not
+// heard of for knownTTL, and aging forgets them, and the peers that
+// delivered once goodTTL has passed since they last did.
+func TestAddressBookAges(t *testing.T) {
+	ts := newTestSwarm(t)
+	n := ts.node(func(c *Config) { c.NoAnnounce = true })
+	setLimits(n, func(l *limits) { l.known = 4 })
+	var told []PeerAddr
+	for range 4 {
+		pub, _, _ := ed25519.GenerateKey(nil)
+		told = append(told, PeerAddr{ID: IDFromKey(pub), Addr: "192.0.2.1:4433"})
+	}
+	n.learn(told)
+	n.confirm(told...)
+	good := &peerConn{id: told[0].ID, addr: told[0].Addr}
+	n.markGood(good)
+	pub, _, _ := ed25519.GenerateKey(nil)
+	late := PeerAddr{ID: IDFromKey(pub), Addr: "192.0.2.2:4433"}
+	n.learn([]PeerAddr{late})
+	n.mu.Lock()
+	_, in := n.known[late.ID]
+	n.mu.Unlock()
+	if in {
+		t.Fatal("a full book of fresh peers took a newcomer")
+	}
+
+	// Two hours on: the peers never heard of again are stale.
+	n.mu.Lock()
+	for id, k := range n.known {
+		k.seen = k.seen.Add(-2 * time.Hour)
+		n.known[id] = k
+	}
+	for p, at := range n.confirmed {
+		n.confirmed[p] = at.Add(-2 * time.Hour)
+	}
+	n.mu.Unlock()
+	n.learn([]PeerAddr{late})
+	n.mu.Lock()
+	_, in = n.known[late.ID]
+	_, goodKept := n.known[good.id]
+	book, confirmed := len(n.known), len(n.confirmed)
+	n.mu.Unlock()
+	if !in || !goodKept || book != 2 || confirmed != 0 {
+		t.Errorf("after 2 h: newcomer in %v, good peer kept %v, %d in the book, %d confirmed; want true, true, 2, 0", in, goodKept, book, confirmed)
+	}
+
+	n.mu.Lock()
+	k := n.known[good.id]
+	k.LastGood = k.LastGood.Add(-goodTTL - time.Hour)
+	n.known[good.id] = k
+	n.mu.Unlock()
+	n.age()
+	n.mu.Lock()
+	_, goodKept = n.known[good.id]
+	n.mu.Unlock()
+	if goodKept {
+		t.Error("a peer that last delivered past goodTTL is kept")
+	}
 }

@@ -26,7 +26,10 @@ func (q *Queue) relist(keep []int) {
 
 // relistUpcoming keeps the list with the upcoming tracks in play order
 // after the others: without shuffle, the list order is the play order.
-func (q *Queue) relistUpcoming() {
+func (q *Queue) relistUpcoming() { q.relist(append(q.notUpcoming(), q.up...)) }
+
+// notUpcoming lists, in list order, the tracks that are not upcoming.
+func (q *Queue) notUpcoming() []int {
 	up := make(map[int]bool, len(q.up))
 	for _, i := range q.up {
 		up[i] = true
@@ -37,7 +40,7 @@ func (q *Queue) relistUpcoming() {
 			keep = append(keep, i)
 		}
 	}
-	q.relist(append(keep, q.up...))
+	return keep
 }
 
 // RemoveUpcoming removes the i-th upcoming track from the queue.
@@ -72,19 +75,7 @@ func (q *Queue) MoveUpcoming(from, to int) error {
 }
 
 // ClearUpcoming removes every upcoming track from the queue.
-func (q *Queue) ClearUpcoming() {
-	up := make(map[int]bool, len(q.up))
-	for _, i := range q.up {
-		up[i] = true
-	}
-	var keep []int
-	for i := range q.ids {
-		if !up[i] {
-			keep = append(keep, i)
-		}
-	}
-	q.relist(keep)
-}
+func (q *Queue) ClearUpcoming() { q.relist(q.notUpcoming()) }
 
 // RemoveUpcoming removes track id, which the caller saw as the i-th
 // track after the current one. The edit names the track it means: if

@@ -15,6 +15,17 @@ import (
 // privateBus starts a session bus of the test's own and returns its address.
 func privateBus(t *testing.T) string { return testbus.Start(t) }
 
+// mprisObject is the MPRIS object as a sound menu on the bus at addr sees it.
+func mprisObject(t *testing.T, addr string) dbus.BusObject {
+	t.Helper()
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn.Object(mprisBusPrefix, mprisPath)
+}
+
 func TestMPRISMediaKeys(t *testing.T) {
 	addr := privateBus(t)
 	p := &recordingPlayer{st: PlayerState{Volume: 1}}
@@ -27,12 +38,7 @@ func TestMPRISMediaKeys(t *testing.T) {
 	defer m.Close()
 	m.Update(p.State())
 
-	conn, err := dbus.Connect(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	obj := conn.Object(mprisBusPrefix, mprisPath)
+	obj := mprisObject(t, addr)
 	// A media key: PlayPause.
 	if call := obj.Call(mprisPlayer+".PlayPause", 0); call.Err != nil {
 		t.Fatal(call.Err)
@@ -82,12 +88,7 @@ func TestMPRISSurvivesNilInfoAndALostBus(t *testing.T) {
 	p.Play(track.ID{9})
 	m.Update(p.State())
 
-	conn, err := dbus.Connect(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	obj := conn.Object(mprisBusPrefix, mprisPath)
+	obj := mprisObject(t, addr)
 	md, err := obj.GetProperty(mprisPlayer + ".Metadata")
 	if err != nil || !strings.Contains(md.String(), "mpris:trackid") || strings.Contains(md.String(), "xesam:title") {
 		t.Fatalf("Metadata without a describer: %v %v", md, err)
@@ -123,12 +124,7 @@ func TestMPRISReadsWhileTheTrackChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	conn, err := dbus.Connect(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	obj := conn.Object(mprisBusPrefix, mprisPath)
+	obj := mprisObject(t, addr)
 	done := make(chan struct{})
 	readErr := make(chan error, 1)
 	go func() {

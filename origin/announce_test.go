@@ -205,7 +205,8 @@ func TestAnnounceAddrChecked(t *testing.T) {
 // lookups: the flood gets 429 with Retry-After, the honest peer stays
 // listed and lookups stay fast.
 func TestTrackerFloodKeepsHonestListed(t *testing.T) {
-	s := startOrigin(t, "", nil)
+	log, logs := testLogger(t)
+	s := startOrigin(t, "", func(c *Config) { c.Logger = log })
 	lim := s.Tracker().Limits()
 	h := announceHonest(t, s)
 	var beforeLat []time.Duration
@@ -324,6 +325,17 @@ func TestTrackerFloodKeepsHonestListed(t *testing.T) {
 	t.Logf("%d lookups at once: %d refused", lim.LookupBurst+100, lookup429)
 	if lookup429 == 0 || lookupNoRetry > 0 {
 		t.Errorf("lookups past the burst: %d refused (%d without Retry-After), want some, all with Retry-After", lookup429, lookupNoRetry)
+	}
+	// The operator sees it: one line per limit and address, not one per
+	// refusal.
+	lines := 0
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "limit reached") && strings.Contains(l, "tracker: ") {
+			lines++
+		}
+	}
+	if lines == 0 || lines > 6 {
+		t.Errorf("%d log lines for thousands of tracker refusals, want one per limit bitten", lines)
 	}
 }
 

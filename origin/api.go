@@ -349,7 +349,7 @@ func (s *Server) postAnnounce(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := s.tracker.AllowAnnounce(src); err != nil {
-		return limitStatus(err)
+		return s.trackerRefusal(err, src)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, announceBodyLimit(s.tracker.Limits())))
 	if err != nil {
@@ -370,11 +370,21 @@ func (s *Server) postAnnounce(w http.ResponseWriter, r *http.Request) error {
 	// An announce older than the peer's last (two of its announces crossed,
 	// or a replay) changes nothing: the newer one stands.
 	if err := s.tracker.Announce(p, src, req.Time, req.Tracks); err != nil && !errors.Is(err, ErrStaleAnnounce) {
-		return limitStatus(err)
+		return s.trackerRefusal(err, src)
 	}
 	s.log.Debug("announce", "peer", p.ID, "addr", p.Addr, "tracks", len(req.Tracks))
 	ttl := int(s.tracker.TTL().Seconds())
 	return writeJSON(w, AnnounceResponse{TTL: ttl, Interval: max(ttl/2, 1), Addr: addr})
+}
+
+// trackerRefusal answers a tracker refusal and, for a limit, logs it the
+// way every limit of the origin is logged (once a minute per address).
+func (s *Server) trackerRefusal(err error, src netip.Addr) error {
+	var le *LimitError
+	if errors.As(err, &le) {
+		s.bites.log("tracker: "+le.Reason, src.String(), "http")
+	}
+	return limitStatus(err)
 }
 
 // sourceAddr is the IP address a request came from: over HTTP/3 the
@@ -409,7 +419,7 @@ func (s *Server) getPeers(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := s.tracker.AllowLookup(src); err != nil {
-		return limitStatus(err)
+		return s.trackerRefusal(err, src)
 	}
 	q := r.URL.Query()
 	id, err := track.ParseID(q.Get("track"))

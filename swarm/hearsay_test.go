@@ -218,3 +218,57 @@ func TestAddressBookAges(t *testing.T) {
 		t.Error("a peer that last delivered past goodTTL is kept")
 	}
 }
+
+// TestProvenNeighbourVouchesForItsAnswer: the answer to a neighbour search
+// confirms what it lists when the answering peer has delivered good chunks
+// (a peer that has proved itself), and stays hearsay when it has not.
+func TestProvenNeighbourVouchesForItsAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ts := newSimSwarm(t, nil)
+		n := ts.node(func(c *Config) { c.NoAnnounce = true })
+		var listed []PeerAddr
+		for i := range 3 {
+			pub, _, _ := ed25519.GenerateKey(nil)
+			listed = append(listed, PeerAddr{ID: IDFromKey(pub), Addr: (&net.UDPAddr{IP: simnet.IntToPublicIPv4(9000 + i), Port: 4433}).String()})
+		}
+		neighbour := ts.stranger(n)
+		go acceptStreams(neighbour, func(str *quic.Stream) {
+			defer str.Close()
+			if req, err := readRequest(io.LimitReader(str, 64)); err == nil && req.typ == msgWhoHas {
+				writePeers(str, listed)
+				return
+			}
+			writeStatus(str, statusNotHeld)
+		})
+		waitFor(t, n, "the neighbour connected", func() bool { return len(n.conns) == 1 })
+		confirmed := func() int {
+			n.mu.Lock()
+			defer n.mu.Unlock()
+			k := 0
+			for _, p := range listed {
+				if _, ok := n.confirmed[p]; ok {
+					k++
+				}
+			}
+			return k
+		}
+		ctx := context.Background()
+		var id [16]byte
+		n.askNeighbours(ctx, id, 1, "")
+		if k := confirmed(); k != 0 {
+			t.Fatalf("an untried neighbour's answer confirmed %d addresses", k)
+		}
+		var c *peerConn
+		n.mu.Lock()
+		for _, pc := range n.conns {
+			c = pc // the one connection: the neighbour's
+		}
+		n.mu.Unlock()
+		n.markGood(c) // it delivered a good chunk
+		id[0] = 1
+		n.askNeighbours(ctx, id, 1, "")
+		if k := confirmed(); k != len(listed) {
+			t.Fatalf("a proven neighbour's answer confirmed %d of %d addresses", k, len(listed))
+		}
+	})
+}

@@ -605,6 +605,14 @@ func (n *Node) markGood(p *peerConn) {
 	n.confirmLocked(PeerAddr{ID: p.id, Addr: p.addr})
 }
 
+// proven reports whether id has delivered good chunks to this node.
+func (n *Node) proven(id PeerID) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	k, ok := n.known[id]
+	return ok && !k.LastGood.IsZero()
+}
+
 // minKey returns the key of m whose value has the earliest time.
 func minKey[K comparable, V any](m map[K]V, at func(V) time.Time) K {
 	var key K

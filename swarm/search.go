@@ -97,7 +97,9 @@ func (n *Node) searchServedLocked(asker PeerID, id track.ID) bool {
 
 // askNeighbours sends a neighbour search to every connected peer but skip
 // and merges their answers, at most hearsayPerAns addresses of each: one
-// peer's word counts for no more than that.
+// peer's word counts for no more than that. The answer of a peer that has
+// proved itself (it delivered good chunks) confirms what it lists; any
+// other answer stays hearsay.
 func (n *Node) askNeighbours(ctx context.Context, id track.ID, ttl byte, skip PeerID) []PeerAddr {
 	var mu sync.Mutex
 	var out []PeerAddr
@@ -111,8 +113,13 @@ func (n *Node) askNeighbours(ctx context.Context, id track.ID, ttl byte, skip Pe
 			if err != nil {
 				return
 			}
+			peers = peers[:min(len(peers), n.lim.hearsayPerAns)]
+			if n.proven(c.id) {
+				// A peer that delivered good chunks vouches for its answer.
+				n.confirm(peers...)
+			}
 			mu.Lock()
-			out = append(out, peers[:min(len(peers), n.lim.hearsayPerAns)]...)
+			out = append(out, peers...)
 			mu.Unlock()
 		})
 	}

@@ -20,7 +20,9 @@
 // for another peer: an address only hearsay vouches for (WHO_HAS and PEERS
 // answers, peers.json) is taken at most hearsayPerAns from one answer and
 // dialled at most hearsayRate a second and hearsayDials at once, until the
-// tracker lists it, it connects, or a handshake with it succeeds. No one peer can starve the rest:
+// tracker lists it, it connects, a handshake with it succeeds, or a
+// neighbour that delivered good chunks lists it. No one peer can starve
+// the rest:
 // upload slots are shared by peer, the neighbour searches an asker can
 // start onward are rate-limited, and a chunk that peers fail to deliver
 // goes to the origin after three tries or 10 s (docs/scheduler.md), so a

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/potluckfm/potluck/internal/atomicfile"
 	"github.com/potluckfm/potluck/origin"
 	"github.com/potluckfm/potluck/track"
 )
@@ -295,34 +296,10 @@ func (st *PlaylistStore) save(f *playlistsFile) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(st.path), 0o700); err != nil {
-		return fmt.Errorf("playlists not saved: %w", err)
-	}
-	tmp := st.path + ".tmp"
-	err = writeSynced(tmp, append(b, '\n'))
-	if err == nil {
-		err = os.Rename(tmp, st.path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Write(st.path, append(b, '\n')); err != nil {
 		return fmt.Errorf("playlists not saved: %w", err)
 	}
 	return nil
-}
-
-func writeSynced(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // index returns the index of the playlist named name (ignoring case and

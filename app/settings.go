@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 
@@ -15,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/internal/atomicfile"
 	"github.com/potluckfm/potluck/origin"
 )
 
@@ -105,14 +105,7 @@ func (st *SettingsStore) Save(s Settings) error {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if err := os.MkdirAll(filepath.Dir(st.path), 0o700); err != nil {
-		return err
-	}
-	tmp := st.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, st.path); err != nil {
+	if err := atomicfile.Write(st.path, b); err != nil {
 		return err
 	}
 	st.s = s

@@ -9,12 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/internal/atomicfile"
 	"github.com/potluckfm/potluck/track"
 )
 
@@ -592,8 +592,8 @@ func readPinFile(path string) ([]pinEntry, error) {
 	return out, nil
 }
 
-// writePinFile replaces the file at path with list, atomically: a
-// temporary file beside it, synced, renamed over it.
+// writePinFile replaces the file at path with list, whole or not at all
+// (atomicfile.Write).
 func writePinFile(path string, list []pinEntry) error {
 	if list == nil {
 		list = []pinEntry{} // "tracks": [], not null
@@ -602,23 +602,7 @@ func writePinFile(path string, list []pinEntry) error {
 	if err != nil {
 		return fmt.Errorf("swarm: saving pinned tracks: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("swarm: saving pinned tracks: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("swarm: saving pinned tracks: %w", err)
-	}
-	_, err = tmp.Write(append(b, '\n'))
-	if err == nil {
-		err = tmp.Sync()
-	}
-	err = errors.Join(err, tmp.Close())
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.Write(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("swarm: saving pinned tracks: %w", err)
 	}
 	return nil

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/internal/atomicfile"
 	"github.com/potluckfm/potluck/origin"
 	"github.com/potluckfm/potluck/track"
 )
@@ -662,12 +663,7 @@ func (n *Node) saveKnown() {
 	if err != nil {
 		panic("bug: peer list does not encode: " + err.Error())
 	}
-	tmp := filepath.Join(n.cfg.DataDir, knownFile+".tmp")
-	err = os.WriteFile(tmp, b, 0o600)
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(n.cfg.DataDir, knownFile))
-	}
-	if err != nil {
+	if err := atomicfile.Write(filepath.Join(n.cfg.DataDir, knownFile), b); err != nil {
 		n.log.Warn("peer list not saved", "err", err)
 	}
 }

@@ -66,13 +66,7 @@ func (l *trackList) setTracks(t []origin.TrackInfo) {
 	l.changed()
 }
 
-func (l *trackList) ids() []track.ID {
-	out := make([]track.ID, len(l.tracks))
-	for i, t := range l.tracks {
-		out[i] = t.ID
-	}
-	return out
-}
+func (l *trackList) ids() []track.ID { return trackIDs(l.tracks) }
 
 // selection returns the selected tracks in list order.
 func (l *trackList) selection() []track.ID {

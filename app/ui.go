@@ -71,7 +71,6 @@ type UI struct {
 	lastSwarm  SwarmStatus
 	lastPins   []PinProgress
 	model      *Model
-	tracks     map[track.ID]origin.TrackInfo
 	covers     map[track.ID]fyne.Resource
 	// hidden is true while the window is closed and the node serves on.
 	hidden bool
@@ -86,7 +85,7 @@ type UI struct {
 
 // New builds the window and its screens.
 func New(a fyne.App, deps Deps) *UI {
-	u := &UI{deps: deps, tracks: map[track.ID]origin.TrackInfo{}, covers: map[track.ID]fyne.Resource{}}
+	u := &UI{deps: deps, covers: map[track.ID]fyne.Resource{}}
 	u.win = a.NewWindow(Title)
 	u.status = widget.NewLabel(deps.Notice)
 	u.status.Wrapping = fyne.TextWrapWord
@@ -258,7 +257,7 @@ func (u *UI) refresh() {
 	samePlayer, sameSwarm := reflect.DeepEqual(st, u.lastPlayer), reflect.DeepEqual(sw, u.lastSwarm)
 	samePins := reflect.DeepEqual(pins, u.lastPins)
 	u.lastPlayer, u.lastSwarm, u.lastPins = st, sw, pins
-	info, known := u.tracks[st.Current]
+	info, known := u.infoLocked(st.Current)
 	notify := st.Playing && !st.Loading && known && st.Current != u.notified
 	if notify {
 		u.notified = st.Current
@@ -346,9 +345,6 @@ func (u *UI) loadCatalog(ctx context.Context) {
 	}
 	model := BuildModel(tracks)
 	u.mu.Lock()
-	for _, t := range tracks {
-		u.tracks[t.ID] = t
-	}
 	u.model = model
 	u.mu.Unlock()
 	fyne.Do(func() {
@@ -407,8 +403,14 @@ func (u *UI) Describe(id track.ID) (title, artist, album string, ok bool) {
 func (u *UI) info(id track.ID) (origin.TrackInfo, bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	t, ok := u.tracks[id]
-	return t, ok
+	return u.infoLocked(id)
+}
+
+func (u *UI) infoLocked(id track.ID) (origin.TrackInfo, bool) {
+	if u.model == nil {
+		return origin.TrackInfo{}, false
+	}
+	return u.model.Track(id)
 }
 
 // cover returns the cover of id, if loaded.

@@ -342,7 +342,7 @@ func run() error {
 	sessionKept := make(chan struct{})
 	go func() {
 		defer close(sessionKept)
-		keepSession(uiCtx, p, sessionPath, log)
+		keepSession(uiCtx, backend.State, sessionPath, log)
 	}()
 	log.Info("window open", "title", app.Title)
 	ui.Window().ShowAndRun()
@@ -382,7 +382,7 @@ func restoreSession(p *player.Player, path string, log *slog.Logger) {
 
 // keepSession saves the session every few seconds while it changes, so a
 // crash loses little; run saves it once more at exit.
-func keepSession(ctx context.Context, p *player.Player, path string, log *slog.Logger) {
+func keepSession(ctx context.Context, state func() app.PlayerState, path string, log *slog.Logger) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	var last app.Session
@@ -392,8 +392,7 @@ func keepSession(ctx context.Context, p *player.Player, path string, log *slog.L
 			return
 		case <-t.C:
 		}
-		a := &playerAdapter{p: p}
-		s := app.SessionOf(a.State())
+		s := app.SessionOf(state())
 		if reflect.DeepEqual(s, last) {
 			continue
 		}

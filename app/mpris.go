@@ -203,14 +203,7 @@ func (m *MPRIS) Update(st PlayerState) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.set(mprisPlayer, "Position", st.Position.Microseconds())
-	status := "Stopped"
-	switch {
-	case st.Playing:
-		status = "Playing"
-	case !st.Current.IsZero():
-		status = "Paused"
-	}
-	if status != playbackStatus(m.last) {
+	if status := playbackStatus(st); status != playbackStatus(m.last) {
 		m.set(mprisPlayer, "PlaybackStatus", status)
 	}
 	if st.Current != m.last.Current || st.Duration != m.last.Duration || !m.named {

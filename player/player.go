@@ -515,8 +515,11 @@ func (l *loop) run() {
 			l.publish()
 			return
 		case c := <-l.p.cmds:
-			c.reply <- c.fn(l)
+			// Publish before replying, so that a State right after the
+			// command returns shows what the command did.
+			err := c.fn(l)
 			l.publish()
+			c.reply <- err
 		case r := <-opened:
 			l.opened(r)
 			l.publish()

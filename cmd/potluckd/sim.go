@@ -31,6 +31,7 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 	emergency := fset.Duration("emergency", 0, "the scheduler's emergency threshold: a chunk due sooner goes to the origin (0: the swarm's default)")
 	sinkBuffer := fset.Duration("sink-buffer", def.SinkBuffer, "audio each listener's sink holds, as a sound device does (the default is the desktop app's)")
 	duration := fset.Duration("duration", def.Duration, "simulated time the run lasts")
+	plays := fset.Int("plays", 0, "end the run once this many plays started and ended (0: no limit; --duration still ends it)")
 	seed := fset.Uint64("seed", def.Seed, "seed of the workload, link profiles and loss")
 	jsonOut := fset.String("json", "", "write the figures as JSON to `FILE`")
 	chartOut := fset.String("chart", "", "write a PNG chart to `FILE` (traffic over time; with --scale, origin egress by swarm size)")
@@ -56,6 +57,7 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 	seek := fset.Float64("seek", w.Seek, "share of plays with a seek")
 	session := fset.Duration("session", w.Session, "mean time a listener stays online (churn)")
 	away := fset.Duration("away", w.Away, "mean time a listener stays away before it comes back; 0 turns churn off")
+	restart := fset.Float64("restart", w.Restart, "share of listeners whose app restarts mid-play: they leave mid-play and come back soon with their cache and session")
 	cacheSize := fset.String("cache-size", "1GiB", "each listener's cache limit")
 	logger := logFlags(fset)
 	fset.Usage = func() {
@@ -89,6 +91,7 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 		Tracks:      *tracks,
 		TrackLength: time.Duration(none(float64(*trackLength))),
 		Duration:    *duration,
+		Plays:       *plays,
 		Seed:        *seed,
 		Speed:       *speed,
 		SinkBuffer:  *sinkBuffer,
@@ -108,6 +111,7 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 			Seek:      none(*seek),
 			Session:   *session,
 			Away:      time.Duration(none(float64(*away))),
+			Restart:   *restart,
 			CacheSize: limit,
 			History:   int(none(float64(*history))),
 		},

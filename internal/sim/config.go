@@ -45,6 +45,10 @@ type Config struct {
 	TrackLength time.Duration
 	// Duration is the simulated time the run lasts (default 5m).
 	Duration time.Duration
+	// Plays, if more than 0, ends the run early once this many plays
+	// have started (reached the sink) and ended: a run sized by its
+	// plays, for a stutter figure with a tight bound.
+	Plays int
 	// Seed makes the workload (track choices, skips, seeks, churn, link
 	// profiles, loss) repeat (default 1).
 	Seed uint64
@@ -66,6 +70,14 @@ type Config struct {
 	// device does (default AppSinkBuffer, what the desktop app's audio
 	// path holds). A sink runs dry when its player is late by more.
 	SinkBuffer time.Duration
+
+	// FrameDecode is the time one MP3 frame of the catalogue takes to
+	// decode on this machine (wall time): part of each play's start
+	// floor (Report.StartLatencyVsFloor). Zero: Run measures it as it
+	// starts. Under synctest the clock stands still while the CPU works,
+	// so a caller there measures it outside the bubble
+	// (MeasureFrameDecode).
+	FrameDecode time.Duration
 
 	// Library holds the MP3 files the catalogue is made of (default the
 	// embedded demo library).
@@ -123,6 +135,16 @@ type Workload struct {
 	// cache at a new address. A negative Away means no churn: every
 	// listener stays for the whole run.
 	Session, Away time.Duration
+	// Restart is the share of listeners that restart their app: when one
+	// of them leaves (Session), it leaves mid-play (its node and player
+	// close) and comes back after a restart's time away (RestartAway)
+	// with the same identity and cache at a new address, its queue and
+	// the play it left cued where it stopped, and plays on (default 0:
+	// none; the other listeners come and go as Session and Away say).
+	Restart float64
+	// RestartAway is the mean time a restarting app stays away
+	// (exponentially distributed; default 15s).
+	RestartAway time.Duration
 	// JoinSpread spreads the first joins of the listeners online at the
 	// start over this time (default 20s).
 	JoinSpread time.Duration
@@ -205,6 +227,7 @@ func (c Config) withDefaults() Config {
 	}
 	def(&w.Session, 4*time.Minute)
 	def(&w.Away, time.Minute)
+	def(&w.RestartAway, 15*time.Second)
 	def(&w.JoinSpread, 20*time.Second)
 	def(&w.Think, 3*time.Second)
 	if w.CacheSize == 0 {
@@ -253,6 +276,12 @@ func (c Config) validate() error {
 	}
 	if max(w.Skip, 0)+max(w.Seek, 0) > 1 {
 		bad("skip %g, seek %g: want shares that add up to at most 1", w.Skip, w.Seek)
+	}
+	if w.Restart < 0 || w.Restart > 1 {
+		bad("restart %g: want a share from 0 to 1", w.Restart)
+	}
+	if c.Plays < 0 {
+		bad("plays %d: want 0 (no limit) or more", c.Plays)
 	}
 	if w.Session <= 0 {
 		bad("session %s: want more than 0", w.Session)

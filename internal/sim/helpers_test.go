@@ -55,8 +55,22 @@ func envConfig(t *testing.T) Config {
 		return err
 	})
 	env("POTLUCK_SIM_SINK_BUFFER", func(v string) (err error) { cfg.SinkBuffer, err = time.ParseDuration(v); return })
+	env("POTLUCK_SIM_PLAYS", func(v string) (err error) { cfg.Plays, err = strconv.Atoi(v); return })
+	env("POTLUCK_SIM_RESTART", func(v string) (err error) { cfg.Workload.Restart, err = strconv.ParseFloat(v, 64); return })
 	if os.Getenv("POTLUCK_SIM_LITE") != "" {
 		cfg.Library = LiteLibrary()
 	}
+	withFrameDecode(t, &cfg)
 	return cfg
+}
+
+// withFrameDecode measures one frame's decoding time for cfg, outside
+// any synctest bubble.
+func withFrameDecode(t *testing.T, cfg *Config) {
+	t.Helper()
+	d, err := MeasureFrameDecode(*cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.FrameDecode = d
 }

@@ -3,6 +3,7 @@ package sim
 import (
 	"cmp"
 	"context"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -32,6 +33,7 @@ const (
 	streamPlay
 	streamLoss
 	streamHistory
+	streamRestart
 )
 
 func (r *run) rng(listener, stream int, n int) *rand.Rand {
@@ -44,14 +46,19 @@ type listener struct {
 	r     *run
 	idx   int
 	link  linkSpec
+	rtt   time.Duration // to the origin, simulated
 	store *cache.Mem
 	dir   string
+	// restarts: the listener's leaves are app restarts (Workload.Restart).
+	restarts bool
 
-	mu       sync.Mutex
-	online   bool
-	nodes    []*swarm.Node       // one per session, kept for their counters
-	opens    map[track.ID]opened // the last open of each track
-	sessions int
+	mu        sync.Mutex
+	online    bool
+	nodes     []*swarm.Node       // one per session, kept for their counters
+	opens     map[track.ID]opened // the last open of each track
+	sessions  int
+	restarted int             // restarts so far
+	underruns []underrunEvent // the player's, not yet in a PlayRecord
 }
 
 func (r *run) newListener(idx int) *listener {
@@ -59,9 +66,12 @@ func (r *run) newListener(idx int) *listener {
 	n := r.cfg.Net
 	uniform := func(lo, hi int) int { return lo + int(rng.Float64()*float64(hi-lo)) }
 	rtt := n.RTTMin + time.Duration(rng.Float64()*float64(n.RTTMax-n.RTTMin))
+	restarts := r.rng(idx, streamRestart, 0).Float64() < r.cfg.Workload.Restart
 	return &listener{
-		r:   r,
-		idx: idx,
+		r:        r,
+		idx:      idx,
+		rtt:      rtt,
+		restarts: restarts,
 		link: linkSpec{
 			down:  uniform(n.DownMin, n.DownMax),
 			up:    uniform(n.UpMin, n.UpMax),
@@ -91,25 +101,51 @@ func (l *listener) live() {
 	} else {
 		wait = exp(rng, w.Away)
 	}
+	var resume *resumePoint
 	for n := 0; ; n++ {
 		if !r.sleep(r.cfg.wall(wait)) {
 			return
 		}
 		until := r.end
-		if churn {
+		if churn || l.restarts {
 			if u := time.Now().Add(r.cfg.wall(exp(rng, w.Session))); u.Before(until) {
 				until = u
 			}
 		}
-		l.session(n, until)
-		wait = exp(rng, w.Away)
+		left := l.session(n, until, resume)
+		resume = nil
+		switch {
+		case l.restarts && left != nil:
+			// The app restarts: it comes back soon, its session restored.
+			resume = left
+			wait = exp(rng, w.RestartAway)
+			l.mu.Lock()
+			l.restarted++
+			l.mu.Unlock()
+		case churn:
+			wait = exp(rng, w.Away)
+		default:
+			wait = 0
+		}
 	}
+}
+
+// resumePoint is what a restarting app restores: its queue, and the play
+// it left, cued where it stopped.
+type resumePoint struct {
+	queue []track.ID
+	index int
+	at    time.Duration
+	track track.ID
 }
 
 // session brings the listener online until the time until (or the run's
 // end): a new socket and address, a swarm node on the persistent cache and
-// identity, and a player working through a queue of Zipf-chosen tracks.
-func (l *listener) session(n int, until time.Time) {
+// identity, and a player working through a queue of Zipf-chosen tracks,
+// or, after a restart, the queue it had with the play it left cued where
+// it stopped (resume). It returns where it left its queue if it left
+// mid-play at until (nil if it left otherwise).
+func (l *listener) session(n int, until time.Time, resume *resumePoint) (left *resumePoint) {
 	r, cfg := l.r, l.r.cfg
 	ctx := r.ctx
 	ep := r.nw.newEndpoint(l.link, false, uint64(l.idx)<<32|uint64(n)|streamLoss<<56)
@@ -143,7 +179,7 @@ func (l *listener) session(n int, until time.Time) {
 	if err != nil {
 		r.fail(err)
 		closeNet()
-		return
+		return nil
 	}
 	l.mu.Lock()
 	l.nodes = append(l.nodes, node)
@@ -162,20 +198,36 @@ func (l *listener) session(n int, until time.Time) {
 	client.Info(ictx)
 	cancel()
 	think := r.rng(l.idx, streamChurn, n+1)
-	if !r.sleepUntil(time.Now().Add(cfg.wall(time.Duration(think.Float64()*float64(cfg.Workload.Think)))), until) {
-		return
-	}
-
 	events := &eventQueue{wake: make(chan struct{}, 1)}
+	var resumeOpen sync.Once // the first open of a restored session's cued track
 	opener := player.OpenFunc(func(ctx context.Context, id track.ID) (player.Source, error) {
-		kind := r.classify(l, id)
+		o := opened{at: r.cfg.simTime(time.Since(r.start))}
+		if sounding, ok := events.sounding(); ok && sounding == id {
+			// The player opens the track it plays again (a seek it
+			// could not take up): the play is the one opened before.
+			o = l.lastOpen(id)
+			o.src = nil
+		} else {
+			o.kind = r.classify(l, id)
+			// A track opened while another one sounds is the next
+			// one, prefetched before the current one ends.
+			o.prefetched = ok
+			m := r.manifests[id]
+			have := l.store.Have(id)
+			o.headCached = have != nil && have.Has(0)
+			o.floor = r.floorOf(l, m, r.frameDecode)
+			if resume != nil && id == resume.track {
+				resumeOpen.Do(func() { o.resumed = true })
+			}
+		}
 		s, err := node.Open(ctx, id, swarm.ModePlay)
 		if err != nil {
-			l.noteOpen(id, opened{kind: kind})
+			l.noteOpen(id, o)
 			return nil, err
 		}
-		w := newWatchedSource(s, cfg.Speed, cfg.SinkBuffer)
-		l.noteOpen(id, opened{kind: kind, src: w})
+		w := newWatchedSource(s, cfg.Speed, cfg.SinkBuffer, r.now)
+		o.src = w
+		l.noteOpen(id, o)
 		return w, nil
 	})
 	sink := player.Paced(player.Discard, cfg.Speed, cfg.SinkBuffer)
@@ -187,14 +239,29 @@ func (l *listener) session(n int, until time.Time) {
 		OnEvent:          events.push,
 		PositionInterval: cfg.wall(250 * time.Millisecond),
 		Seed:             uint64(l.idx) + 1,
-		Logger:           r.log,
+		Logger:           slog.New(underrunTap{Handler: r.log.Handler(), l: l}),
 	})
 	if err != nil {
 		r.fail(err)
-		return
+		return nil
 	}
-	queue := r.queue(l.idx, n)
-	p.SetQueue(queue, 0)
+	defer p.Close()
+	if resume != nil {
+		// A restarted app restores its session: the play it left is
+		// cued (opened, paused) while its user comes back to it.
+		if err := p.Cue(resume.queue, resume.index, resume.at); err != nil {
+			r.fail(err)
+			return nil
+		}
+	}
+	if !r.sleepUntil(time.Now().Add(cfg.wall(time.Duration(think.Float64()*float64(cfg.Workload.Think)))), until) {
+		return nil
+	}
+	if resume != nil {
+		p.Play()
+	} else {
+		p.SetQueue(r.queue(l.idx, n), 0)
+	}
 
 	var (
 		seq       int // plays started this session
@@ -209,10 +276,12 @@ func (l *listener) session(n int, until time.Time) {
 	record := func(e player.Event, leaving bool) {
 		r.record(l, e, leaving)
 	}
+	leaving := false
 	for {
 		select {
 		case <-r.stop:
 		case <-leave.C:
+			leaving = true
 		case <-timer.C:
 			if action != nil && actionSeq == seq {
 				action()
@@ -236,13 +305,18 @@ func (l *listener) session(n int, until time.Time) {
 		}
 		break
 	}
-	// Leaving: the play in progress ends as interrupted.
+	// Leaving: the play in progress ends as interrupted. A restarting
+	// app keeps where it was, as the desktop app's session does.
+	if st := p.State(); leaving && l.restarts && st.Index >= 0 {
+		left = &resumePoint{queue: st.Queue, index: st.Index, at: st.Position, track: st.Track}
+	}
 	p.Close()
 	for _, e := range events.take() {
 		if e.Kind == player.TrackEnded {
 			record(e, true)
 		}
 	}
+	return left
 }
 
 // planAction decides what the listener does during play seq of track id: a
@@ -279,6 +353,12 @@ func (l *listener) planAction(p *player.Player, id track.ID, session, seq int, t
 type opened struct {
 	kind string         // KindCached, KindFirstInSwarm or KindHeldByPeers
 	src  *watchedSource // nil if the open failed
+	at   time.Duration  // since the run started, simulated
+	// prefetched: opened while the play before it sounded; headCached:
+	// the cache held the first chunk; resumed: the play a restarted app
+	// restored, cued where it had stopped.
+	prefetched, headCached, resumed bool
+	floor                           time.Duration // startFloor, simulated
 }
 
 func (l *listener) noteOpen(id track.ID, o opened) {
@@ -305,20 +385,38 @@ func (l *listener) bytesServed() int64 {
 }
 
 // eventQueue takes the player's events without blocking its goroutine.
+// It also keeps which track sounds: the player calls push on its own
+// goroutine, before it opens the next track, so an Opener sees the state
+// the player was in when it asked.
 type eventQueue struct {
-	mu   sync.Mutex
-	evs  []player.Event
-	wake chan struct{}
+	mu    sync.Mutex
+	evs   []player.Event
+	wake  chan struct{}
+	cur   track.ID
+	sound bool // a play started (first PCM) and has not ended
 }
 
 func (q *eventQueue) push(e player.Event) {
 	q.mu.Lock()
 	q.evs = append(q.evs, e)
+	switch e.Kind {
+	case player.TrackStarted:
+		q.cur, q.sound = e.Track, true
+	case player.TrackEnded:
+		q.sound = false
+	}
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
 	default:
 	}
+}
+
+// sounding returns the track whose play has started and not ended, if any.
+func (q *eventQueue) sounding() (track.ID, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.cur, q.sound
 }
 
 func (q *eventQueue) take() []player.Event {

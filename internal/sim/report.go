@@ -46,6 +46,10 @@ type Report struct {
 	PlaysStarted int `json:"plays_started"`
 	Seeks        int `json:"seeks"`
 	Sessions     int `json:"sessions"`
+	// Restarts counts the times a listener's app restarted mid-play and
+	// came back with its session (Workload.Restart, RestartShare).
+	Restarts     int     `json:"restarts"`
+	RestartShare float64 `json:"restart_share"`
 
 	// StartLatencyMS is from asking for a play to its first PCM at the
 	// sink, over started plays; ByKind splits it by what held the track
@@ -53,13 +57,33 @@ type Report struct {
 	StartLatencyMS       Percentiles `json:"start_latency_ms"`
 	StartLatencyByKindMS ByKind      `json:"start_latency_by_kind_ms"`
 	SeekLatencyMS        Percentiles `json:"seek_latency_ms"`
+	// StartLatencyVsFloor is each play's start latency divided by its own
+	// floor, over the plays that started from the start of a track the
+	// listener did not hold (not cached, first chunk not cached, not
+	// prefetched, not restored after a restart): the floor is the
+	// listener's round trip to the origin, the first chunk's transfer at
+	// its downlink and one frame's decoding (FrameDecodeMS). 1 is as fast
+	// as a node can start; each extra round trip adds about 1 at a short
+	// transfer.
+	StartLatencyVsFloor Percentiles `json:"start_latency_vs_floor"`
+	// FrameDecodeMS is one MP3 frame's decoding time measured on this
+	// machine as the run started (a median): the floor's decoding part.
+	FrameDecodeMS float64 `json:"frame_decode_ms"`
 
 	// Underruns counts the times a sink ran dry during a play (stutter).
 	Underruns        int     `json:"underruns"`
 	UnderrunsPerPlay float64 `json:"underruns_per_play"`
-	// StutterShare is the share of started plays with any underrun.
-	StutterShare  float64 `json:"stutter_share"`
-	UnderrunTimeS float64 `json:"underrun_time_s"`
+	// StutterShare is the share of started plays with any underrun
+	// (PlaysStuttered of PlaysStarted); StutterUpper95 its exact
+	// (Clopper–Pearson) one-sided 95% upper confidence bound: with no
+	// stutter in n plays, about 3/n.
+	StutterShare   float64 `json:"stutter_share"`
+	PlaysStuttered int     `json:"plays_stuttered"`
+	StutterUpper95 float64 `json:"stutter_upper95"`
+	UnderrunTimeS  float64 `json:"underrun_time_s"`
+	// Stutters says why plays ran dry (at most 50): which track, when,
+	// and whether its stream stalled (the network) or not (the sink).
+	Stutters []string `json:"stutters,omitempty"`
 	// SourceStalls counts reads of a play's stream that blocked, during
 	// playback, longer than the audio the player holds (decoded blocks
 	// plus the sink's buffer): the network's part of the stutter, whatever
@@ -156,6 +180,19 @@ func percentiles(ms []float64) Percentiles {
 	return Percentiles{P50: at(0.50), P90: at(0.90), P99: at(0.99), N: len(ms)}
 }
 
+// ratios summarise ratios as percentiles, rounded to 2 decimals.
+func ratios(vs []float64) Percentiles {
+	if len(vs) == 0 {
+		return Percentiles{}
+	}
+	slices.Sort(vs)
+	at := func(q float64) float64 {
+		i := int(math.Ceil(q*float64(len(vs)))) - 1 // nearest rank
+		return round(vs[min(max(i, 0), len(vs)-1)], 2)
+	}
+	return Percentiles{P50: at(0.50), P90: at(0.90), P99: at(0.99), N: len(vs)}
+}
+
 func round(v float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(v*p) / p
@@ -178,22 +215,24 @@ func (r *run) report(ran, wall, cpu time.Duration, peakMem int64, lags []time.Du
 	ms := func(d time.Duration) float64 { return float64(cfg.simTime(d)) / float64(time.Millisecond) }
 	sched := cfg.Scheduler.WithDefaults()
 	rep := &Report{
-		Mode:         cfg.Mode,
-		Listeners:    cfg.Listeners,
-		Tracks:       len(r.manifests),
-		DurationS:    round(cfg.simTime(ran).Seconds(), 1),
-		Seed:         cfg.Seed,
-		Speed:        cfg.Speed,
-		TrackLengthS: max(cfg.TrackLength, 0).Seconds(),
-		History:      max(cfg.Workload.History, 0),
-		SinkBufferMS: float64(cfg.SinkBuffer) / float64(time.Millisecond),
-		HeadS:        sched.Head.Seconds(),
-		EmergencyS:   sched.Emergency.Seconds(),
-		Plays:        len(r.plays),
-		Timeline:     r.timeline,
-		BytesByKind:  map[string]Bytes{},
+		Mode:          cfg.Mode,
+		Listeners:     cfg.Listeners,
+		Tracks:        len(r.manifests),
+		DurationS:     round(cfg.simTime(ran).Seconds(), 1),
+		Seed:          cfg.Seed,
+		Speed:         cfg.Speed,
+		TrackLengthS:  max(cfg.TrackLength, 0).Seconds(),
+		History:       max(cfg.Workload.History, 0),
+		SinkBufferMS:  float64(cfg.SinkBuffer) / float64(time.Millisecond),
+		HeadS:         sched.Head.Seconds(),
+		EmergencyS:    sched.Emergency.Seconds(),
+		RestartShare:  cfg.Workload.Restart,
+		FrameDecodeMS: round(float64(r.frameDecode)/float64(time.Millisecond), 3),
+		Plays:         len(r.plays),
+		Timeline:      r.timeline,
+		BytesByKind:   map[string]Bytes{},
 	}
-	var lat, seek []float64
+	var lat, seek, vsFloor []float64
 	kinds := map[string][]float64{}
 	var played time.Duration
 	var stuttered, stalled int
@@ -235,10 +274,16 @@ func (r *run) report(ran, wall, cpu time.Duration, peakMem int64, lags []time.Du
 		l := ms(st.StartLatency)
 		lat = append(lat, l)
 		kinds[p.Kind] = append(kinds[p.Kind], l)
+		if p.floorEligible() {
+			vsFloor = append(vsFloor, l/(float64(p.Floor)/float64(time.Millisecond)))
+		}
 		rep.Underruns += st.Underruns
 		rep.UnderrunTimeS += cfg.simTime(st.UnderrunTime).Seconds()
 		if st.Underruns > 0 {
 			stuttered++
+			if len(rep.Stutters) < 50 {
+				rep.Stutters = append(rep.Stutters, r.stutterRecord(p))
+			}
 		}
 		rep.SourceStalls += p.Stalls
 		rep.SourceStallTimeS += cfg.simTime(p.StallTime).Seconds()
@@ -253,6 +298,9 @@ func (r *run) report(ran, wall, cpu time.Duration, peakMem int64, lags []time.Du
 		HeldByPeers:  percentiles(kinds[KindHeldByPeers]),
 	}
 	rep.SeekLatencyMS = percentiles(seek)
+	rep.StartLatencyVsFloor = ratios(vsFloor)
+	rep.PlaysStuttered = stuttered
+	rep.StutterUpper95 = round(upperBound95(stuttered, rep.PlaysStarted), 6)
 	rep.UnderrunTimeS = round(rep.UnderrunTimeS, 2)
 	rep.SourceStallTimeS = round(rep.SourceStallTimeS, 2)
 	if rep.PlaysStarted > 0 {
@@ -273,6 +321,7 @@ func (r *run) report(ran, wall, cpu time.Duration, peakMem int64, lags []time.Du
 	for _, l := range r.listeners {
 		rep.PeerServedBytes += l.bytesServed()
 		rep.Sessions += l.sessions
+		rep.Restarts += l.restarted
 	}
 	rep.ListenerHours = round(played.Hours(), 4)
 	if played > 0 {
@@ -358,6 +407,12 @@ func (c *Comparison) Markdown() string {
 	}
 	fmt.Fprintf(&sb, "; caches start with %d plays of history; sinks hold %.0f ms; head %gs, emergency %gs",
 		p.History, p.SinkBufferMS, p.HeadS, p.EmergencyS)
+	if p.RestartShare > 0 {
+		fmt.Fprintf(&sb, "; %.0f%% of listeners restart their app mid-play (%d restarts)", 100*p.RestartShare, p.Restarts)
+	}
+	if p.FrameDecodeMS > 0 {
+		fmt.Fprintf(&sb, "; one frame decodes in %.3f ms", p.FrameDecodeMS)
+	}
 	sb.WriteString("\n\n")
 	sb.WriteString("| figure | Potluck | client-server | ratio | early Spotify |\n")
 	sb.WriteString("|---|---:|---:|---:|---:|\n")
@@ -393,7 +448,21 @@ func (c *Comparison) Markdown() string {
 	row("p50, first play in swarm (ms)", func(r *Report) float64 { return p50(r.StartLatencyByKindMS.FirstInSwarm) }, "%.0f", true, "")
 	row("p50, track held by peers (ms)", func(r *Report) float64 { return p50(r.StartLatencyByKindMS.HeldByPeers) }, "%.0f", true, "")
 	row("seek latency p50 (ms)", func(r *Report) float64 { return p50(r.SeekLatencyMS) }, "%.0f", true, "")
+	vsFloor := func(get func(Percentiles) float64) func(*Report) float64 {
+		return func(r *Report) float64 {
+			if r.StartLatencyVsFloor.N == 0 {
+				return math.NaN()
+			}
+			return get(r.StartLatencyVsFloor)
+		}
+	}
+	row("start ÷ floor p50 (not cached, not prefetched)", vsFloor(func(p Percentiles) float64 { return p.P50 }), "%.2f", true, "")
+	row("start ÷ floor p90", vsFloor(func(p Percentiles) float64 { return p.P90 }), "%.2f", true, "")
+	row("start ÷ floor p99", vsFloor(func(p Percentiles) float64 { return p.P99 }), "%.2f", true, "")
+	row("plays for start ÷ floor", func(r *Report) float64 { return float64(r.StartLatencyVsFloor.N) }, "%.0f", false, "")
 	row("plays with stutter (sink ran dry)", func(r *Report) float64 { return 100 * r.StutterShare }, pct, true, "< 1%")
+	row("plays with stutter: count", func(r *Report) float64 { return float64(r.PlaysStuttered) }, "%.0f", false, "")
+	row("plays with stutter: 95% upper bound", func(r *Report) float64 { return 100 * r.StutterUpper95 }, "%.3f%%", false, "")
 	row("underruns per play", func(r *Report) float64 { return r.UnderrunsPerPlay }, "%.3f", true, "")
 	row("underrun time (s)", func(r *Report) float64 { return r.UnderrunTimeS }, "%.1f", true, "")
 	row("plays with a source stall (network)", func(r *Report) float64 { return 100 * r.SourceStallShare }, pct, true, "")
@@ -420,6 +489,19 @@ func (c *Comparison) Markdown() string {
 	sb.WriteString(fmt.Sprintf("| plays completed / skipped / interrupted / failed | %s | %s | | |\n", playCounts(p), playCounts(b)))
 	row("CPU per node (% of a core)", func(r *Report) float64 { return r.CPUPerNodePercent }, "%.2f", true, "")
 	row("peak memory per node (MB)", func(r *Report) float64 { return r.PeakMemoryPerNodeMB }, "%.1f", true, "")
+	for _, r := range []*Report{p, b} {
+		if r == nil || len(r.Stutters) == 0 {
+			continue
+		}
+		fmt.Fprintf(&sb, "\nPlays with stutter (%s", r.Mode)
+		if len(r.Stutters) < r.PlaysStuttered {
+			fmt.Fprintf(&sb, ", the first %d of %d", len(r.Stutters), r.PlaysStuttered)
+		}
+		sb.WriteString("):\n\n")
+		for _, s := range r.Stutters {
+			sb.WriteString("- " + s + "\n")
+		}
+	}
 	for _, r := range []*Report{p, b} {
 		// A sink holds SinkBufferMS of audio: that over speed of wall time.
 		if r == nil {

@@ -38,9 +38,13 @@ type run struct {
 	start     time.Time
 	end       time.Time
 	stop      chan struct{}
+	enough    chan struct{} // closed once Config.Plays plays started and ended
+	// frameDecode is one MP3 frame's decoding time (Config.FrameDecode).
+	frameDecode time.Duration
 
 	mu       sync.Mutex
 	plays    []PlayRecord
+	started  int // plays in plays that started
 	online   int
 	errs     []error
 	timeline []Sample
@@ -64,6 +68,35 @@ type PlayRecord struct {
 	StallTime time.Duration
 	// Interrupted: the listener left (or the run ended) during the play.
 	Interrupted bool
+
+	// OpenedAt is when the play's track was opened, since the run
+	// started (simulated).
+	OpenedAt time.Duration
+	// Prefetched: the player opened the track while the play before it
+	// sounded. HeadCached: the listener's cache held the track's first
+	// chunk when it was opened. Resumed: the play a restarted app
+	// restored, cued where it had stopped (Workload.Restart).
+	Prefetched, HeadCached, Resumed bool
+	// Floor is the least start latency the play could have had from the
+	// network (simulated): see Report.StartLatencyVsFloor.
+	Floor time.Duration
+	// UnderrunEvents are the times its sink ran dry; StallEvents the
+	// first reads of its stream that stalled; StallLimit the audio the
+	// player holds (a read blocking longer stalls), wall time.
+	UnderrunEvents []underrunEvent
+	StallEvents    []stallEvent
+	StallLimit     time.Duration
+}
+
+// floorEligible reports whether the play counts in start_latency_vs_floor:
+// it started from the start of a track the listener did not hold, opened
+// when it was asked for. A cached track, one whose first chunk was cached,
+// a prefetched one (opened seconds before it was asked for) and a play a
+// restart restored (a seek into a track played before) can start faster
+// than a round trip to the origin.
+func (p PlayRecord) floorEligible() bool {
+	return p.Started() && p.Floor > 0 && p.Kind != "" && p.Kind != KindCached &&
+		!p.Prefetched && !p.HeadCached && !p.Resumed
 }
 
 // Started reports whether audio of the play reached the sink. (Under
@@ -109,7 +142,7 @@ func Run(ctx context.Context, cfg Config) (*Report, []PlayRecord, error) {
 		defer os.RemoveAll(dir)
 	}
 
-	r := &run{cfg: cfg, log: log, ctx: ctx, stop: make(chan struct{}), manifests: map[track.ID]*track.Manifest{}}
+	r := &run{cfg: cfg, log: log, ctx: ctx, stop: make(chan struct{}), enough: make(chan struct{}), manifests: map[track.ID]*track.Manifest{}}
 	r.nw = newNetwork(cfg)
 	originEP := r.nw.newEndpoint(linkSpec{
 		down: cfg.Net.OriginRate, up: cfg.Net.OriginRate, delay: cfg.Net.OriginRTT / 2,
@@ -133,6 +166,12 @@ func Run(ctx context.Context, cfg Config) (*Report, []PlayRecord, error) {
 	}()
 	r.url = srv.URL()
 	r.rankTracks(srv.Catalog().Entries())
+	r.frameDecode = cfg.FrameDecode
+	if r.frameDecode <= 0 {
+		if r.frameDecode, err = r.measureFrameDecode(lib, srv.Catalog().Entries()); err != nil {
+			return nil, nil, fmt.Errorf("sim: %w", err)
+		}
+	}
 
 	for i := range cfg.Listeners {
 		l := r.newListener(i)
@@ -169,6 +208,7 @@ func Run(ctx context.Context, cfg Config) (*Report, []PlayRecord, error) {
 	}
 	select {
 	case <-time.After(time.Until(r.end)):
+	case <-r.enough:
 	case <-ctx.Done():
 	}
 	close(r.stop)
@@ -321,15 +361,44 @@ func (r *run) record(l *listener, e player.Event, leaving bool) {
 		Stats:       e.Stats,
 		Interrupted: leaving && e.Stats.Skipped,
 	}
+	p.OpenedAt, p.Prefetched, p.HeadCached, p.Resumed, p.Floor = o.at, o.prefetched, o.headCached, o.resumed, o.floor
 	if o.src != nil {
-		p.Stalls, p.StallTime = o.src.stallStats()
+		p.Stalls, p.StallTime, p.StallEvents = o.src.stallStats()
+		p.StallLimit = o.src.limit
 	}
+	p.UnderrunEvents = l.takeUnderruns(e.Track)
 	if m != nil {
 		p.Size, p.Dur = m.Size, m.Duration()
 	}
 	r.mu.Lock()
 	r.plays = append(r.plays, p)
+	if p.Started() {
+		r.started++
+		if r.started == r.cfg.Plays {
+			close(r.enough)
+		}
+	}
 	r.mu.Unlock()
+	if p.Stats.Underruns > 0 {
+		r.log.Warn("sim: a play stuttered", "play", r.stutterRecord(p))
+	}
+}
+
+// now is the time since the run started, simulated.
+func (r *run) now() time.Duration { return r.cfg.simTime(time.Since(r.start)) }
+
+// measureFrameDecode times the decoding of one frame of the catalogue's
+// first track (frameDecodeTime).
+func (r *run) measureFrameDecode(lib fs.FS, entries []*origin.Entry) (time.Duration, error) {
+	if len(entries) == 0 {
+		return 0, nil
+	}
+	e := entries[0]
+	data, err := fs.ReadFile(lib, e.Path)
+	if err != nil {
+		return 0, err
+	}
+	return frameDecodeTime(data, e.Manifest)
 }
 
 func (r *run) fail(err error) {

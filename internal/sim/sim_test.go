@@ -43,6 +43,10 @@ type result struct {
 // and one seed gives (about) the same figures twice.
 func TestSim(t *testing.T) {
 	runs := map[string]*result{"p2p": nil, "p2p-again": nil, "client-server": nil}
+	decode, err := MeasureFrameDecode(testConfig(ModeP2P))
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The runs go at once, each in its own bubble: a run leaves a core
 	// idle much of the time (virtual time waits for every goroutine).
 	var wg sync.WaitGroup
@@ -56,8 +60,10 @@ func TestSim(t *testing.T) {
 		wg.Go(func() {
 			t.Run(name, func(t *testing.T) {
 				start := time.Now()
+				cfg := testConfig(mode)
+				cfg.FrameDecode = decode
 				synctest.Test(t, func(t *testing.T) {
-					rep, plays, err := Run(context.Background(), testConfig(mode))
+					rep, plays, err := Run(context.Background(), cfg)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -181,6 +187,30 @@ func checkRun(t *testing.T, rep *Report, plays []PlayRecord) {
 	}
 	if len(rep.Timeline) < int(testDuration/Defaults().Sample) {
 		t.Errorf("timeline of %d samples", len(rep.Timeline))
+	}
+	checkFloor(t, rep, plays)
+}
+
+// checkFloor checks start_latency_vs_floor: plays to measure it on, and
+// none of them faster than its floor (a round trip and a chunk), which
+// would mean the floor or the plays it leaves out are wrong.
+func checkFloor(t *testing.T, rep *Report, plays []PlayRecord) {
+	t.Helper()
+	f := rep.StartLatencyVsFloor
+	t.Logf("start_latency_vs_floor %+v over %d started plays; one frame decodes in %.3f ms", f, rep.PlaysStarted, rep.FrameDecodeMS)
+	if f.N == 0 || f.N > rep.PlaysStarted || rep.FrameDecodeMS <= 0 {
+		t.Errorf("start_latency_vs_floor %+v of %d started plays, frame_decode_ms %g", f, rep.PlaysStarted, rep.FrameDecodeMS)
+	}
+	if !(f.P50 >= 1 && f.P50 <= f.P90 && f.P90 <= f.P99 && f.P99 < 100) {
+		t.Errorf("start_latency_vs_floor %+v: want 1 ≤ p50 ≤ p90 ≤ p99", f)
+	}
+	for _, p := range plays {
+		// Under synctest decoding takes no time, so a start can miss
+		// the floor's decoding part; it cannot beat the network's.
+		if p.floorEligible() && p.Stats.StartLatency < p.Floor*95/100 {
+			t.Errorf("listener %d, track %s (%s): started in %s, under its floor %s", p.Listener, p.Track, p.Kind,
+				p.Stats.StartLatency, p.Floor)
+		}
 	}
 }
 

@@ -25,20 +25,22 @@ func decodeAhead(rate int, sinkBuffer time.Duration) time.Duration {
 // includes sinks that ran dry because the CPU was busy.
 type watchedSource struct {
 	*swarm.Stream
-	limit time.Duration // wall time
+	limit time.Duration        // wall time
+	clock func() time.Duration // the run's time, simulated
 
 	mu        sync.Mutex
 	gen       int  // seeks so far
 	flowing   bool // a read has returned since the open or the last seek
 	stalls    int
 	stallTime time.Duration // beyond limit, wall time
+	events    []stallEvent  // the first maxStallEvents stalls
 }
 
 var _ player.Source = (*watchedSource)(nil)
 
-func newWatchedSource(s *swarm.Stream, speed float64, sinkBuffer time.Duration) *watchedSource {
+func newWatchedSource(s *swarm.Stream, speed float64, sinkBuffer time.Duration, clock func() time.Duration) *watchedSource {
 	ahead := decodeAhead(s.Manifest().Audio.SampleRate, sinkBuffer)
-	return &watchedSource{Stream: s, limit: time.Duration(float64(ahead) / speed)}
+	return &watchedSource{Stream: s, limit: time.Duration(float64(ahead) / speed), clock: clock}
 }
 
 // Read reads the stream. The first read after the open or a seek waits
@@ -56,6 +58,9 @@ func (w *watchedSource) Read(p []byte) (int, error) {
 		if flowing && took > w.limit {
 			w.stalls++
 			w.stallTime += took - w.limit
+			if len(w.events) < maxStallEvents && w.clock != nil {
+				w.events = append(w.events, stallEvent{at: w.clock(), blocked: took})
+			}
 		}
 		w.flowing = true
 	}
@@ -86,9 +91,10 @@ func (w *watchedSource) SourceStats() player.SourceStats {
 	return nodeconf.SourceStats(w.Stream.Stats())
 }
 
-// stallStats returns the stalls so far and their time beyond the buffer.
-func (w *watchedSource) stallStats() (int, time.Duration) {
+// stallStats returns the stalls so far, their time beyond the buffer and
+// the first few of them.
+func (w *watchedSource) stallStats() (int, time.Duration, []stallEvent) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.stalls, w.stallTime
+	return w.stalls, w.stallTime, append([]stallEvent(nil), w.events...)
 }

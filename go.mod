@@ -11,6 +11,9 @@ require (
 	github.com/godbus/dbus/v5 v5.1.0
 	github.com/hajimehoshi/go-mp3 v0.3.4
 	github.com/hajimehoshi/oto/v2 v2.4.3
+	github.com/huin/goupnp v1.3.1
+	github.com/jackpal/gateway v1.0.6
+	github.com/jackpal/go-nat-pmp v1.1.0
 	github.com/marcopolo/simnet v0.0.7
 	github.com/prometheus/client_golang v1.25.0
 	github.com/quic-go/quic-go v0.65.0

@@ -1,6 +1,7 @@
 package origin
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -61,6 +62,11 @@ type AnnounceRequest struct {
 	Key    string     `json:"key,omitempty"`     // base64url Ed25519 node key
 	Time   int64      `json:"time_ms,omitempty"` // Unix milliseconds
 	Sig    string     `json:"sig,omitempty"`     // base64url, over message()
+	// SameSocket says the announce comes from the node's swarm socket, so
+	// that over HTTP/3 the tracker lists the address it sees (a NAT's
+	// mapping included) rather than Addr's port. It is not signed: either
+	// way the tracker lists only the announcer's own IP.
+	SameSocket bool `json:"same_socket,omitempty"`
 }
 
 // AnnounceResponse tells a peer when to announce again.
@@ -362,11 +368,11 @@ func (s *Server) postAnnounce(w http.ResponseWriter, r *http.Request) error {
 	if err := checkTracks(req.Tracks); err != nil {
 		return err
 	}
-	addr, err := listedAddr(req.Addr, src)
+	addr, err := s.listedAddr(r.Context(), r, req)
 	if err != nil {
 		return err
 	}
-	p := PeerInfo{ID: req.PeerID, Addr: addr}
+	p := PeerInfo{ID: req.PeerID, Addr: addr.String()}
 	// An announce older than the peer's last (two of its announces crossed,
 	// or a replay) changes nothing: the newer one stands.
 	if err := s.tracker.Announce(p, src, req.Time, req.Tracks); err != nil && !errors.Is(err, ErrStaleAnnounce) {
@@ -374,7 +380,7 @@ func (s *Server) postAnnounce(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.log.Debug("announce", "peer", p.ID, "addr", p.Addr, "tracks", len(req.Tracks))
 	ttl := int(s.tracker.TTL().Seconds())
-	return writeJSON(w, AnnounceResponse{TTL: ttl, Interval: max(ttl/2, 1), Addr: addr})
+	return writeJSON(w, AnnounceResponse{TTL: ttl, Interval: max(ttl/2, 1), Addr: addr.String()})
 }
 
 // trackerRefusal answers a tracker refusal and, for a limit, logs it the
@@ -390,27 +396,59 @@ func (s *Server) trackerRefusal(err error, src netip.Addr) error {
 // sourceAddr is the IP address a request came from: over HTTP/3 the
 // source of the QUIC connection, over HTTPS that of the TCP connection.
 func sourceAddr(r *http.Request) (netip.Addr, error) {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}, httpError{code: http.StatusBadRequest, msg: "cannot tell the address the request came from"}
-	}
-	return ap.Addr().Unmap(), nil
+	ap, err := sourceAddrPort(r)
+	return ap.Addr(), err
 }
 
-// listedAddr is the address the tracker lists for a peer: the address the
-// announce came from, with the port it announced. An announced host that
-// is empty, unspecified or that same address is fine; any other is
-// refused, so nobody can list an address that is not their own.
-func listedAddr(announced string, src netip.Addr) (string, error) {
-	ip, port, err := CheckAddr(announced)
+func sourceAddrPort(r *http.Request) (netip.AddrPort, error) {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		return "", badRequest("announce: %v", err)
+		return netip.AddrPort{}, httpError{code: http.StatusBadRequest, msg: "cannot tell the address the request came from"}
 	}
-	if ip.IsValid() && !ip.IsUnspecified() && ip != src {
-		return "", httpError{code: http.StatusForbidden, msg: fmt.Sprintf(
-			"announce: addr host %s is not the address this announce came from (%s): the tracker lists only the announcer's own address; leave the host empty (\":%d\")", ip, src, port)}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+}
+
+// listedAddr is the address the tracker lists for the node that sent req:
+// the address the announce came from when the node says it dialled from
+// its swarm socket over HTTP/3 (QUIC's handshake proved that packets reach
+// it there, through any NAT); otherwise the announce's source IP with the
+// announced port, once a connect-back proved that the key holder answers
+// there. An announced host other than the source IP is refused, so nobody
+// can list an address that is not their own.
+func (s *Server) listedAddr(ctx context.Context, r *http.Request, req AnnounceRequest) (netip.AddrPort, error) {
+	src, err := sourceAddrPort(r)
+	if err != nil {
+		return src, err
 	}
-	return netip.AddrPortFrom(src, port).String(), nil
+	overQUIC := r.ProtoMajor == 3
+	if req.SameSocket && overQUIC {
+		return src, nil
+	}
+	ip, port, err := CheckAddr(req.Addr)
+	if err != nil {
+		return src, badRequest("announce: %v", err)
+	}
+	if ip.IsValid() && !ip.IsUnspecified() && ip != src.Addr() {
+		return src, httpError{code: http.StatusForbidden, msg: fmt.Sprintf(
+			"announce: addr host %s is not the address this announce came from (%s): the tracker lists only the announcer's own address; leave the host empty (\":%d\")", ip, src.Addr(), port)}
+	}
+	listed := netip.AddrPortFrom(src.Addr(), port)
+	if (overQUIC && listed == src) || s.cfg.NoConnectBack {
+		return listed, nil
+	}
+	key, _ := base64.RawURLEncoding.DecodeString(req.Key) // checked by decodeAnnounce
+	dialled, err := s.connectBack.check(ctx, listed, key)
+	s.metrics.connectBack(dialled, err)
+	var le *LimitError
+	switch {
+	case errors.As(err, &le):
+		s.bites.log("tracker: "+le.Reason, src.Addr().String(), "http")
+		return listed, limitStatus(err)
+	case err != nil:
+		return listed, httpError{code: http.StatusForbidden, msg: fmt.Sprintf(
+			"announce: %v; the tracker lists an address only where the node proves its key: announce over HTTP/3 from the node's swarm socket (same_socket), or make %s reachable from the origin", err, listed)}
+	}
+	return listed, nil
 }
 
 func (s *Server) getPeers(w http.ResponseWriter, r *http.Request) error {

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,8 +54,9 @@ type ClientOptions struct {
 	// QUICRetryAfter is how long the fallback sticks before QUIC is tried
 	// again; default 5 minutes.
 	QUICRetryAfter time.Duration
-	// QUIC, if set, is the QUIC transport to dial from (an emulated
-	// network's endpoint); by default each connection gets its own socket.
+	// QUIC, if set, is the QUIC transport to dial from: the swarm node's
+	// own (so announces are listed at the address the origin sees; see
+	// UseQUIC). By default each connection gets its own socket.
 	QUIC *quic.Transport
 }
 
@@ -82,11 +84,17 @@ func (e *StatusError) Is(target error) bool {
 type Client struct {
 	url  URL
 	opts ClientOptions
-	h3   *http3.Transport
 	tcp  *http.Transport
 
 	quicBrokenUntil atomic.Int64 // unix nanos; TCP is used until then
 	lastTransport   atomic.Value // Transport that answered last
+	// h3 is the HTTP/3 transport, and quicTr the QUIC transport it dials
+	// from (nil: a socket per connection). UseQUIC replaces both and
+	// retires the old h3, whose connections close once idle.
+	h3      atomic.Pointer[http3.Transport]
+	quicTr  atomic.Pointer[quic.Transport]
+	mu      sync.Mutex
+	retired []*http3.Transport
 }
 
 // dialError marks a failure to set up QUIC, as opposed to a failed request.
@@ -101,18 +109,59 @@ func NewClient(u URL, opts ClientOptions) *Client {
 	opts.QUICDialTimeout = cmp.Or(opts.QUICDialTimeout, 1500*time.Millisecond)
 	opts.QUICRetryAfter = cmp.Or(opts.QUICRetryAfter, 5*time.Minute)
 	c := &Client{url: u, opts: opts}
-	c.h3 = &http3.Transport{
-		TLSClientConfig: pinnedTLSConfig(u.Key, []string{http3.NextProtoH3}),
+	c.h3.Store(c.newH3(opts.QUIC))
+	c.quicTr.Store(opts.QUIC)
+	c.tcp = &http.Transport{
+		TLSClientConfig:     pinnedTLSConfig(u.Key, []string{"h2", "http/1.1"}),
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     time.Minute,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}
+	return c
+}
+
+// UseQUIC makes the client dial HTTP/3 from tr from now on, and closes
+// its idle HTTP/3 connections, which were dialled from elsewhere; a
+// request in flight finishes where it started. tr must be the swarm
+// node's one socket: the client's announces then say so (same_socket),
+// and over HTTP/3 the tracker lists the address it sees, which peers can
+// call back through any NAT. UseQUIC(nil) goes back to a socket per
+// connection (before the node's socket closes).
+func (c *Client) UseQUIC(tr *quic.Transport) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.h3.Swap(c.newH3(tr))
+	c.quicTr.Store(tr) // after the swap: announces say so only when true
+	old.CloseIdleConnections()
+	c.retired = append(c.retired, old)
+}
+
+// closeRetired closes the retired transports' connections that are idle
+// now: a request that was in flight at UseQUIC has finished by then.
+func (c *Client) closeRetired() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range c.retired {
+		t.CloseIdleConnections()
+	}
+}
+
+// newH3 returns an HTTP/3 transport whose connections dial from tr, or
+// each from its own socket if tr is nil.
+func (c *Client) newH3(tr *quic.Transport) *http3.Transport {
+	return &http3.Transport{
+		TLSClientConfig: pinnedTLSConfig(c.url.Key, []string{http3.NextProtoH3}),
 		QUICConfig:      &quic.Config{MaxIdleTimeout: time.Minute, KeepAlivePeriod: 20 * time.Second},
 		Dial: func(ctx context.Context, addr string, tlsConf *tls.Config, conf *quic.Config) (*quic.Conn, error) {
 			ctx, cancel := context.WithTimeout(ctx, c.opts.QUICDialTimeout)
 			defer cancel()
 			var conn *quic.Conn
 			var err error
-			if c.opts.QUIC != nil {
+			if tr != nil {
 				var udp *net.UDPAddr
 				if udp, err = net.ResolveUDPAddr("udp", addr); err == nil {
-					conn, err = c.opts.QUIC.DialEarly(ctx, udp, tlsConf, conf)
+					conn, err = tr.DialEarly(ctx, udp, tlsConf, conf)
 				}
 			} else {
 				conn, err = quic.DialAddrEarly(ctx, addr, tlsConf, conf)
@@ -123,14 +172,6 @@ func NewClient(u URL, opts ClientOptions) *Client {
 			return conn, nil
 		},
 	}
-	c.tcp = &http.Transport{
-		TLSClientConfig:     pinnedTLSConfig(u.Key, []string{"h2", "http/1.1"}),
-		ForceAttemptHTTP2:   true,
-		MaxIdleConnsPerHost: 64,
-		IdleConnTimeout:     time.Minute,
-		TLSHandshakeTimeout: 10 * time.Second,
-	}
-	return c
 }
 
 // URL is the origin this client talks to.
@@ -146,7 +187,13 @@ func (c *Client) LastTransport() Transport {
 // Close closes idle connections.
 func (c *Client) Close() error {
 	c.tcp.CloseIdleConnections()
-	return c.h3.Close()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range c.retired {
+		t.Close()
+	}
+	c.retired = nil
+	return c.h3.Load().Close()
 }
 
 // do sends a request built by newReq over QUIC or TCP, falling back from
@@ -170,7 +217,8 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) (*htt
 	useQUIC := c.opts.Transport == TransportQUIC ||
 		(c.opts.Transport == TransportAuto && time.Now().UnixNano() >= c.quicBrokenUntil.Load())
 	if useQUIC {
-		resp, err = c.h3.RoundTrip(req())
+		c.closeRetired()
+		resp, err = c.h3.Load().RoundTrip(req())
 		var de dialError
 		if err != nil && c.opts.Transport == TransportAuto && errors.As(err, &de) && ctx.Err() == nil {
 			c.quicBrokenUntil.Store(time.Now().Add(c.opts.QUICRetryAfter).UnixNano())
@@ -280,6 +328,9 @@ func (c *Client) Cover(ctx context.Context, id track.ID) ([]byte, string, error)
 // Announce tells the tracker that this node holds req.Tracks.
 func (c *Client) Announce(ctx context.Context, req AnnounceRequest) (AnnounceResponse, error) {
 	var out AnnounceResponse
+	// Over HTTP/3 from the node's socket, the origin sees the address
+	// peers can reach (see UseQUIC).
+	req.SameSocket = c.quicTr.Load() != nil
 	body, err := json.Marshal(req)
 	if err != nil {
 		return out, err

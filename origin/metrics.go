@@ -1,6 +1,7 @@
 package origin
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +20,7 @@ type metrics struct {
 	refused      *prometheus.CounterVec
 	bodyTimeouts *prometheus.CounterVec
 	inFlight     *prometheus.GaugeVec
+	connectBacks *prometheus.CounterVec
 	tracks       prometheus.Gauge
 	libBytes     prometheus.Gauge
 	skipped      prometheus.Gauge
@@ -51,6 +53,8 @@ func newMetrics(trackerPeers func() float64) *metrics {
 			Help: "Requests whose body was not sent within the body timeout, by transport (quic, tcp)."}, []string{"transport"}),
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "potluck_origin_requests_in_flight",
 			Help: "API requests being handled now, by transport (quic, tcp)."}, []string{"transport"}),
+		connectBacks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "potluck_origin_tracker_connect_backs_total",
+			Help: "Announced addresses checked by connecting back, by result (ok, failed, busy)."}, []string{"result"}),
 		tracks: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "potluck_origin_tracks", Help: "Tracks in the catalogue.",
 		}),
@@ -64,7 +68,7 @@ func newMetrics(trackerPeers func() float64) *metrics {
 			Name: "potluck_origin_last_scan_seconds", Help: "How long the last library scan took.",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.bytes, m.conns, m.openConns, m.refused, m.bodyTimeouts, m.inFlight, m.tracks, m.libBytes, m.skipped, m.scanSeconds,
+	m.reg.MustRegister(m.requests, m.bytes, m.conns, m.openConns, m.refused, m.bodyTimeouts, m.inFlight, m.connectBacks, m.tracks, m.libBytes, m.skipped, m.scanSeconds,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "potluck_origin_tracker_peers", Help: "Peers listed by the tracker.",
 		}, trackerPeers),
@@ -73,6 +77,9 @@ func newMetrics(trackerPeers func() float64) *metrics {
 	)
 	for _, r := range []string{reasonPerAddr, reasonTotal} {
 		m.refused.WithLabelValues("metrics", r)
+	}
+	for _, r := range []string{"ok", "failed", "busy"} {
+		m.connectBacks.WithLabelValues(r)
 	}
 	for _, t := range []string{"quic", "tcp"} {
 		m.conns.WithLabelValues(t)
@@ -84,6 +91,21 @@ func newMetrics(trackerPeers func() float64) *metrics {
 		}
 	}
 	return m
+}
+
+// connectBack counts a connect-back that dialled (remembered results are
+// not counted) or was refused for being one too many.
+func (m *metrics) connectBack(dialled bool, err error) {
+	var le *LimitError
+	switch {
+	case errors.As(err, &le):
+		m.connectBacks.WithLabelValues("busy").Inc()
+	case !dialled:
+	case err != nil:
+		m.connectBacks.WithLabelValues("failed").Inc()
+	default:
+		m.connectBacks.WithLabelValues("ok").Inc()
+	}
 }
 
 // handler serves /metrics and /healthz.

@@ -38,6 +38,10 @@ type Config struct {
 	TrackerTTL time.Duration
 	// TrackerLimits bound the tracker; zero fields take their defaults.
 	TrackerLimits TrackerLimits
+	// NoConnectBack lists an announced port on the announcer's IP without
+	// first checking that the node answers there (see docs/protocol.md).
+	// Only for tests that announce made-up ports.
+	NoConnectBack bool
 	// ChunkSize overrides track.DefaultChunkSize (tests and benchmarks).
 	ChunkSize int
 	// NoQUIC serves HTTPS/TCP only; NoTCP serves HTTP/3 only.
@@ -61,9 +65,11 @@ type Server struct {
 	metrics *metrics
 	limits  Limits
 	conns   *connLimiter // the API's TCP and QUIC connections
-	bites   *biteLog
-	catalog atomic.Pointer[Catalog]
-	url     URL
+	// connectBack proves announced addresses (see listedAddr).
+	connectBack *connectBack
+	bites       *biteLog
+	catalog     atomic.Pointer[Catalog]
+	url         URL
 
 	scanMu sync.Mutex // one scan at a time
 
@@ -243,6 +249,9 @@ func (s *Server) serve(ctx context.Context) {
 	lim := s.limits
 	if s.udp != nil {
 		s.tr = &quic.Transport{Conn: s.udp}
+	}
+	s.connectBack = newConnectBack(cert, s.tr)
+	if s.tr != nil {
 		tlsConf := http3.ConfigureTLSConfig(&tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}})
 		ln, err := s.tr.ListenEarly(tlsConf, quicConfig(lim, s.conns))
 		if err != nil {

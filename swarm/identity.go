@@ -39,7 +39,7 @@ func loadOrCreateKey(dir string) (ed25519.PrivateKey, error) {
 
 // ALPN is the peer protocol's TLS application protocol; its suffix is the
 // protocol version.
-const ALPN = "potluck-peer/1"
+const ALPN = peerid.ALPN
 
 // ErrWrongPeer means a connection reached a node other than the one dialed.
 var ErrWrongPeer = errors.New("peer's key does not match the peer ID dialed")

@@ -272,6 +272,11 @@ func (n *Node) ID() PeerID { return n.id }
 // Addr is the UDP address the node listens and dials on.
 func (n *Node) Addr() net.Addr { return n.tr.Conn.LocalAddr() }
 
+// Transport is the node's one socket, for others that speak from it (the
+// origin client, so that the tracker sees the address peers can reach).
+// It closes with the node.
+func (n *Node) Transport() *quic.Transport { return n.tr }
+
 // Store is the node's cache.
 func (n *Node) Store() cache.Store { return n.store }
 

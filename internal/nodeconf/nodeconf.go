@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/quic-go/quic-go"
+
 	"github.com/potluckfm/potluck/cache"
 	"github.com/potluckfm/potluck/swarm"
 )
@@ -43,6 +45,7 @@ type Node struct {
 	Store    *cache.Disk
 	CacheDir string
 	cleanup  func()
+	unshare  func() // gives the origin client its own sockets back
 }
 
 // TempPrefix starts the name of the throwaway data directory of a node
@@ -91,12 +94,25 @@ func Start(ctx context.Context, o Options, cfg swarm.Config) (*Node, error) {
 		n.cleanup()
 		return nil, err
 	}
+	// The origin client speaks from the node's socket, so the tracker
+	// lists the address it sees, which peers can reach through a NAT.
+	if c, ok := cfg.Origin.(quicUser); ok {
+		c.UseQUIC(n.Node.Transport())
+		n.unshare = func() { c.UseQUIC(nil) }
+	}
 	return n, nil
 }
+
+// quicUser is an origin client that can dial from the node's socket
+// (*origin.Client).
+type quicUser interface{ UseQUIC(*quic.Transport) }
 
 // Close stops the node, closes the cache and removes a throwaway data
 // directory.
 func (n *Node) Close() error {
+	if n.unshare != nil {
+		n.unshare()
+	}
 	err := n.Node.Close()
 	err = errors.Join(err, n.Store.Close())
 	n.cleanup()

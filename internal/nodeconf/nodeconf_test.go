@@ -125,3 +125,36 @@ func TestMigrateFinishesAnInterruptedMove(t *testing.T) {
 		t.Errorf("two keys: kept %q, left %q", read(keyFile), read(filepath.Join(oldNodeDir, keyFile)))
 	}
 }
+
+// TestStartSharesTheSwarmSocketWithTheOrigin: the node's origin client
+// dials from the node's socket, so the tracker lists the node at the
+// address the origin saw, which is the node's own; after Close the client
+// still answers, from sockets of its own.
+func TestStartSharesTheSwarmSocketWithTheOrigin(t *testing.T) {
+	srv := testorigin.Start(t)
+	c := origin.NewClient(srv.URL(), origin.ClientOptions{Transport: origin.TransportQUIC})
+	t.Cleanup(func() { c.Close() })
+	ctx := context.Background()
+	// A connection from the client's own socket, open before the node.
+	if _, err := c.Info(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg := swarm.Config{Origin: c, Listen: "127.0.0.1:0", NoAnnounce: true, AnnounceAddr: "127.0.0.1:1", Logger: quiet()}
+	n, err := Start(ctx, Options{Dir: t.TempDir()}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := n.Announce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Addr != n.Addr().String() {
+		t.Errorf("the tracker lists the node at %s, want its socket's address %s", resp.Addr, n.Addr())
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Info(ctx); err != nil {
+		t.Errorf("the client after the node closed: %v", err)
+	}
+}

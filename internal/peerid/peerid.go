@@ -1,6 +1,6 @@
 // Package peerid derives a node's peer ID from its Ed25519 public key. The
 // peer protocol (package swarm) and the tracker (package origin) both name
-// nodes this way, so the ID a node proves on one is the ID it proves on the
+// nodes this way (and both speak the peer protocol's TLS, ALPN), so the ID a node proves on one is the ID it proves on the
 // other.
 package peerid
 
@@ -10,6 +10,11 @@ import (
 	"encoding/base32"
 	"strings"
 )
+
+// ALPN is the peer protocol's TLS application protocol; its suffix is the
+// protocol version. The origin speaks it only to prove that a node answers
+// at the address it announced (a connect-back).
+const ALPN = "potluck-peer/1"
 
 var encoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 

@@ -157,7 +157,7 @@ func TestAnnounceSameSocketListsObserved(t *testing.T) {
 		t.Fatal(err)
 	}
 	if resp.Addr != pc2.LocalAddr().String() {
-			t.Errorf("after UseQUIC listed at %s, want %s", resp.Addr, pc2.LocalAddr())
+		t.Errorf("after UseQUIC listed at %s, want %s", resp.Addr, pc2.LocalAddr())
 	}
 }
 

@@ -23,6 +23,9 @@ func (n *Node) serveStream(c *peerConn, str *quic.Stream) {
 	defer str.Close()
 	defer str.CancelRead(0)
 	str.SetDeadline(time.Now().Add(30 * time.Second))
+	// A request is a few bytes: one that does not arrive at once is a
+	// stream held open for nothing (half-sent requests by the hundred).
+	str.SetReadDeadline(time.Now().Add(requestTimeout))
 	err := n.answer(c, str)
 	if err != nil && !errors.Is(err, errUnsent) {
 		err = writeStatus(str, errorToStatus(err))
@@ -31,6 +34,9 @@ func (n *Node) serveStream(c *peerConn, str *quic.Stream) {
 		n.log.Debug("answer not sent", "peer", c.id.Short(), "err", err)
 	}
 }
+
+// requestTimeout bounds how long a stream may take to send its request.
+const requestTimeout = 5 * time.Second
 
 // errUnsent wraps the failure to write an answer: the asker is gone, and
 // no status can reach it either.

@@ -54,7 +54,7 @@ func runFetch(ctx context.Context, args []string, stdout io.Writer) error {
 	if *out == "" {
 		return usageError("--out FILE is required")
 	}
-	removeStale(log, *out, *node.data == "")
+	removeStale(log, *out)
 
 	start := time.Now()
 	n, err := startNode(ctx, node, c, log, func(cfg *swarm.Config) { cfg.NoAnnounce = true })
@@ -91,51 +91,20 @@ func partPattern(path string) string {
 	return "." + filepath.Base(path) + ".part-" + strconv.Itoa(os.Getpid()) + "-*"
 }
 
-// removeStale removes what a fetch killed before it could clean up left
-// behind: the .part files of out and, when tmpDirs, the throwaway data
-// directories of nodes started without --data.
-func removeStale(log *slog.Logger, out string, tmpDirs bool) {
-	stale := staleIn(filepath.Dir(out), func(name string) bool {
+// removeStale removes the .part files of out that a fetch killed before
+// it could clean up left behind. (nodeconf removes the throwaway data
+// directories of killed nodes.)
+func removeStale(log *slog.Logger, out string) {
+	for _, p := range nodeconf.StaleIn(filepath.Dir(out), func(name string) bool {
 		rest, ok := strings.CutPrefix(name, "."+filepath.Base(out)+".part")
 		return ok && strings.Trim(rest, "-0123456789") == "" && rest != ""
-	})
-	if tmpDirs {
-		stale = append(stale, staleIn(os.TempDir(), func(name string) bool {
-			rest, ok := strings.CutPrefix(name, nodeconf.TempPrefix)
-			return ok && strings.Contains(rest, "-") // older names hold no PID: leave them
-		})...)
-	}
-	for _, p := range stale {
-		if err := os.RemoveAll(p); err != nil {
+	}) {
+		if err := os.Remove(p); err != nil {
 			log.Warn("cannot remove what an earlier fetch left behind", "path", p, "err", err)
 			continue
 		}
 		log.Info("removed what an earlier fetch left behind", "path", p)
 	}
-}
-
-// staleIn lists the entries of dir that match and whose owner is gone.
-func staleIn(dir string, match func(name string) bool) []string {
-	ents, _ := os.ReadDir(dir)
-	var out []string
-	for _, e := range ents {
-		if match(e.Name()) && !ownerAlive(e.Name()) {
-			out = append(out, filepath.Join(dir, e.Name()))
-		}
-	}
-	return out
-}
-
-// ownerAlive says whether the process whose PID a temporary name holds
-// (".NAME.part-PID-RAND" or "potluck-node-PID-RAND") still runs; a .part
-// file named before names held one has no owner left.
-func ownerAlive(name string) bool {
-	i := strings.LastIndex(name, "-")
-	if i < 0 {
-		return false
-	}
-	pid, err := strconv.Atoi(name[strings.LastIndex(name[:i], "-")+1 : i])
-	return err == nil && pid > 0 && processAlive(pid)
 }
 
 // writeAtomically copies r (verified bytes) to path. The file appears only

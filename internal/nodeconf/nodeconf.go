@@ -68,7 +68,8 @@ func Start(ctx context.Context, o Options, cfg swarm.Config) (*Node, error) {
 	dir := o.Dir
 	if dir == "" {
 		// The name holds the owner's PID, so that a later run can remove
-		// the directory of one killed before it could (potluckd fetch does).
+		// the directory of one killed before it could.
+		removeStaleTemp(log)
 		tmp, err := os.MkdirTemp("", TempPrefix+strconv.Itoa(os.Getpid())+"-*")
 		if err != nil {
 			return nil, err

@@ -5,7 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/potluckfm/potluck/cache"
@@ -156,5 +158,47 @@ func TestStartSharesTheSwarmSocketWithTheOrigin(t *testing.T) {
 	}
 	if _, err := c.Info(ctx); err != nil {
 		t.Errorf("the client after the node closed: %v", err)
+	}
+}
+
+// TestStartRemovesTheTempDirsOfKilledNodes: a node started without a data
+// directory removes the throwaway ones that nodes killed before they could
+// clean up left behind, and only those.
+func TestStartRemovesTheTempDirsOfKilledNodes(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip("no true(1):", err)
+	}
+	dead, self := strconv.Itoa(cmd.Process.Pid), strconv.Itoa(os.Getpid())
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	mk := func(name string) string {
+		p := filepath.Join(tmp, name)
+		if err := os.MkdirAll(filepath.Join(p, "cache"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	gone := mk(TempPrefix + dead + "-789")
+	kept := []string{
+		mk(TempPrefix + self + "-1"), // a node still running
+		mk(TempPrefix + "123456"),    // an older name: owner unknown
+		mk("potluck-other-" + dead + "-1"),
+	}
+	srv := testorigin.Start(t)
+	c := origin.NewClient(srv.URL(), origin.ClientOptions{})
+	t.Cleanup(func() { c.Close() })
+	n, err := Start(context.Background(), Options{}, swarm.Config{Origin: c, Listen: "127.0.0.1:0", NoAnnounce: true, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+	if _, err := os.Stat(gone); err == nil {
+		t.Errorf("%s left behind", gone)
+	}
+	for _, p := range kept {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s removed: %v", p, err)
+		}
 	}
 }

@@ -262,12 +262,12 @@ deny 0-65535 0.0.0.0/0 0-65535
 			if echo := rv.call("dial %s 3000", m[1]); !strings.HasPrefix(echo[0], "echo:") {
 				t.Fatalf("dial through the mapping: %v", echo)
 			}
-			rules := l.run("ip", "netns", "exec", r, "nft", "list", "chain", "inet", "miniupnpd", "preupnp")
+			rules := l.run(nil, "ip", "netns", "exec", r, "nft", "list", "chain", "inet", "miniupnpd", "preupnp")
 			if !strings.Contains(rules, "10.0.5.2") {
 				t.Errorf("no DNAT rule in the router:\n%s", rules)
 			}
 			h.call("unmap")
-			rules = l.run("ip", "netns", "exec", r, "nft", "list", "chain", "inet", "miniupnpd", "preupnp")
+			rules = l.run(nil, "ip", "netns", "exec", r, "nft", "list", "chain", "inet", "miniupnpd", "preupnp")
 			if strings.Contains(rules, "10.0.5.2") {
 				t.Errorf("mapping left after Close:\n%s", rules)
 			}

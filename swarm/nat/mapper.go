@@ -37,7 +37,7 @@ func (s State) String() string {
 	case StateNoGateway:
 		return "no gateway"
 	case StateRefused:
-		return "not mapped"
+		return "refused"
 	case StateMapped:
 		return "mapped"
 	}

@@ -59,22 +59,23 @@ func newLab(t *testing.T) *lab {
 	rand.Read(b[:])
 	l := &lab{t: t, prefix: "pln" + hex.EncodeToString(b[:])}
 	t.Cleanup(l.cleanup)
-	inet := l.addNS("inet")
-	l.ip("-n", inet, "link", "add", "name", "bridge0", "type", "bridge")
-	l.ip("-n", inet, "addr", "add", publicIP+"/24", "dev", "bridge0")
-	l.ip("-n", inet, "link", "set", "bridge0", "up")
+	l.ipIn(l.addNS("inet"),
+		"link add name bridge0 type bridge",
+		"addr add "+publicIP+"/24 dev bridge0",
+		"link set bridge0 up")
 	return l
 }
 
 func (l *lab) ns(name string) string { return l.prefix + name }
 
+// addNS makes a namespace with its loopback up.
 func (l *lab) addNS(name string) string {
 	ns := l.ns(name)
-	l.ip("netns", "add", ns)
 	l.mu.Lock()
 	l.nss = append(l.nss, ns)
 	l.mu.Unlock()
-	l.ip("-n", ns, "link", "set", "lo", "up")
+	l.run(nil, "ip", "netns", "add", ns)
+	l.ipIn(ns, "link set lo up")
 	return ns
 }
 
@@ -89,11 +90,17 @@ func (l *lab) cleanup() {
 	l.nss = nil
 }
 
-func (l *lab) ip(args ...string) { l.run("ip", args...) }
-
-func (l *lab) run(name string, args ...string) string {
+// ipIn runs ip commands in namespace ns, one ip process for all.
+func (l *lab) ipIn(ns string, cmds ...string) {
 	l.t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
+	l.run(strings.NewReader(strings.Join(cmds, "\n")+"\n"), "ip", "-n", ns, "-batch", "-")
+}
+
+func (l *lab) run(stdin io.Reader, name string, args ...string) string {
+	l.t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Stdin = stdin
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		l.t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
@@ -144,23 +151,26 @@ table ip filter {
 // 10.0.N.0/24, without rules; addHost puts a host behind it.
 func (l *lab) addRouter(n int) string {
 	inet, r := l.ns("inet"), l.addNS(fmt.Sprintf("r%d", n))
-	l.ip("-n", r, "link", "add", "name", "rw", "type", "veth", "peer", "name", fmt.Sprintf("w%d", n), "netns", inet)
-	l.ip("-n", inet, "link", "set", fmt.Sprintf("w%d", n), "master", "bridge0", "up")
-	l.ip("-n", r, "addr", "add", fmt.Sprintf("11.0.0.%d/24", n), "dev", "rw")
-	l.ip("-n", r, "link", "set", "rw", "up")
-	l.run("ip", "netns", "exec", r, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+	l.ipIn(r,
+		fmt.Sprintf("link add name rw type veth peer name w%d netns %s", n, inet),
+		fmt.Sprintf("addr add 11.0.0.%d/24 dev rw", n),
+		"link set rw up")
+	l.ipIn(inet, fmt.Sprintf("link set w%d master bridge0 up", n))
+	l.run(nil, "ip", "netns", "exec", r, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
 	return r
 }
 
 // addHost makes host hN behind router rN and returns its namespace.
 func (l *lab) addHost(n int) string {
 	r, h := l.ns(fmt.Sprintf("r%d", n)), l.addNS(fmt.Sprintf("h%d", n))
-	l.ip("-n", r, "link", "add", "name", "rl", "type", "veth", "peer", "name", "eth0", "netns", h)
-	l.ip("-n", r, "addr", "add", fmt.Sprintf("10.0.%d.1/24", n), "dev", "rl")
-	l.ip("-n", r, "link", "set", "rl", "up")
-	l.ip("-n", h, "addr", "add", fmt.Sprintf("10.0.%d.2/24", n), "dev", "eth0")
-	l.ip("-n", h, "link", "set", "eth0", "up")
-	l.ip("-n", h, "route", "add", "default", "via", fmt.Sprintf("10.0.%d.1", n))
+	l.ipIn(r,
+		fmt.Sprintf("link add name rl type veth peer name eth0 netns %s", h),
+		fmt.Sprintf("addr add 10.0.%d.1/24 dev rl", n),
+		"link set rl up")
+	l.ipIn(h,
+		fmt.Sprintf("addr add 10.0.%d.2/24 dev eth0", n),
+		"link set eth0 up",
+		fmt.Sprintf("route add default via 10.0.%d.1", n))
 	return h
 }
 
@@ -210,7 +220,8 @@ func (l *lab) startHelper(name, ns string) *helper {
 		l.t.Fatal(err)
 	}
 	cmd := exec.Command("ip", "netns", "exec", ns, exe, "-test.run=^TestHelperProcess$", "-test.timeout=2m")
-	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	// GORACE: a race-enabled helper would otherwise sleep 1 s at exit.
+	cmd.Env = append(os.Environ(), helperEnv+"=1", "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
 	h := &helper{t: l.t, name: name, cmd: cmd, lines: make(chan string, 16), stderr: &syncBuffer{}}
 	cmd.Stderr = h.stderr
 	if h.in, err = cmd.StdinPipe(); err != nil {

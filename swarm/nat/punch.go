@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -72,11 +73,19 @@ func AppendPacket(b []byte, nonce Nonce, seen bool) []byte {
 // ParsePacket reads a punch datagram. ok is false if b is not one of this
 // version (wrong type, version or length).
 func ParsePacket(b []byte) (nonce Nonce, seen, ok bool) {
-	if len(b) != PacketLen || b[0] != PacketType || b[1] != PacketVersion {
+	if len(b) == 0 || b[0] != PacketType {
 		return nonce, false, false
 	}
-	copy(nonce[:], b[3:])
-	return nonce, b[2]&flagSeen != 0, true
+	return parseBody(b[1:])
+}
+
+// parseBody is ParsePacket for a datagram without its first byte.
+func parseBody(body []byte) (nonce Nonce, seen, ok bool) {
+	if len(body) != PacketLen-1 || body[0] != PacketVersion {
+		return nonce, false, false
+	}
+	copy(nonce[:], body[2:])
+	return nonce, body[1]&flagSeen != 0, true
 }
 
 // Writer sends a datagram from the node's socket. *quic.Transport is one.
@@ -149,15 +158,28 @@ type Result struct {
 }
 
 // Puncher punches UDP holes through NAT routers from the node's socket.
-// It sends with a Writer and is fed the datagrams the node reads whose
-// first byte is PacketType through HandlePacket. It starts no goroutines
-// and needs no Close; it is safe for concurrent use.
+// It is safe for concurrent use. It comes in two forms:
+//
+//   - NewPuncher(w): it sends whole datagrams with w (the node's
+//     *quic.Transport) and is fed, through HandlePacket, the datagrams the
+//     node's read loop got whose first byte is PacketType. It starts no
+//     goroutine.
+//   - NewPuncherConn(c): c is a net.PacketConn that carries punch datagrams
+//     without their first byte, as a demultiplexer that strips and adds
+//     the frame byte gives (one listener per frame byte). The Puncher
+//     reads c in a goroutine of its own until Close.
 type Puncher struct {
-	w Writer
+	send func(body []byte, to net.Addr) // a datagram without PacketType
+	conn net.PacketConn                 // NewPuncherConn only
 
 	mu       sync.Mutex
 	attempts map[Nonce]*attempt
 	now      func() time.Time
+
+	closed    chan struct{}
+	closing   atomic.Bool
+	closeOnce sync.Once
+	wg        sync.WaitGroup
 }
 
 type attempt struct {
@@ -168,10 +190,64 @@ type attempt struct {
 	done  bool
 }
 
-// NewPuncher returns a Puncher that sends with w, normally the node's
-// *quic.Transport.
+func newPuncher(send func([]byte, net.Addr)) *Puncher {
+	return &Puncher{send: send, attempts: make(map[Nonce]*attempt), now: time.Now, closed: make(chan struct{})}
+}
+
+// NewPuncher returns a Puncher that sends whole datagrams with w, normally
+// the node's *quic.Transport, and is fed with HandlePacket.
 func NewPuncher(w Writer) *Puncher {
-	return &Puncher{w: w, attempts: make(map[Nonce]*attempt), now: time.Now}
+	return newPuncher(func(body []byte, to net.Addr) {
+		// A send error (no route yet, say) is like a lost datagram: the
+		// schedule sends again.
+		w.WriteTo(append([]byte{PacketType}, body...), to)
+	})
+}
+
+// NewPuncherConn returns a Puncher over c, whose datagrams are punch
+// datagrams without their first byte: c.WriteTo must prepend PacketType
+// and c.ReadFrom must strip it. The Puncher reads c until Close or until
+// c is closed; Close does not close c but sets its read deadline to wake
+// the reader.
+func NewPuncherConn(c net.PacketConn) *Puncher {
+	p := newPuncher(func(body []byte, to net.Addr) { c.WriteTo(body, to) })
+	p.conn = c
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.read(c)
+	}()
+	return p
+}
+
+func (p *Puncher) read(c net.PacketConn) {
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := c.ReadFrom(buf)
+		if err != nil {
+			var ne net.Error
+			if !p.closing.Load() && errors.As(err, &ne) && ne.Timeout() {
+				continue // someone else's deadline
+			}
+			return
+		}
+		p.handleBody(buf[:n], from)
+	}
+}
+
+// Close ends the attempts under way (Punch returns net.ErrClosed) and,
+// for a Puncher from NewPuncherConn, stops its reader and waits for it.
+// It may be called more than once.
+func (p *Puncher) Close() error {
+	p.closeOnce.Do(func() {
+		p.closing.Store(true)
+		close(p.closed)
+		if p.conn != nil {
+			p.conn.SetReadDeadline(time.Now())
+		}
+		p.wg.Wait()
+	})
+	return nil
 }
 
 // HandlePacket takes one datagram read from the node's socket. It reports
@@ -185,16 +261,22 @@ func (p *Puncher) HandlePacket(b []byte, from net.Addr) bool {
 	if len(b) == 0 || b[0] != PacketType {
 		return false
 	}
-	nonce, seen, ok := ParsePacket(b)
+	p.handleBody(b[1:], from)
+	return true
+}
+
+// handleBody handles a punch datagram without its first byte.
+func (p *Puncher) handleBody(body []byte, from net.Addr) {
+	nonce, seen, ok := parseBody(body)
 	if !ok {
-		return true
+		return
 	}
 	p.mu.Lock()
 	p.pruneLocked()
 	a := p.attempts[nonce]
 	if a == nil {
 		p.mu.Unlock()
-		return true
+		return
 	}
 	if a.from == nil {
 		a.from = from
@@ -203,9 +285,8 @@ func (p *Puncher) HandlePacket(b []byte, from net.Addr) bool {
 	}
 	p.mu.Unlock()
 	if !seen {
-		p.w.WriteTo(AppendPacket(make([]byte, 0, PacketLen), nonce, true), from)
+		p.send(AppendPacket(nil, nonce, true)[1:], from)
 	}
-	return true
 }
 
 // pruneLocked forgets finished attempts whose linger time is over.
@@ -221,8 +302,9 @@ func (p *Puncher) pruneLocked() {
 // Punch punches a hole to remote, the other side's address as the
 // rendezvous observed it, for the attempt nonce. From the moment at (at
 // once if at has passed) it sends a punch every s.Interval to remote until
-// a punch with nonce arrives from the other side (through HandlePacket),
-// s.Timeout after at passes (ErrPunchTimeout) or ctx ends (its error).
+// a punch with nonce arrives from the other side (through HandlePacket or
+// the PacketConn), s.Timeout after at passes (ErrPunchTimeout), ctx ends
+// (its error) or the Puncher is closed (net.ErrClosed).
 // Both sides must call Punch with the same nonce and about the same at.
 // On success the caller dials Result.Remote over QUIC from the same socket
 // (or waits to be dialled); the Puncher keeps answering the other side's
@@ -259,6 +341,9 @@ func (p *Puncher) punch(ctx context.Context, a *attempt, remote net.Addr, nonce 
 		case <-ctx.Done():
 			t.Stop()
 			return Result{}, ctx.Err()
+		case <-p.closed:
+			t.Stop()
+			return Result{}, net.ErrClosed
 		case <-t.C:
 		}
 	}
@@ -270,18 +355,18 @@ func (p *Puncher) punch(ctx context.Context, a *attempt, remote net.Addr, nonce 
 	defer deadline.Stop()
 	tick := time.NewTicker(s.Interval)
 	defer tick.Stop()
-	pkt := AppendPacket(make([]byte, 0, PacketLen), nonce, false)
+	body := AppendPacket(nil, nonce, false)[1:]
 	sent := 0
 	for {
 		select {
 		case <-a.got:
 		default:
-			// A send error (no route yet, say) is like a lost packet:
-			// the next tick tries again.
-			p.w.WriteTo(pkt, remote)
+			p.send(body, remote)
 			sent++
 		}
 		select {
+		case <-p.closed:
+			return Result{Sent: sent}, net.ErrClosed
 		case <-a.got:
 			p.mu.Lock()
 			res := Result{Remote: a.from, Sent: sent, Elapsed: time.Since(start), Seen: a.seen}

@@ -251,7 +251,7 @@ func (n *Node) addConn(qc *quic.Conn, id PeerID, addr string, outbound bool) (*p
 	if !outbound {
 		// An inbound peer's address is its listening socket: nodes dial
 		// from the socket they listen on.
-		n.rememberLocked(id, addr)
+		n.rememberLocked(netip.Prefix{}, id, addr)
 		n.confirmLocked(PeerAddr{ID: id, Addr: addr})
 	}
 	n.wg.Go(func() { n.serveConn(c, true) })

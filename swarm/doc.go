@@ -18,8 +18,9 @@
 // the confirmations also age. Connections are bounded in all and per source
 // IP (/64 for IPv6), and streams per connection (maxStreams). Nobody speaks
 // for another peer: an address only hearsay vouches for (WHO_HAS and PEERS
-// answers, peers.json) is taken at most hearsayPerAns from one answer and
-// dialled at most hearsayRate a second and hearsayDials at once, until the
+// answers, peers.json) is taken at most hearsayPerAns from one answer,
+// takes at most hearsayPerSource places in the address book per source
+// network, and is dialled at most hearsayRate a second and hearsayDials at once, until the
 // tracker lists it, it connects, a handshake with it succeeds, or a
 // neighbour that delivered good chunks lists it. No one peer can starve
 // the rest:

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"io"
 	"net"
+	"net/netip"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -171,13 +172,13 @@ func TestAddressBookAges(t *testing.T) {
 		pub, _, _ := ed25519.GenerateKey(nil)
 		told = append(told, PeerAddr{ID: IDFromKey(pub), Addr: "192.0.2.1:4433"})
 	}
-	n.learn(told)
+	n.learn(netip.Prefix{}, told)
 	n.confirm(told...)
 	good := &peerConn{id: told[0].ID, addr: told[0].Addr}
 	n.markGood(good)
 	pub, _, _ := ed25519.GenerateKey(nil)
 	late := PeerAddr{ID: IDFromKey(pub), Addr: "192.0.2.2:4433"}
-	n.learn([]PeerAddr{late})
+	n.learn(netip.Prefix{}, []PeerAddr{late})
 	n.mu.Lock()
 	_, in := n.known[late.ID]
 	n.mu.Unlock()
@@ -195,7 +196,7 @@ func TestAddressBookAges(t *testing.T) {
 		n.confirmed[p] = at.Add(-2 * time.Hour)
 	}
 	n.mu.Unlock()
-	n.learn([]PeerAddr{late})
+	n.learn(netip.Prefix{}, []PeerAddr{late})
 	n.mu.Lock()
 	_, in = n.known[late.ID]
 	_, goodKept := n.known[good.id]
@@ -271,4 +272,38 @@ func TestProvenNeighbourVouchesForItsAnswer(t *testing.T) {
 			t.Fatalf("a proven neighbour's answer confirmed %d of %d addresses", k, len(listed))
 		}
 	})
+}
+
+// TestHearsayPerSourceBounded: peer exchange answers from one network take
+// at most hearsayPerSource places in the address book, however many they
+// give; another source's word and the node's own findings still get in.
+func TestHearsayPerSourceBounded(t *testing.T) {
+	ts := newTestSwarm(t)
+	n := ts.node(func(c *Config) { c.NoAnnounce = true })
+	stranger := netip.MustParsePrefix("198.51.100.7/32")
+	fresh := func(k int, host string) []PeerAddr {
+		var ps []PeerAddr
+		for range k {
+			pub, _, _ := ed25519.GenerateKey(nil)
+			ps = append(ps, PeerAddr{ID: IDFromKey(pub), Addr: host + ":4433"})
+		}
+		return ps
+	}
+	for range 20 { // 20 answers of 8
+		n.learn(stranger, fresh(8, "192.0.2.1"))
+	}
+	other := fresh(3, "192.0.2.9")
+	n.learn(netip.MustParsePrefix("203.0.113.4/32"), other)
+	own := fresh(3, "192.0.2.10")
+	n.learn(netip.Prefix{}, own)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if got, bound := n.toldBy(stranger), n.lim.hearsayPerSource; got != bound {
+		t.Errorf("one source put %d peers in the book, want the bound %d", got, bound)
+	}
+	for _, p := range append(other, own...) {
+		if _, ok := n.known[p.ID]; !ok {
+			t.Errorf("%s (%s) was kept out of the book", p.ID.Short(), p.Addr)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -478,7 +479,7 @@ func testKeepServesPinnedTrackToPeers(t *testing.T) {
 	// B knows A's address (as from an earlier session) and nothing else:
 	// the manifest and every chunk must come from A.
 	b := ks.node(func(c *Config) { c.NoAnnounce = true })
-	b.learn([]PeerAddr{{ID: a.ID(), Addr: a.Addr().String()}})
+	b.learn(netip.Prefix{}, []PeerAddr{{ID: a.ID(), Addr: a.Addr().String()}})
 	got, st := fetch(t, b, m.ID)
 	if !bytes.Equal(got, want) {
 		t.Fatal("B fetched bytes that differ from the library file")

@@ -13,6 +13,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -128,7 +129,11 @@ type limits struct {
 	conns           int // live connections; inbound ones past it are refused
 	connsPerIP      int // live connections from one IP (IPv6: one /64)
 	hearsayPerAns   int // addresses taken from one WHO_HAS or PEERS answer
-	hearsayDials    int // hearsay dials under way at once
+	// hearsayPerSource bounds the book's entries that peers from one IP
+	// (IPv6: /64) told of and that never delivered, so that one source
+	// cannot fill it however many answers it gives.
+	hearsayPerSource int
+	hearsayDials     int // hearsay dials under way at once
 }
 
 func defaultLimits() limits {
@@ -140,10 +145,11 @@ func defaultLimits() limits {
 		whoHasPerAsker:  64,
 		// Early Spotify's clients kept about 50 connections, 60 at most;
 		// a node here dials its own and serves up to this many in all.
-		conns:         128,
-		connsPerIP:    16,
-		hearsayPerAns: 8,
-		hearsayDials:  4,
+		conns:            128,
+		connsPerIP:       16,
+		hearsayPerAns:    8,
+		hearsayPerSource: 32,
+		hearsayDials:     4,
 	}
 }
 
@@ -178,6 +184,10 @@ type knownPeer struct {
 	Addr     string    `json:"addr"`
 	LastGood time.Time `json:"last_good"`
 	seen     time.Time // last heard of (this run)
+	// from is the network of the peer whose word put the entry in the
+	// book (peer exchange), or the zero prefix for what the node found
+	// itself; see hearsayPerSource.
+	from netip.Prefix
 }
 
 // stale reports whether the book may forget k at now.
@@ -517,15 +527,17 @@ func (n *Node) exchangeLoop() {
 		peers, err := c.peers(ctx)
 		cancel()
 		if err == nil {
-			n.learn(peers[:min(len(peers), n.lim.hearsayPerAns)])
+			n.learn(ipPrefix(c.conn.RemoteAddr()), peers[:min(len(peers), n.lim.hearsayPerAns)])
 		}
 		n.age()
 		n.saveKnown()
 	}
 }
 
-// learn adds peers to the address book (not the node itself, not the banned).
-func (n *Node) learn(peers []PeerAddr) {
+// learn adds peers to the address book (not the node itself, not the
+// banned); from is the network of the peer that told of them, or the zero
+// prefix for what the node found itself (the tracker).
+func (n *Node) learn(from netip.Prefix, peers []PeerAddr) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, p := range peers {
@@ -535,14 +547,15 @@ func (n *Node) learn(peers []PeerAddr) {
 		if _, bad := n.banned[p.ID]; bad {
 			continue
 		}
-		n.rememberLocked(p.ID, p.Addr)
+		n.rememberLocked(from, p.ID, p.Addr)
 	}
 }
 
 // rememberLocked adds a peer to the address book if it is new and the book
 // has room (after stale entries go): what peers tell us never pushes out
-// what we found. n.mu held.
-func (n *Node) rememberLocked(id PeerID, addr string) {
+// what we found, and one source's word takes at most hearsayPerSource
+// places. n.mu held.
+func (n *Node) rememberLocked(from netip.Prefix, id PeerID, addr string) {
 	now := time.Now()
 	if k, ok := n.known[id]; ok {
 		if k.Addr == addr {
@@ -554,9 +567,24 @@ func (n *Node) rememberLocked(id PeerID, addr string) {
 	if len(n.known) >= n.lim.known {
 		n.ageLocked(now)
 	}
-	if len(n.known) < n.lim.known {
-		n.known[id] = knownPeer{Addr: addr, seen: now}
+	if from.IsValid() && n.toldBy(from) >= n.lim.hearsayPerSource {
+		return
 	}
+	if len(n.known) < n.lim.known {
+		n.known[id] = knownPeer{Addr: addr, seen: now, from: from}
+	}
+}
+
+// toldBy counts the book's entries that peers of network from told of and
+// that never delivered. n.mu held.
+func (n *Node) toldBy(from netip.Prefix) int {
+	told := 0
+	for _, k := range n.known {
+		if k.from == from && k.LastGood.IsZero() {
+			told++
+		}
+	}
+	return told
 }
 
 // age forgets the address book's stale entries and the confirmations not

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -80,7 +81,7 @@ func TestPeerListSkipsOversizeEntries(t *testing.T) {
 		t.Fatalf("peers %v: want the good entry and not the oversize one", ps)
 	}
 	// And such an entry is not learnt in the first place.
-	a.learn([]PeerAddr{{ID: "evil2", Addr: strings.Repeat("y", 300) + ":1"}})
+	a.learn(netip.Prefix{}, []PeerAddr{{ID: "evil2", Addr: strings.Repeat("y", 300) + ":1"}})
 	if _, ok := a.known["evil2"]; ok {
 		t.Error("learnt an oversize address")
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"sort"
 	"sync"
 	"time"
@@ -240,7 +241,7 @@ func (n *Node) candidates(ctx context.Context, id track.ID, withKnown bool) []Pe
 		for _, p := range ps {
 			found = append(found, PeerAddr{ID: PeerID(p.ID), Addr: p.Addr})
 		}
-		n.learn(found)
+		n.learn(netip.Prefix{}, found)
 		n.confirm(found...)
 		add(found)
 	})

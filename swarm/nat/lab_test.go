@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -230,6 +231,7 @@ allow 1024-65535 10.0.5.0/24 1024-65535
 deny 0-65535 0.0.0.0/0 0-65535
 `), 0o644)
 	cmd := exec.Command("ip", "netns", "exec", r, daemon, "-d", "-f", conf, "-P", filepath.Join(dir, "pid"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	log := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {

@@ -92,7 +92,7 @@ var (
 	ErrClosed  = errors.New("nat: port mapper closed")
 	// ErrNoGateway is Mapping.Err when the host has no default route or no
 	// router answered.
-	ErrNoGateway = errors.New("no gateway answered UPnP or NAT-PMP")
+	ErrNoGateway = errors.New("no default gateway, or it answered neither NAT-PMP nor UPnP")
 )
 
 // PortMapper keeps the node's UDP port mapped on the home router, by
@@ -185,8 +185,10 @@ func (pm *PortMapper) Mapping() Mapping {
 }
 
 // Close removes the mapping from the router (waiting at most Timeout for
-// it to answer), stops the mapper's goroutine and waits for it. It may be
-// called more than once, and without Start.
+// it to answer), stops the mapper's goroutine and waits for it; a NAT-PMP
+// request under way is not cancelled, so Close can take a few seconds
+// when the router is slow. It may be called more than once, and without
+// Start.
 func (pm *PortMapper) Close() error {
 	pm.closeOnce.Do(func() {
 		pm.mu.Lock()
@@ -280,7 +282,7 @@ func renewAfter(m Mapping) time.Duration {
 	if m.Expires.IsZero() {
 		return time.Hour
 	}
-	return time.Until(m.Expires) / 2
+	return max(time.Until(m.Expires)/2, time.Second)
 }
 
 // findAndMap looks for gateways and maps the port on the first that

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -55,15 +56,43 @@ type lab struct {
 // makes is deleted when the test ends, however it ends.
 func newLab(t *testing.T) *lab {
 	needLab(t)
+	sweepLabs(t)
 	var b [3]byte
 	rand.Read(b[:])
-	l := &lab{t: t, prefix: "pln" + hex.EncodeToString(b[:])}
+	l := &lab{t: t, prefix: fmt.Sprintf("%s%d-%s-", labPrefix, os.Getpid(), hex.EncodeToString(b[:]))}
 	t.Cleanup(l.cleanup)
 	l.ipIn(l.addNS("inet"),
 		"link add name bridge0 type bridge",
 		"addr add "+publicIP+"/24 dev bridge0",
 		"link set bridge0 up")
 	return l
+}
+
+// labPrefix starts every lab namespace's name, followed by the test
+// process's PID.
+const labPrefix = "potluck-nat-"
+
+// sweepLabs deletes the namespaces of labs whose test process is gone (a
+// test binary killed by its timeout runs no cleanups).
+func sweepLabs(t *testing.T) {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		name, _, _ := strings.Cut(line, " ")
+		rest, ok := strings.CutPrefix(name, labPrefix)
+		if !ok {
+			continue
+		}
+		pid, _, _ := strings.Cut(rest, "-")
+		if _, err := os.Stat("/proc/" + pid); err == nil {
+			continue
+		}
+		if err := exec.Command("ip", "netns", "del", name).Run(); err == nil {
+			t.Logf("deleted %s, left by a test process that is gone", name)
+		}
+	}
 }
 
 func (l *lab) ns(name string) string { return l.prefix + name }
@@ -222,6 +251,8 @@ func (l *lab) startHelper(name, ns string) *helper {
 	cmd := exec.Command("ip", "netns", "exec", ns, exe, "-test.run=^TestHelperProcess$", "-test.timeout=2m")
 	// GORACE: a race-enabled helper would otherwise sleep 1 s at exit.
 	cmd.Env = append(os.Environ(), helperEnv+"=1", "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
+	// If this process dies without cleaning up, so does the helper.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	h := &helper{t: l.t, name: name, cmd: cmd, lines: make(chan string, 16), stderr: &syncBuffer{}}
 	cmd.Stderr = h.stderr
 	if h.in, err = cmd.StdinPipe(); err != nil {

@@ -67,20 +67,28 @@
 // # Timings
 //
 // Measured between two hosts, each behind its own Linux router doing
-// nftables masquerade (the tests build them in network namespaces):
+// nftables masquerade (the tests build them in network namespaces; no
+// delay or loss on the links):
 //
 //   - Both start together: each side sends 1 punch; both succeed within
 //     2 ms.
-//   - One side starts late by d: the early side sends d/Interval+1
-//     punches (6 for 300 ms, 21 for 1 s at 50 ms; 5 for 1 s at 200 ms)
-//     and succeeds within a few ms of the late side's first punch; the
-//     late side sends exactly 1. The routers drop the early punches (a
+//   - One side starts late by d: the early side sends about d/Interval+1
+//     punches (6-7 for 300 ms and 19-21 for 1 s at 50 ms, 5-6 for 1 s
+//     at 200 ms) and succeeds within a few ms of the late side's first
+//     punch; the late side sends exactly 1. The routers drop the early punches (a
 //     new flow to the router itself), leaving no state behind, so any
 //     interval works: the interval bounds only how soon a lost punch is
 //     replaced, and what a late peer costs in datagrams.
 //   - A router that picks a new port per destination (masquerade random,
 //     a "symmetric" NAT) defeats punching to the observed address: both
 //     sides give up at Timeout, having sent Timeout/Interval+1 punches.
+//   - A router that lets a new flow from the WAN reach the router itself
+//     (no drop in its input hook) keeps a conntrack entry for the early
+//     side's punches, and then masquerade gives its own host's punches
+//     another port, which the early side's router does not expect:
+//     punching works when both start together and fails when one starts
+//     300 ms late. Against such routers only a small skew works; a mapped
+//     port (PortMapper) is the remedy.
 //
 // The defaults, Interval 50 ms and Timeout 5 s, allow the sides' clocks or
 // delays from the rendezvous to differ by up to about 4 s, and cost at

@@ -20,7 +20,7 @@ const rendezvousPort = 3478
 // and they exchange bytes.
 func TestPunchThroughTwoNATs(t *testing.T) {
 	l := newLab(t)
-	ns1, ns2 := l.natHost(1, false), l.natHost(2, false)
+	ns1, ns2 := l.natHost(1, coneNAT), l.natHost(2, coneNAT)
 	rv := l.startHelper("rendezvous", l.ns("inet"))
 	a, b := l.startHelper("h1", ns1), l.startHelper("h2", ns2)
 	rv.call("listen %d", rendezvousPort)
@@ -81,28 +81,28 @@ func TestPunchThroughTwoNATs(t *testing.T) {
 // destination to a new port (a symmetric NAT) gives up in bounded time.
 func TestPunchTimings(t *testing.T) {
 	l := newLab(t)
-	ns1, ns2, ns3 := l.natHost(1, false), l.natHost(2, false), l.natHost(3, true)
+	ns1, ns2, ns3, ns4 := l.natHost(1, coneNAT), l.natHost(2, coneNAT), l.natHost(3, symmetricNAT), l.natHost(4, openInputNAT)
 	rv := l.startHelper("rendezvous", l.ns("inet"))
 	rv.call("listen %d", rendezvousPort)
 	rvAddr := fmt.Sprintf("%s:%d", publicIP, rendezvousPort)
 
 	for _, c := range []struct {
-		name      string
-		late      time.Duration // how much later h2 starts
-		interval  time.Duration
-		symmetric bool
+		name     string
+		late     time.Duration // how much later h2 starts
+		interval time.Duration
+		kind     natKind // h2's router
+		fails    bool
 	}{
-		{"together", 0, 50 * time.Millisecond, false},
-		{"late 300ms", 300 * time.Millisecond, 50 * time.Millisecond, false},
-		{"late 1s", time.Second, 50 * time.Millisecond, false},
-		{"late 1s every 200ms", time.Second, 200 * time.Millisecond, false},
-		{"symmetric", 0, 50 * time.Millisecond, true},
+		{"together", 0, 50 * time.Millisecond, coneNAT, false},
+		{"late 300ms", 300 * time.Millisecond, 50 * time.Millisecond, coneNAT, false},
+		{"late 1s", time.Second, 50 * time.Millisecond, coneNAT, false},
+		{"late 1s every 200ms", time.Second, 200 * time.Millisecond, coneNAT, false},
+		{"symmetric", 0, 50 * time.Millisecond, symmetricNAT, true},
+		{"open input together", 0, 50 * time.Millisecond, openInputNAT, false},
+		{"open input late 300ms", 300 * time.Millisecond, 50 * time.Millisecond, openInputNAT, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			nsB := ns2
-			if c.symmetric {
-				nsB = ns3
-			}
+			nsB := map[natKind]string{coneNAT: ns2, symmetricNAT: ns3, openInputNAT: ns4}[c.kind]
 			// Fresh sockets, so no earlier flow helps.
 			a, b := l.startHelper("h1", ns1), l.startHelper("h2", nsB)
 			a.call("listen 0")
@@ -116,9 +116,9 @@ func TestPunchTimings(t *testing.T) {
 			ra, errA := a.recv()
 			rb, errB := b.recv()
 			gaveUp := time.Since(at)
-			if c.symmetric {
+			if c.fails {
 				if errA == nil || errB == nil {
-					t.Fatalf("punched through a symmetric NAT: %v %v", ra, rb)
+					t.Fatalf("punched through: %v %v", ra, rb)
 				}
 				if gaveUp > timeout+2*time.Second {
 					t.Errorf("gave up %v after the start, timeout %v", gaveUp, timeout)
@@ -143,7 +143,7 @@ func TestPunchTimings(t *testing.T) {
 func TestNoGateway(t *testing.T) {
 	l := newLab(t)
 	alone := l.addNS("alone")
-	ns1 := l.natHost(1, false)
+	ns1 := l.natHost(1, coneNAT)
 	for _, c := range []struct {
 		ns      string
 		fastest time.Duration

@@ -146,14 +146,33 @@ func (l *lab) nft(ns, rules string) {
 	}
 }
 
-// natRules is a home router per the platform notes: masquerade out of the
-// WAN side, forward only what the LAN started, and drop new flows that
-// reach the router itself from the WAN (so a peer's early punch leaves no
-// conntrack entry that would move the masquerade port).
-func natRules(random bool) string {
+// natKind is how a lab router translates and filters.
+type natKind int
+
+const (
+	// coneNAT is a home router per the platform notes: masquerade out of
+	// the WAN side (keeping the host's port when it is free, one public
+	// port per host socket), forward only what the LAN started, and drop
+	// new flows that reach the router itself from the WAN, so a peer's
+	// early punch leaves no conntrack entry behind.
+	coneNAT natKind = iota
+	// symmetricNAT is coneNAT with "masquerade random": a new public port
+	// for every destination.
+	symmetricNAT
+	// openInputNAT is coneNAT without the input drop: an early punch
+	// reaches the router itself and leaves a conntrack entry that makes
+	// masquerade give the host's own punches another port.
+	openInputNAT
+)
+
+func natRules(kind natKind) string {
 	masq := "masquerade"
-	if random {
+	if kind == symmetricNAT {
 		masq = "masquerade random"
+	}
+	input := `iifname "rw" ct state new drop`
+	if kind == openInputNAT {
+		input = ""
 	}
 	return `
 table ip nat {
@@ -170,7 +189,7 @@ table ip filter {
   }
   chain input {
     type filter hook input priority 0; policy accept;
-    iifname "rw" ct state new drop
+    ` + input + `
   }
 }
 `
@@ -203,10 +222,10 @@ func (l *lab) addHost(n int) string {
 	return h
 }
 
-// natHost makes router rN with masquerade and host hN behind it.
-func (l *lab) natHost(n int, random bool) string {
+// natHost makes router rN of kind and host hN behind it.
+func (l *lab) natHost(n int, kind natKind) string {
 	r := l.addRouter(n)
-	l.nft(r, natRules(random))
+	l.nft(r, natRules(kind))
 	return l.addHost(n)
 }
 

@@ -235,7 +235,9 @@ func (pm *PortMapper) run(ctx context.Context, first chan struct{}) {
 			// Renew the mapping we hold.
 			m, err := pm.mapOn(ctx, gw, ext)
 			if err != nil {
-				gw = nil
+				if ctx.Err() == nil {
+					gw = nil // look again; on Close, remove what we held
+				}
 			} else {
 				pm.set(m)
 				wait = renewAfter(m)

@@ -344,13 +344,12 @@ func (p *Puncher) punch(ctx context.Context, a *attempt, remote net.Addr, nonce 
 		case <-p.closed:
 			t.Stop()
 			return Result{}, net.ErrClosed
+		case <-a.got: // the other side was early and our router let it in
+			t.Stop()
 		case <-t.C:
 		}
 	}
 	start := time.Now()
-	if at.After(start) {
-		start = at
-	}
 	deadline := time.NewTimer(time.Until(at.Add(s.Timeout)))
 	defer deadline.Stop()
 	tick := time.NewTicker(s.Interval)
@@ -373,7 +372,7 @@ func (p *Puncher) punch(ctx context.Context, a *attempt, remote net.Addr, nonce 
 			p.mu.Unlock()
 			return res, nil
 		case <-ctx.Done():
-			return Result{}, ctx.Err()
+			return Result{Sent: sent}, ctx.Err()
 		case <-deadline.C:
 			return Result{Sent: sent}, ErrPunchTimeout
 		case <-tick.C:

@@ -266,3 +266,25 @@ func TestPunchLoopback(t *testing.T) {
 		t.Errorf("conn closed by the Puncher: %v", err)
 	}
 }
+
+// TestPunchEarlyArrival: a punch that gets in before this side's start
+// moment ends the attempt at once, without a punch of its own.
+func TestPunchEarlyArrival(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := &recorder{}
+		p := NewPuncher(w)
+		nonce := testNonce()
+		go func() {
+			time.Sleep(500 * time.Millisecond)
+			p.HandlePacket(AppendPacket(nil, nonce, false), addrB)
+		}()
+		start := time.Now()
+		res, err := p.Punch(context.Background(), addrB, nonce, start.Add(time.Second), Schedule{})
+		if err != nil || res.Sent != 0 || res.Remote != addrB || time.Since(start) != 500*time.Millisecond {
+			t.Fatalf("Punch = %+v, %v after %v", res, err, time.Since(start))
+		}
+		if w.count() != 1 || !bytes.Equal(w.sent[0], AppendPacket(nil, nonce, true)) {
+			t.Errorf("sent %d datagrams, want only the seen answer", w.count())
+		}
+	})
+}

@@ -223,6 +223,7 @@ func TestTrackerFloodKeepsHonestListed(t *testing.T) {
 	for i := range keys {
 		keys[i] = testKey(t)
 	}
+	base := measure()
 	codes := map[int]int{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -296,6 +297,8 @@ func TestTrackerFloodKeepsHonestListed(t *testing.T) {
 	if bigCode != 429 || bigRetry == "" {
 		t.Errorf("announce of %d tracks: %d %q %q, want 429 with Retry-After", len(many), bigCode, bigRetry, bigMsg)
 	}
+	// What the tracker keeps of the flood is its bounded listings.
+	base.within(t, "after the flood", 10, 8<<20)
 	if !duringOK {
 		t.Error("the flood pushed the honest peer out")
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +37,38 @@ func value(c prometheus.Metric) float64 {
 		return m.Counter.GetValue()
 	}
 	return m.Gauge.GetValue()
+}
+
+// usage is the process's goroutines and live heap at one moment.
+type usage struct {
+	goroutines int
+	heap       int64
+}
+
+func measure() usage {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return usage{runtime.NumGoroutine(), int64(ms.HeapAlloc)}
+}
+
+// within checks that the process uses at most goroutines and heap bytes
+// more than base, waiting up to 10 s for what an attack held to go (a
+// connection's goroutines end a little after it closes).
+func (base usage) within(t *testing.T, when string, goroutines int, heap int64) {
+	t.Helper()
+	var now usage
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		now = measure()
+		if now.goroutines-base.goroutines <= goroutines && now.heap-base.heap <= heap || time.Now().After(end) {
+			break
+		}
+	}
+	t.Logf("%s: goroutines %+d, heap %+d KiB over the baseline", when, now.goroutines-base.goroutines, (now.heap-base.heap)>>10)
+	if now.goroutines-base.goroutines > goroutines || now.heap-base.heap > heap {
+		t.Errorf("%s: %d goroutines and %d KiB of heap over the baseline, want at most %d and %d KiB",
+			when, now.goroutines-base.goroutines, (now.heap-base.heap)>>10, goroutines, heap>>10)
+	}
 }
 
 // peakInFlight is the most requests s handled at once over d.
@@ -113,6 +146,7 @@ func TestSlowBodiesAreCutAndHonestHTTPSIsServed(t *testing.T) {
 	url := "https://" + s.URL().Addr + "/v1/info"
 	honest := honestHTTPS(t)
 	before := timeGet(t, honest, url)
+	base := measure()
 
 	// Each attacker sends a header announcing 1000 bytes of body, then one
 	// byte every 200 ms.
@@ -163,6 +197,7 @@ func TestSlowBodiesAreCutAndHonestHTTPSIsServed(t *testing.T) {
 	if refused < attackers-32 || timeouts < 1 {
 		t.Errorf("refused %v (want >= %d), body timeouts %v (want > 0)", refused, attackers-32, timeouts)
 	}
+	base.within(t, "after the attack", 10, 4<<20)
 }
 
 func TestHTTP2StreamsAreHeldToTheLimit(t *testing.T) {
@@ -174,6 +209,7 @@ func TestHTTP2StreamsAreHeldToTheLimit(t *testing.T) {
 	url := "https://" + s.URL().Addr + "/v1/info"
 	honest := honestHTTPS(t)
 	before := timeGet(t, honest, url)
+	base := measure()
 
 	c, err := tls.Dial("tcp", s.URL().Addr, insecureTLS("h2"))
 	if err != nil {
@@ -210,6 +246,9 @@ func TestHTTP2StreamsAreHeldToTheLimit(t *testing.T) {
 	if during > 2*time.Second {
 		t.Errorf("honest request took %v", during)
 	}
+	base.within(t, "during the attack", 2*limit+20, 16<<20)
+	c.Close()
+	base.within(t, "after the attack", 10, 4<<20)
 }
 
 func TestHTTP3StreamsAndConnectionsAreHeldToTheLimits(t *testing.T) {
@@ -221,6 +260,7 @@ func TestHTTP3StreamsAndConnectionsAreHeldToTheLimits(t *testing.T) {
 	url := "https://" + s.URL().Addr + "/v1/info"
 	honest := honestH3(t)
 	before := timeGet(t, honest, url)
+	base := measure()
 
 	// One connection opens 500 requests whose bodies never come.
 	tr := &http3.Transport{TLSClientConfig: insecureTLS()}
@@ -244,12 +284,13 @@ func TestHTTP3StreamsAndConnectionsAreHeldToTheLimits(t *testing.T) {
 
 	// And 100 more connections from the same address.
 	var open int
+	var dialled []*quic.Conn
 	for range conns {
 		c, err := quic.DialAddr(ctx, s.URL().Addr, insecureTLS(http3.NextProtoH3), nil)
 		if err != nil {
 			continue
 		}
-		defer c.CloseWithError(0, "")
+		dialled = append(dialled, c)
 		select {
 		case <-c.Context().Done():
 		case <-time.After(100 * time.Millisecond):
@@ -278,6 +319,11 @@ func TestHTTP3StreamsAndConnectionsAreHeldToTheLimits(t *testing.T) {
 		pw.Close()
 	}
 	wg.Wait()
+	tr.Close()
+	for _, c := range dialled {
+		c.CloseWithError(0, "")
+	}
+	base.within(t, "after the attack", 10, 4<<20)
 }
 
 func TestMetricsAnswersUnderIdleSlowloris(t *testing.T) {

@@ -87,8 +87,9 @@
 //     side's punches, and then masquerade gives its own host's punches
 //     another port, which the early side's router does not expect:
 //     punching works when both start together and fails when one starts
-//     300 ms late. Against such routers only a small skew works; a mapped
-//     port (PortMapper) is the remedy.
+//     300 ms late. Against such routers punching works only if the start
+//     moments differ by less than the one-way delay between the sides; a
+//     mapped port (PortMapper) is the remedy.
 //
 // The defaults, Interval 50 ms and Timeout 5 s, allow the sides' clocks or
 // delays from the rendezvous to differ by up to about 4 s, and cost at

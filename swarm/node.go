@@ -103,6 +103,7 @@ type Node struct {
 	// hearsay, dialled only within hearsayDials and hearsayRate.
 	confirmed  map[PeerAddr]time.Time
 	hearsay    *rate.Limiter
+	cat        catalogueState // see catalogue.go
 	hearsayOut int // hearsay dials under way
 	banned     map[PeerID]banned
 	holders    map[track.ID]map[PeerID]time.Time // who told us they hold what
@@ -257,6 +258,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("swarm: %w", err)
 	}
 	n.loadKnown()
+	if err := n.initCatalogue(); err != nil {
+		n.closeTransport()
+		return nil, fmt.Errorf("swarm: %w", err)
+	}
 	n.ctx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	n.wg.Go(n.acceptLoop)
 	if !cfg.NoAnnounce {

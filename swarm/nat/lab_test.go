@@ -98,7 +98,6 @@ func TestPunchTimings(t *testing.T) {
 		{"late 1s", time.Second, 50 * time.Millisecond, coneNAT, false},
 		{"late 1s every 200ms", time.Second, 200 * time.Millisecond, coneNAT, false},
 		{"symmetric", 0, 50 * time.Millisecond, symmetricNAT, true},
-		{"open input together", 0, 50 * time.Millisecond, openInputNAT, false},
 		{"open input late 300ms", 300 * time.Millisecond, 50 * time.Millisecond, openInputNAT, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -244,7 +243,12 @@ deny 0-65535 0.0.0.0/0 0-65535
 			t.Logf("miniupnpd:\n%s", log.String())
 		}
 	})
-	time.Sleep(300 * time.Millisecond) // let it bind
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(log.String(), "Listening for NAT-PMP"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("miniupnpd did not start:\n%s", log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 
 	rv := l.startHelper("public", l.ns("inet"))
 	rv.call("listen 0")

@@ -304,8 +304,8 @@ func (l *lab) startHelper(name, ns string) *helper {
 			cmd.Process.Kill()
 			<-done
 		}
-		if l.t.Failed() {
-			l.t.Logf("%s stderr:\n%s", name, h.stderr.String())
+		if out := h.stderr.String(); l.t.Failed() && out != "" {
+			l.t.Logf("%s stderr:\n%s", name, out)
 		}
 	})
 	return h

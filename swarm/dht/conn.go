@@ -16,7 +16,7 @@ type serverConn struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
-	readerOut chan struct{} // closed when a read returned for good
+	readerOut chan struct{} // closed when a read returns after Close
 	outOnce   sync.Once
 }
 
@@ -30,6 +30,13 @@ func newServerConn(pc *PacketConn, g *gate) *serverConn {
 }
 
 func (c *serverConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	defer func() {
+		select {
+		case <-c.closed:
+			c.outOnce.Do(func() { close(c.readerOut) })
+		default:
+		}
+	}()
 	for {
 		n, addr, err := c.PacketConn.ReadFrom(b)
 		if err != nil {
@@ -38,7 +45,6 @@ func (c *serverConn) ReadFrom(b []byte) (int, net.Addr, error) {
 				return 0, nil, err
 			}
 			<-c.closed
-			c.outOnce.Do(func() { close(c.readerOut) })
 			return 0, nil, err
 		}
 		p := c.gate.filter(b[:n], addr)

@@ -70,6 +70,7 @@ type DHT struct {
 	gate   *gate
 	store  *store
 	id     krpc.ID
+	want   []krpc.Want // node lists asked for: those of the socket's families
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -143,6 +144,7 @@ func Start(ctx context.Context, cfg Config) (*DHT, error) {
 		st = state{}
 	}
 	d.id = chooseID(st.ID, cfg.PublicIP)
+	d.want = wants(pc.LocalAddr())
 
 	al := alog.NewLogger("dht")
 	al.SetHandlers(slogHandler{logger})
@@ -154,7 +156,7 @@ func Start(ctx context.Context, cfg Config) (*DHT, error) {
 		PeerStore:        d.store,
 		QueryResendDelay: func() time.Duration { return cfg.queryTimeout },
 		Logger:           al.WithFilterLevel(alog.Warning),
-		DefaultWant:      []krpc.Want{krpc.WantNodes, krpc.WantNodes6},
+		DefaultWant:      wants(pc.LocalAddr()),
 		SendLimiter:      rate.NewLimiter(sendRate, sendRate),
 		Exp:              time.Hour,
 	}
@@ -205,7 +207,13 @@ func (d *DHT) Close() error {
 	err := d.save()
 	d.srv.Close()
 	d.conn.Close()
-	<-d.conn.readerOut // the server's read loop has returned
+	// The server's read loop ends when its read returns after Close. If it
+	// was not reading (a datagram in hand), it sees the server closed
+	// before it would read again, within microseconds.
+	select {
+	case <-d.conn.readerOut:
+	case <-time.After(time.Second):
+	}
 	if d.ownMux {
 		d.mux.Close()
 	}
@@ -462,9 +470,30 @@ func (d *DHT) findNode(ctx context.Context, target krpc.ID) {
 	t := int160.FromByteArray(target)
 	d.traverse(ctx, target, 16, func(ctx context.Context, a anacrolix.Addr) anacrolix.QueryResult {
 		return d.srv.Query(ctx, a, "find_node", anacrolix.QueryInput{
-			MsgArgs: krpc.MsgArgs{Target: t.AsByteArray(), Want: []krpc.Want{krpc.WantNodes, krpc.WantNodes6}},
+			MsgArgs: krpc.MsgArgs{Target: t.AsByteArray(), Want: d.want},
 		})
 	}, nil)
+}
+
+// wants returns the node lists (BEP 32) a socket bound to local can use:
+// IPv4 nodes for an IPv4 socket, IPv6 nodes for an IPv6 one, both for a
+// dual-stack one bound to "::".
+func wants(local net.Addr) []krpc.Want {
+	ua, ok := local.(*net.UDPAddr)
+	if !ok {
+		return []krpc.Want{krpc.WantNodes}
+	}
+	ip, _ := netip.AddrFromSlice(ua.IP)
+	switch {
+	case ip.Is4() || ip.Is4In6():
+		return []krpc.Want{krpc.WantNodes}
+	case ip.IsUnspecified() && len(ua.IP) == net.IPv6len && ua.IP.To4() == nil:
+		return []krpc.Want{krpc.WantNodes, krpc.WantNodes6}
+	case !ip.IsValid():
+		return []krpc.Want{krpc.WantNodes, krpc.WantNodes6}
+	default:
+		return []krpc.Want{krpc.WantNodes6}
+	}
 }
 
 func validAddr(a netip.AddrPort) bool {

@@ -42,7 +42,7 @@ func startNode(t testing.TB, ip netip.Addr, boot []netip.AddrPort, opts ...nodeO
 	cfg := Config{
 		Mux:          mux,
 		Bootstrap:    func() []netip.AddrPort { return boot },
-		queryTimeout: 300 * time.Millisecond,
+		queryTimeout: time.Second,
 	}
 	for _, o := range opts {
 		o(&cfg)

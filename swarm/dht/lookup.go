@@ -18,12 +18,12 @@ import (
 
 // Lookups.
 const (
-	lookupK          = 8                // nodes a lookup converges on; an announce goes to them
-	lookupMax        = 30 * time.Second // no lookup runs longer, whatever ctx allows
-	maxTokenLen      = 64               // longer tokens are not kept
-	reannounceEvery  = 12 * time.Minute // KeepAnnounced refreshes this often (entries live 30 min)
-	reannounceRetry  = time.Minute      // and retries a failed announce after this
-	announceParallel = 4                // announces KeepAnnounced runs at once
+	lookupK          = 8                      // nodes a lookup converges on; an announce goes to them
+	lookupMax        = 30 * time.Second       // no lookup runs longer, whatever ctx allows
+	maxTokenLen      = 64                     // longer tokens are not kept
+	reannounceEvery  = 12 * time.Minute       // KeepAnnounced refreshes this often (entries live 30 min)
+	reannounceRetry  = 250 * time.Millisecond // first retry of an announce that reached too few nodes, doubling
+	announceParallel = 4                      // announces KeepAnnounced runs at once
 )
 
 type traversalElem = k_nearest_nodes.Elem
@@ -48,7 +48,10 @@ func (d *DHT) traverse(ctx context.Context, target krpc.ID, k int,
 	perIP := map[netip.Addr]int{}
 	taken := map[netip.AddrPort]bool{}
 	filter := func(n types.AddrMaybeId) bool {
-		ap := netip.AddrPortFrom(n.Addr.Addr().Unmap(), n.Addr.Port())
+		ap := n.Addr.AddrPort
+		if ap.Addr().Is4In6() { // the same node comes as plain IPv4 too
+			return false
+		}
 		if !validAddr(ap) || (n.Id.Ok && n.Id.Value == self) || !d.srv.TraversalNodeFilter(n) {
 			return false
 		}
@@ -99,7 +102,9 @@ func (d *DHT) traverse(ctx context.Context, target krpc.ID, k int,
 
 func (d *DHT) getPeers(key [20]byte) func(context.Context, anacrolix.Addr) anacrolix.QueryResult {
 	return func(ctx context.Context, a anacrolix.Addr) anacrolix.QueryResult {
-		return d.srv.GetPeers(ctx, a, int160.FromByteArray(key), false, anacrolix.QueryRateLimiting{})
+		return d.srv.Query(ctx, a, "get_peers", anacrolix.QueryInput{
+			MsgArgs: krpc.MsgArgs{InfoHash: key, Want: d.want},
+		})
 	}
 }
 
@@ -235,8 +240,11 @@ func (d *DHT) Holders(ctx context.Context, key [20]byte) ([]netip.AddrPort, erro
 }
 
 // KeepAnnounced makes keys the set this node keeps announced: new keys
-// are announced now, all of them every 12 minutes (entries live 30), a
-// failed announce again after a minute. Keys left out are no longer
+// are announced now, all of them every 12 minutes (entries live 30). An
+// announce that reached fewer than 8 nodes, or made while the table held
+// fewer than 16 good nodes, is repeated after 0.25 s, 0.5 s, 1 s ... up to
+// 12 minutes, so a key announced while the network is young reaches the
+// nodes closest to it once the table knows them. Keys left out are no longer
 // refreshed and expire from the network within 30 minutes. A goroutine of
 // d does the work until Close; KeepAnnounced does not block.
 func (d *DHT) KeepAnnounced(keys [][20]byte) {
@@ -255,18 +263,21 @@ func (d *DHT) KeepAnnounced(keys [][20]byte) {
 // keeper announces the kept keys when they are due.
 func (d *DHT) keeper() {
 	defer d.wg.Done()
-	due := map[[20]byte]time.Time{} // when each kept key is next announced
+	due := map[[20]byte]time.Time{}       // when each kept key is next announced
+	retry := map[[20]byte]time.Duration{} // the wait after an announce to too few nodes
 	for {
 		now := time.Now()
 		d.mu.Lock()
 		for k := range due {
 			if !d.kept[k] {
 				delete(due, k)
+				delete(retry, k)
 			}
 		}
 		for k := range d.kept {
 			if _, ok := due[k]; !ok {
 				due[k] = now
+				retry[k] = reannounceRetry
 			}
 		}
 		d.mu.Unlock()
@@ -296,13 +307,18 @@ func (d *DHT) keeper() {
 				go func() {
 					defer wg.Done()
 					defer func() { <-sem }()
-					_, err := d.announce(d.ctx, k)
-					wait := reannounceEvery
-					if err != nil {
-						wait = reannounceRetry
-					}
+					good := d.srv.Stats().GoodNodes
+					stored, _ := d.announce(d.ctx, k)
 					mu.Lock()
-					due[k] = time.Now().Add(wait)
+					if stored < lookupK || good < 2*lookupK {
+						// A young or thin table may not yet know the
+						// nodes closest to k: try again soon.
+						due[k] = time.Now().Add(retry[k])
+						retry[k] = min(2*retry[k], reannounceEvery)
+					} else {
+						due[k] = time.Now().Add(reannounceEvery)
+						retry[k] = reannounceRetry
+					}
 					mu.Unlock()
 				}()
 			}

@@ -11,7 +11,7 @@
 // and Close when it stops:
 //
 //	pm := nat.NewPortMapper(nat.Config{Port: port})
-//	pm.Start(ctx) // ~2 s at most when no router answers; never fatal
+//	pm.Start(ctx) // about 2 s when no router answers; never fatal
 //	defer pm.Close()
 //	m := pm.Mapping() // State (mapped, no gateway, refused), External
 //

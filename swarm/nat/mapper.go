@@ -70,7 +70,7 @@ type Config struct {
 	// "Potluck").
 	Description string
 	// Timeout bounds one search for a gateway and one mapping attempt
-	// (default 3 s).
+	// (default 5 s; the SSDP search alone takes 2 s).
 	Timeout time.Duration
 	// RetryInterval is how long the mapper waits to look again for a
 	// gateway after none answered or one refused (default 5 min).
@@ -127,7 +127,7 @@ func NewPortMapper(cfg Config) *PortMapper {
 		cfg.Description = "Potluck"
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 3 * time.Second
+		cfg.Timeout = 5 * time.Second
 	}
 	if cfg.RetryInterval <= 0 {
 		cfg.RetryInterval = 5 * time.Minute

@@ -61,6 +61,11 @@ func newLab(t *testing.T) *lab {
 	rand.Read(b[:])
 	l := &lab{t: t, prefix: fmt.Sprintf("%s%d-%s-", labPrefix, os.Getpid(), hex.EncodeToString(b[:]))}
 	t.Cleanup(l.cleanup)
+	probe := l.ns("probe")
+	if out, err := exec.Command("ip", "netns", "add", probe).CombinedOutput(); err != nil {
+		t.Skipf("cannot make network namespaces here: %v %s", err, out)
+	}
+	l.nss = append(l.nss, probe)
 	l.ipIn(l.addNS("inet"),
 		"link add name bridge0 type bridge",
 		"addr add "+publicIP+"/24 dev bridge0",

@@ -167,7 +167,7 @@ func TestMapperStartBounded(t *testing.T) {
 		if took := time.Since(start); took != 100*time.Millisecond {
 			t.Errorf("Start took %v", took)
 		}
-		time.Sleep(3 * time.Second)
+		time.Sleep(pm.cfg.Timeout)
 		synctest.Wait()
 		if m := pm.Mapping(); m.State != StateMapped {
 			t.Errorf("after the search: %+v", m)

@@ -24,7 +24,9 @@
 // mapping at half its lease, looks for a gateway again every
 // RetryInterval while there is none, and removes the mapping on Close. A
 // host with no default route has no gateway at once; one whose router
-// answers neither protocol learns so after the 2 s SSDP search.
+// answers neither protocol learns so after the 2 s SSDP search. Mapping
+// is for IPv4, where home routers translate; opening an IPv6 pinhole
+// (WANIPv6FirewallControl, PCP) is not done.
 //
 // # Hole punching
 //

@@ -135,7 +135,8 @@ type Workload struct {
 	// cache at a new address. A negative Away means no churn: every
 	// listener stays for the whole run.
 	Session, Away time.Duration
-	// Restart is the share of listeners that restart their app: when one
+	// Restart is the share of listeners (drawn from the seed, rounded to
+	// a whole number of them) that restart their app: when one
 	// of them leaves (Session), it leaves mid-play (its node and player
 	// close) and comes back after a restart's time away (RestartAway)
 	// with the same identity and cache at a new address, its queue and

@@ -66,12 +66,10 @@ func (r *run) newListener(idx int) *listener {
 	n := r.cfg.Net
 	uniform := func(lo, hi int) int { return lo + int(rng.Float64()*float64(hi-lo)) }
 	rtt := n.RTTMin + time.Duration(rng.Float64()*float64(n.RTTMax-n.RTTMin))
-	restarts := r.rng(idx, streamRestart, 0).Float64() < r.cfg.Workload.Restart
 	return &listener{
-		r:        r,
-		idx:      idx,
-		rtt:      rtt,
-		restarts: restarts,
+		r:   r,
+		idx: idx,
+		rtt: rtt,
 		link: linkSpec{
 			down:  uniform(n.DownMin, n.DownMax),
 			up:    uniform(n.UpMin, n.UpMax),

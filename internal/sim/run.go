@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -177,6 +178,11 @@ func Run(ctx context.Context, cfg Config) (*Report, []PlayRecord, error) {
 		l := r.newListener(i)
 		l.dir = filepath.Join(dir, fmt.Sprintf("listener-%03d", i))
 		r.listeners = append(r.listeners, l)
+	}
+	// Workload.Restart of the listeners, drawn from the seed, restart.
+	restarters := int(math.Round(cfg.Workload.Restart * float64(cfg.Listeners)))
+	for _, i := range r.rng(0, streamRestart, 0).Perm(cfg.Listeners)[:restarters] {
+		r.listeners[i].restarts = true
 	}
 
 	if err := r.prefill(lib, srv.Catalog().Entries()); err != nil {

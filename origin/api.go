@@ -35,6 +35,9 @@ type TrackInfo struct {
 	DurationMS  int64    `json:"duration_ms"`
 	Size        int64    `json:"size"`
 	Cover       bool     `json:"cover"`
+	// CoverSHA256 is the hex SHA-256 of the cover image, when there is
+	// one: a cover fetched from a peer is checked against it.
+	CoverSHA256 string `json:"cover_sha256,omitempty"`
 }
 
 func trackInfo(m *track.Manifest) TrackInfo {
@@ -43,6 +46,14 @@ func trackInfo(m *track.Manifest) TrackInfo {
 		AlbumArtist: m.AlbumArtist, DiscNumber: m.DiscNumber, TrackNumber: m.TrackNumber, Year: m.Year, Genre: m.Genre,
 		DurationMS: m.Audio.DurationMS, Size: m.Size, Cover: m.Cover != "",
 	}
+}
+
+// entryInfo is the catalogue entry of e: its manifest's fields and the
+// hash of its cover.
+func entryInfo(e *Entry) TrackInfo {
+	t := trackInfo(e.Manifest)
+	t.CoverSHA256 = e.coverSum
+	return t
 }
 
 // Info is what GET /v1/info returns.
@@ -102,6 +113,7 @@ func (s *Server) handler() http.Handler {
 	}
 	route("GET /v1/info", kindInfo, s.getInfo)
 	route("GET /v1/tracks", kindCatalog, s.getTracks)
+	route("GET /v1/catalogue", kindCatalog, s.getCatalogue)
 	route("GET /v1/tracks/{id}", kindCatalog, s.getTrack)
 	route("GET /v1/tracks/{id}/manifest", kindManifest, s.getManifest)
 	route("GET /v1/tracks/{id}/chunks/{n}", kindChunk, s.getChunk)
@@ -236,9 +248,18 @@ func (s *Server) getTracks(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]TrackInfo, 0, len(entries))
 	for _, e := range entries {
-		out = append(out, trackInfo(e.Manifest))
+		out = append(out, entryInfo(e))
 	}
 	return writeJSON(w, out)
+}
+
+// getCatalogue serves the signed catalogue built at the last scan.
+func (s *Server) getCatalogue(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "application/json")
+	// It changes with a rescan: a cache may keep it, but must ask again.
+	w.Header().Set("Cache-Control", "no-cache")
+	_, err := w.Write(s.Catalog().SignedCatalogue())
+	return err
 }
 
 // entry resolves the {id} of a request. IDs only ever name catalogue
@@ -260,7 +281,7 @@ func (s *Server) getTrack(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, trackInfo(e.Manifest))
+	return writeJSON(w, entryInfo(e))
 }
 
 func (s *Server) getManifest(w http.ResponseWriter, r *http.Request) error {

@@ -32,6 +32,8 @@ type Entry struct {
 	Signed   []byte
 	// Cover is the embedded cover art (its MIME type is Manifest.Cover).
 	Cover []byte
+	// coverSum is Cover's SHA-256 in hex, "" if there is none.
+	coverSum string
 
 	size    int64
 	modTime time.Time
@@ -44,6 +46,11 @@ type Catalog struct {
 	byID    map[track.ID]*Entry
 	bytes   int64
 	skipped int
+	// The signed catalogue of the scan (see sign): its tracks, version
+	// and envelope.
+	tracks  []TrackInfo
+	version int64
+	signed  []byte
 }
 
 // Entries returns the tracks in catalogue order (album artist, else artist;
@@ -97,7 +104,8 @@ var ErrNoLibrary = errors.New("library not readable")
 
 // ScanLibrary walks fsys for MP3 files (any depth, case-insensitive
 // extension) and builds the catalog: tags, frame index, chunk hashes and a
-// signed manifest per file. A file that is not MP3, is empty, truncated or
+// signed manifest per file, and the signed catalogue of them all (whose
+// version is opts.Previous's if the tracks did not change). A file that is not MP3, is empty, truncated or
 // unreadable is skipped with one log line naming it; the rest is served.
 func ScanLibrary(ctx context.Context, fsys fs.FS, key ed25519.PrivateKey, opts ScanOptions) (*Catalog, error) {
 	log := cmp.Or(opts.Logger, slog.Default())
@@ -175,6 +183,9 @@ feed:
 			cmp.Compare(a.Path, b.Path),
 		)
 	})
+	if err := c.sign(key, opts.Previous, time.Now()); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -284,6 +295,7 @@ func applyTags(m *track.Manifest, e *Entry, data []byte, p string) {
 		m.TrackNumber, _ = md.Track()
 		if pic := md.Picture(); pic != nil && len(pic.Data) > 0 {
 			e.Cover = pic.Data
+			e.coverSum = coverSum(pic.Data)
 			m.Cover = coverType(pic)
 		}
 	}

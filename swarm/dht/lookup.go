@@ -21,6 +21,7 @@ const (
 	lookupK          = 8                      // nodes a lookup converges on; an announce goes to them
 	lookupMax        = 30 * time.Second       // no lookup runs longer, whatever ctx allows
 	maxTokenLen      = 64                     // longer tokens are not kept
+	nodesPerAnswer   = 8                      // nodes taken from one answer, per address family
 	reannounceEvery  = 12 * time.Minute       // KeepAnnounced refreshes this often (entries live 30 min)
 	reannounceRetry  = 250 * time.Millisecond // first retry of an announce that reached too few nodes, doubling
 	announceParallel = 4                      // announces KeepAnnounced runs at once
@@ -80,7 +81,12 @@ func (d *DHT) traverse(ctx context.Context, target krpc.ID, k int,
 			if onReply != nil {
 				onReply(addr, res)
 			}
-			return res.TraversalQueryResult(addr)
+			qr := res.TraversalQueryResult(addr)
+			// An honest answer names at most 8 nodes per family; more is
+			// a flood, of nodes that may not exist.
+			qr.Nodes = qr.Nodes[:min(len(qr.Nodes), nodesPerAnswer)]
+			qr.Nodes6 = qr.Nodes6[:min(len(qr.Nodes6), nodesPerAnswer)]
+			return qr
 		},
 		NodeFilter: filter,
 		DataFilter: func(data any) bool {

@@ -57,6 +57,7 @@ func (n *Node) answer(c *peerConn, str *quic.Stream) error {
 	if err != nil {
 		return err
 	}
+	n.keepCatalogue()
 	switch req.typ {
 	case msgManifest:
 		_, signed, ok := n.store.Manifest(req.id)
@@ -79,6 +80,18 @@ func (n *Node) answer(c *peerConn, str *quic.Stream) error {
 		return sent(writePeers(str, n.answerWhoHas(c, req.id, req.ttl)))
 	case msgPeers:
 		return sent(writePeers(str, n.knownPeers()))
+	case msgCatalogue:
+		env := n.heldCatalogue()
+		if env == nil {
+			return ErrNotHeld
+		}
+		return n.serveBlob(c, str, env)
+	case msgCover:
+		img, ok := n.cat.covers.get(req.id)
+		if !ok {
+			return ErrNotHeld
+		}
+		return n.serveBlob(c, str, img)
 	}
 	panic(fmt.Sprintf("bug: readRequest let through type %d", req.typ))
 }
@@ -122,6 +135,28 @@ func (n *Node) serveChunk(c *peerConn, str *quic.Stream, req request) error {
 	n.bytesServed.Add(int64(len(b)))
 	n.chunksOut.Add(1)
 	return nil
+}
+
+// serveBlob uploads a catalogue or a cover within the upload limits, as a
+// prefetch chunk: a slot shared by peer, and the rate limit piece by piece.
+func (n *Node) serveBlob(c *peerConn, str *quic.Stream, b []byte) error {
+	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
+	defer cancel()
+	release, err := n.uploads.acquire(ctx, c.id, PriorityPrefetch)
+	if err != nil {
+		return fmt.Errorf("%w: no upload slot: %w", ErrBusy, err)
+	}
+	defer release()
+	if n.limiter != nil {
+		for left := len(b); left > 0; {
+			piece := min(left, n.limiter.Burst())
+			if err := n.limiter.WaitN(n.ctx, piece); err != nil {
+				return fmt.Errorf("%w: upload rate: %w", ErrBusy, err)
+			}
+			left -= piece
+		}
+	}
+	return sent(writeBytes(str, b))
 }
 
 // uploadSlots bounds concurrent uploads and shares them by peer: a freed

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/origin"
 	"github.com/potluckfm/potluck/track"
 )
 
@@ -28,6 +29,10 @@ const (
 	msgChunk    byte = 3 // track ID, index, priority → chunk bytes
 	msgWhoHas   byte = 4 // track ID, TTL → peers known to hold it
 	msgPeers    byte = 5 // → peers this node knows (peer exchange)
+	// Added to version 1 later: a node that does not know them answers
+	// statusBadRequest, which askers take as "not here" (docs/protocol.md).
+	msgCatalogue byte = 6 // → the newest signed catalogue the node holds
+	msgCover     byte = 7 // track ID → the track's cover image
 )
 
 // Status codes of a response.
@@ -109,8 +114,12 @@ func statusToError(st byte) error {
 // Limits on what a response may carry.
 const (
 	maxManifestBytes = 64 << 20
-	maxPeersListed   = 200
-	maxAddrLen       = 255
+	// maxCatalogueBytes bounds a CATALOGUE answer (as the origin client
+	// bounds GET /v1/catalogue), maxCoverBytes a COVER answer.
+	maxCatalogueBytes = origin.MaxCatalogueBytes
+	maxCoverBytes     = 16 << 20
+	maxPeersListed    = 200
+	maxAddrLen        = 255
 	// MaxWhoHasTTL bounds neighbour search: a node asks its neighbours, who
 	// may ask theirs once more, and no further.
 	MaxWhoHasTTL = 2
@@ -128,7 +137,7 @@ type request struct {
 func writeRequest(w io.Writer, r request) error {
 	buf := append(wireMagic[:], ProtocolVersion, r.typ)
 	switch r.typ {
-	case msgManifest, msgHave:
+	case msgManifest, msgHave, msgCover:
 		buf = append(buf, r.id[:]...)
 	case msgChunk:
 		buf = append(buf, r.id[:]...)
@@ -137,7 +146,7 @@ func writeRequest(w io.Writer, r request) error {
 	case msgWhoHas:
 		buf = append(buf, r.id[:]...)
 		buf = append(buf, r.ttl)
-	case msgPeers:
+	case msgPeers, msgCatalogue:
 	default:
 		return fmt.Errorf("bug: request type %d", r.typ)
 	}
@@ -163,13 +172,13 @@ func readRequest(r io.Reader) (request, error) {
 	req := request{typ: hdr[4]}
 	var bodyLen int
 	switch req.typ {
-	case msgManifest, msgHave:
+	case msgManifest, msgHave, msgCover:
 		bodyLen = track.IDLen
 	case msgChunk:
 		bodyLen = track.IDLen + 5
 	case msgWhoHas:
 		bodyLen = track.IDLen + 1
-	case msgPeers:
+	case msgPeers, msgCatalogue:
 	default:
 		return req, fmt.Errorf("%w: type %d", ErrBadRequest, req.typ)
 	}
@@ -197,7 +206,7 @@ func writeStatus(w io.Writer, status byte) error {
 }
 
 // writeBytes writes an OK response carrying a length-prefixed blob (a
-// manifest, a bitfield or a chunk).
+// manifest, a bitfield, a chunk, a catalogue or a cover).
 func writeBytes(w io.Writer, b []byte) error {
 	buf := binary.BigEndian.AppendUint32([]byte{statusOK}, uint32(len(b)))
 	if _, err := w.Write(buf); err != nil {

@@ -26,6 +26,8 @@ func TestRequestGoldenBytes(t *testing.T) {
 		{request{typ: msgChunk, id: testID, index: 258, priority: PriorityPlaying}, "504c4b0103" + "0102030405060708090a0b0c0d0e0f10" + "00000102" + "01"},
 		{request{typ: msgWhoHas, id: testID, ttl: 2}, "504c4b0104" + "0102030405060708090a0b0c0d0e0f10" + "02"},
 		{request{typ: msgPeers}, "504c4b0105"},
+		{request{typ: msgCatalogue}, "504c4b0106"},
+		{request{typ: msgCover, id: testID}, "504c4b0107" + "0102030405060708090a0b0c0d0e0f10"},
 	} {
 		var buf bytes.Buffer
 		if err := writeRequest(&buf, tc.req); err != nil {
@@ -92,6 +94,47 @@ func TestResponseGoldenBytes(t *testing.T) {
 		if got := errorToStatus(err); got != want {
 			t.Errorf("errorToStatus(%v) = %d, want %d", err, got, want)
 		}
+	}
+}
+
+// TestCatalogueAndCoverGoldenBytes: CATALOGUE and COVER answer like
+// MANIFEST (length-prefixed bytes, or a status alone), and what an older
+// node that knows neither type answers them is a status the asker reads
+// as a plain refusal, never as content.
+func TestCatalogueAndCoverGoldenBytes(t *testing.T) {
+	var buf bytes.Buffer
+	writeBytes(&buf, []byte(`{"catalogue":{},"signature":""}`))
+	want := "00" + "0000001f" + hex.EncodeToString([]byte(`{"catalogue":{},"signature":""}`))
+	if got := hex.EncodeToString(buf.Bytes()); got != want {
+		t.Errorf("catalogue answer %s, want %s", got, want)
+	}
+	buf.Reset()
+	writeStatus(&buf, errorToStatus(ErrNotHeld))
+	if got := hex.EncodeToString(buf.Bytes()); got != "01" {
+		t.Errorf("cover not held: %s, want 01", got)
+	}
+	if _, err := readBytes(&buf, maxCoverBytes); !errors.Is(err, ErrNotHeld) {
+		t.Errorf("cover not held read back as %v", err)
+	}
+	// A version 1 node from before types 6 and 7: its readRequest fails
+	// with ErrBadRequest, which it answers with status 3.
+	for _, raw := range []string{"504c4b0106", "504c4b0107" + "0102030405060708090a0b0c0d0e0f10"} {
+		b, _ := hex.DecodeString(raw)
+		b[4] = 9 // a type unknown to this node, as 6 and 7 are to an older one
+		_, err := readRequest(bytes.NewReader(b))
+		buf.Reset()
+		writeStatus(&buf, errorToStatus(err))
+		if got := hex.EncodeToString(buf.Bytes()); got != "03" {
+			t.Errorf("unknown type answered %s, want 03", got)
+		}
+		if _, err := readBytes(&buf, maxCatalogueBytes); !errors.Is(err, ErrBadRequest) {
+			t.Errorf("bad request read back as %v", err)
+		}
+	}
+	// A cover request with a short ID is a bad request.
+	b, _ := hex.DecodeString("504c4b0107" + "0102")
+	if _, err := readRequest(bytes.NewReader(b)); !errors.Is(err, ErrBadRequest) {
+		t.Errorf("short cover request: %v", err)
 	}
 }
 

@@ -6,10 +6,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/potluckfm/potluck/origin"
+	"github.com/potluckfm/potluck/swarm"
 	"github.com/potluckfm/potluck/track"
 )
 
@@ -49,11 +54,16 @@ func originAndTrack(client func() (*origin.Client, error), trackID string) (*ori
 	return c, id, nil
 }
 
+// lsNotes receives what ls says besides the list: that the origin is
+// unreachable and where the list comes from instead.
+var lsNotes io.Writer = os.Stderr
+
 func runLs(ctx context.Context, args []string, stdout io.Writer) error {
 	fset := flag.NewFlagSet("potluckd ls", flag.ContinueOnError)
 	client := originFlags(fset)
 	asJSON := fset.Bool("json", false, "print a JSON array of tracks")
 	search := fset.String("search", "", "list only tracks whose title, artist, album or genre contain these words")
+	node := nodeFlags(fset, "", ":0")
 	if err := parseFlags(fset, args); err != nil {
 		return err
 	}
@@ -64,7 +74,12 @@ func runLs(ctx context.Context, args []string, stdout io.Writer) error {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	tracks, err := c.Tracks(ctx, *search)
+	var tracks []origin.TrackInfo
+	if *node.data == "" {
+		tracks, err = c.Tracks(ctx, *search)
+	} else {
+		tracks, err = lsThroughNode(ctx, node, c, *search)
+	}
 	if err != nil {
 		return err
 	}
@@ -78,6 +93,47 @@ func runLs(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, orDash(t.Artist), t.Title, formatDuration(t.DurationMS))
 	}
 	return tw.Flush()
+}
+
+// lsThroughNode lists the catalogue through a swarm node on the data
+// directory: the origin's signed catalogue, which the node keeps there;
+// with the origin unreachable, the newest one its peers pass on or the
+// one kept from before, and a note on lsNotes that says so.
+func lsThroughNode(ctx context.Context, o nodeOptions, c *origin.Client, search string) ([]origin.TrackInfo, error) {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	n, err := startNode(ctx, o, c, log, func(cfg *swarm.Config) { cfg.NoAnnounce = true })
+	if err != nil {
+		return nil, err
+	}
+	defer n.Close()
+	tracks, online, err := n.Catalogue(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w (data directory %s)", err, *o.data)
+	}
+	if !online {
+		signed := time.UnixMilli(n.CatalogueVersion()).UTC().Format("2006-01-02 15:04 MST")
+		fmt.Fprintf(lsNotes, "potluckd ls: the origin %s is unreachable; listing the catalogue it signed on %s, kept in %s or passed on by peers\n",
+			c.URL().Addr, signed, *o.data)
+	}
+	return searchTracks(tracks, search), nil
+}
+
+// searchTracks keeps the tracks whose title, artist, album artist, album
+// or genre contain every word of query, ignoring case, as the origin's
+// search does.
+func searchTracks(tracks []origin.TrackInfo, query string) []origin.TrackInfo {
+	words := strings.Fields(strings.ToLower(query))
+	if len(words) == 0 {
+		return tracks
+	}
+	out := []origin.TrackInfo{} // "[]" in JSON, as the origin answers
+	for _, t := range tracks {
+		hay := strings.ToLower(strings.Join([]string{t.Title, t.Artist, t.AlbumArtist, t.Album, t.Genre}, "\n"))
+		if !slices.ContainsFunc(words, func(w string) bool { return !strings.Contains(hay, w) }) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func orDash(s string) string {

@@ -69,8 +69,8 @@ func TestConvergence(t *testing.T) {
 		t.Logf("%d nodes, seed %d: a lookup found the holder %v after start", n, seed, d.Round(time.Millisecond))
 		worst = max(worst, d)
 	}
-	if worst > 10*time.Second {
-		t.Errorf("slowest convergence %v, want under 10 s", worst)
+	if worst > 15*time.Second {
+		t.Errorf("slowest convergence %v, want under 15 s", worst)
 	}
 }
 

@@ -442,8 +442,8 @@ func (d *DHT) maintain(saved []netip.AddrPort) {
 	}
 }
 
-// refresh pings the bootstrap addresses and the table's questionable
-// nodes, and runs a find_node lookup of the node's own ID and of a random
+// refresh pings the bootstrap addresses (while the table is thin) and the
+// table's nodes that have not answered for 10 minutes, and runs a find_node lookup of the node's own ID and of a random
 // ID.
 func (d *DHT) refresh() {
 	if d.srv.Stats().GoodNodes < thinTable {
@@ -452,7 +452,8 @@ func (d *DHT) refresh() {
 		}
 	}
 	for _, n := range d.srv.Nodes() {
-		if a, ok := nodeAddrPort(n.Addr); ok {
+		// Questionable nodes: not heard answering lately.
+		if a, ok := nodeAddrPort(n.Addr); ok && !d.gate.answeredRecently(a) {
 			d.queuePing(a) // the pinger skips what it pinged in the last minute
 		}
 	}

@@ -113,6 +113,8 @@ func TestAnnounceAndFind(t *testing.T) {
 		if !contains(hs, nodes[0].ap) {
 			t.Fatalf("holders %v, want %v", hs, nodes[0].ap)
 		}
+		// Others tell a node the address they see it at.
+		waitFor(t, 10*time.Second, func() bool { return nodes[4].d.Stats().External == nodes[4].ap })
 		for _, n := range append(nodes, boot) {
 			n.close()
 		}
@@ -127,4 +129,55 @@ func contains(s []netip.AddrPort, a netip.AddrPort) bool {
 		}
 	}
 	return false
+}
+
+// TestIPv6 runs a few nodes on ::1, where node lists are IPv6 (nodes6).
+func TestIPv6(t *testing.T) {
+	probe, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	probe.Close()
+	lo := netip.IPv6Loopback()
+	boot := startNode(t, lo, nil, func(c *Config) { c.IDsPerIP = 8 })
+	var nodes []*testNode
+	for range 4 {
+		nodes = append(nodes, startNode(t, lo, []netip.AddrPort{boot.ap}, func(c *Config) { c.IDsPerIP = 8 }))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	key := [20]byte{6}
+	waitFor(t, 5*time.Second, func() bool {
+		n, _ := nodes[0].d.Announce(ctx, key)
+		return n > 0
+	})
+	waitFor(t, 5*time.Second, func() bool {
+		hs, _ := nodes[3].d.Holders(ctx, key)
+		return contains(hs, nodes[0].ap)
+	})
+}
+
+// TestStartOnTransport: a DHT given only the Transport makes its own Mux
+// and ends it at Close, leaving the Transport to its owner.
+func TestStartOnTransport(t *testing.T) {
+	peer := startNode(t, loopback(0), nil)
+	tr, _ := newTransport(t)
+	for range 2 { // again on the same Transport after Close
+		d, err := Start(context.Background(), Config{Transport: tr, queryTimeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Ping(context.Background(), peer.ap); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Announce(context.Background(), [20]byte{}); err != ErrClosed {
+			t.Fatalf("Announce after Close: %v", err)
+		}
+	}
 }

@@ -21,6 +21,7 @@ const (
 	ipRate          = 50               // datagrams a second from one IP (/64) ...
 	ipBurst         = 100              // ... after a burst of this many
 	answeredFresh   = 10 * time.Minute // a node that answered this recently is not pinged back
+	answeredPerIP   = 64               // addresses of one IP whose last answer is remembered
 )
 
 // gate sits between the socket and anacrolix's server. It drops what is
@@ -141,6 +142,12 @@ func (g *gate) filter(p []byte, from net.Addr) []byte {
 					delete(src.answered, port)
 				}
 			}
+			for port := range src.answered {
+				if len(src.answered) <= answeredPerIP {
+					break
+				}
+				delete(src.answered, port)
+			}
 		}
 		if ext, ok := nodeAddrPort(m.IP); ok {
 			if len(g.seenAs) >= 64 {
@@ -232,6 +239,19 @@ func (g *gate) replyError(t string, e krpc.Error, to net.Addr) {
 	if err == nil {
 		g.write(b, to)
 	}
+}
+
+// answeredRecently says whether ap answered one of our queries within
+// answeredFresh.
+func (g *gate) answeredRecently(ap netip.AddrPort) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	src := g.sources[sourcePrefix(ap.Addr())]
+	if src == nil {
+		return false
+	}
+	t, ok := src.answered[ap.Port()]
+	return ok && time.Since(t) <= answeredFresh
 }
 
 // externalAddr returns the address most responders say they see us at,

@@ -360,4 +360,5 @@ func (d *DHT) keeper() {
 	}
 }
 
+// String names the node by the start of its ID and its socket address.
 func (d *DHT) String() string { return fmt.Sprintf("dht node %x on %v", d.id[:4], d.Addr()) }

@@ -31,7 +31,10 @@ const queuedPerConn = 256
 // and hands each datagram to the PacketConn registered for its first byte.
 // Datagrams with a first byte nobody registered are dropped. quic-go queues
 // at most 32 non-QUIC datagrams, so nothing else may call
-// ReadNonQUICPacket on a Transport that has a Mux.
+// ReadNonQUICPacket on a Transport that has a Mux. (quic-go also drops
+// non-QUIC datagrams that arrive before the first read, so make the Mux
+// when the Transport is made.) Hole punching takes its frame byte with
+// nat.NewPuncherConn(mux.Listen(FrameHolePunch)).
 type Mux struct {
 	tr     *quic.Transport
 	cancel context.CancelFunc

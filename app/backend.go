@@ -16,6 +16,22 @@ type Catalog interface {
 	Cover(ctx context.Context, id track.ID) ([]byte, error)
 }
 
+// OfflineCatalog is a Catalog that outlives the origin: a swarm node's,
+// which keeps the origin's signed catalogue and gets it from peers. With
+// one, the UI shows the kept catalogue while the origin is down, says so,
+// dims the tracks that cannot play from here, and asks again every
+// catalogOfflineRetry until the origin answers.
+type OfflineCatalog interface {
+	Catalog
+	// Catalogue lists every track and reports whether the origin
+	// answered; if it did not, the list is the one kept from before or
+	// passed on by peers. It may block on the network.
+	Catalogue(ctx context.Context) (tracks []origin.TrackInfo, online bool, err error)
+	// Playable reports whether a track plays without the origin: the
+	// cache holds it whole. It must be cheap.
+	Playable(id track.ID) bool
+}
+
 // Repeat says what happens at the end of the queue.
 type Repeat int
 

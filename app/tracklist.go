@@ -211,6 +211,19 @@ func (r *trackRow) set(i int, t origin.TrackInfo) {
 		r.mark.SetResource(theme.MediaPauseIcon())
 		r.title.Importance = widget.HighImportance
 	}
+	// With the origin down, a track the cache does not hold is dimmed:
+	// it plays only if another listener has it.
+	detail := widget.MediumImportance
+	if !r.l.u.playableNow(t.ID) {
+		detail = widget.LowImportance
+		if r.title.Importance == widget.MediumImportance {
+			r.title.Importance = widget.LowImportance
+		}
+	}
+	if r.detail.Importance != detail {
+		r.detail.Importance = detail
+		r.detail.Refresh()
+	}
 	r.title.Refresh()
 	if r.l.selected[i] {
 		r.bg.Show()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,6 +80,9 @@ type UI struct {
 	notified track.ID
 	// closedOnce is true once the window was closed to the background.
 	closedOnce bool
+	// offline is true while the origin does not answer and the catalogue
+	// shown is a kept copy (see OfflineCatalog).
+	offline bool
 
 	cancel context.CancelFunc // of Start's goroutines
 	wg     sync.WaitGroup
@@ -176,7 +181,10 @@ func (u *UI) TrayMenu() *fyne.Menu {
 // widgets through fyne.Do.
 func (u *UI) Start(ctx context.Context) {
 	ctx, u.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	u.wg.Go(func() { u.loadCatalog(ctx) })
+	u.wg.Go(func() {
+		u.loadCatalog(ctx)
+		u.followCatalog(ctx)
+	})
 	u.wg.Go(func() {
 		// Four times a second while music plays (the clock and the seek
 		// slider move); once a second otherwise, so an idle app idles.
@@ -303,9 +311,13 @@ func errText(err error) string {
 }
 
 // statusText is the line above the player: the last error, in words a
-// listener understands, while it holds; else the start-up notice.
+// listener understands, while it holds; else the start-up notice, and
+// that the origin is unreachable while it is.
 func (u *UI) statusText(st PlayerState) string {
 	if st.Err == nil {
+		if u.isOffline() {
+			return strings.TrimSpace(u.deps.Notice + " " + offlineText)
+		}
 		return u.deps.Notice
 	}
 	name := "a track"
@@ -322,13 +334,39 @@ func (u *UI) markPlaying() {
 	u.playlists.refreshTracks()
 }
 
+// How often the UI asks for the catalogue again when the Catalog is an
+// OfflineCatalog: soon while the origin is unreachable, so that all comes
+// back on its own when it returns; rarely while it answers (a rescan may
+// have added tracks).
+const (
+	catalogOfflineRetry = 30 * time.Second
+	catalogRefresh      = 10 * time.Minute
+)
+
+// offlineText is the status line while the origin is unreachable.
+const offlineText = "The origin is unreachable: showing the last catalogue this app saw. " +
+	"Dimmed tracks are not held here and play only if another listener has them. Trying the origin again every 30 s."
+
+// fetchCatalog asks the Catalog for the tracks, and whether the origin
+// answered (always, for a Catalog that is not an OfflineCatalog).
+func (u *UI) fetchCatalog(ctx context.Context) ([]origin.TrackInfo, bool, error) {
+	if oc, ok := u.deps.Catalog.(OfflineCatalog); ok {
+		return oc.Catalogue(ctx)
+	}
+	tracks, err := u.deps.Catalog.Tracks(ctx)
+	return tracks, true, err
+}
+
+// loadCatalog loads the catalogue, retrying until it has one, shows it,
+// then loads the covers.
 func (u *UI) loadCatalog(ctx context.Context) {
 	fyne.Do(func() { u.status.SetText("Loading the catalogue…") })
 	var tracks []origin.TrackInfo
+	var online bool
 	var err error
 	for attempt := 0; ; attempt++ {
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		tracks, err = u.deps.Catalog.Tracks(cctx)
+		tracks, online, err = u.fetchCatalog(cctx)
 		cancel()
 		if err == nil || ctx.Err() != nil {
 			break
@@ -343,17 +381,25 @@ func (u *UI) loadCatalog(ctx context.Context) {
 	if err != nil {
 		return
 	}
+	u.showCatalog(tracks, online)
+	u.loadCovers(ctx, tracks)
+}
+
+// showCatalog renders tracks in every view, and says whether the origin
+// answered.
+func (u *UI) showCatalog(tracks []origin.TrackInfo, online bool) {
 	model := BuildModel(tracks)
 	u.mu.Lock()
 	u.model = model
+	u.offline = !online
 	u.mu.Unlock()
 	fyne.Do(func() {
-		u.status.SetText(u.deps.Notice)
+		u.status.SetText(u.statusText(u.playerState()))
 		u.library.setTracks(tracks)
 		u.albums.setModel(model)
 		u.artists.setModel(model)
 		u.playlists.reload()
-		slog.Info("library shown", "tracks", len(tracks), "albums", len(model.Albums()), "artists", len(model.Artists()))
+		slog.Info("library shown", "tracks", len(tracks), "albums", len(model.Albums()), "artists", len(model.Artists()), "origin_reachable", online)
 	})
 	// What was rendered before the catalogue came (a restored session's
 	// track) had no names: render it again with them.
@@ -362,11 +408,86 @@ func (u *UI) loadCatalog(ctx context.Context) {
 	u.mu.Unlock()
 	fyne.Do(func() { u.playing.current = track.ID{} })
 	u.refresh()
+}
+
+// loadCovers loads the covers of tracks not loaded yet.
+func (u *UI) loadCovers(ctx context.Context, tracks []origin.TrackInfo) {
 	for _, t := range tracks {
-		if t.Cover {
+		if ctx.Err() != nil {
+			return
+		}
+		if t.Cover && u.cover(t.ID) == nil {
 			u.loadCover(ctx, t.ID)
 		}
 	}
+}
+
+// followCatalog asks an OfflineCatalog for the catalogue again now and
+// then, after loadCatalog: every catalogOfflineRetry while the origin is
+// unreachable, catalogRefresh while it answers. A changed catalogue is
+// shown again; a change of the origin's reachability changes the status
+// line and the dimmed tracks.
+func (u *UI) followCatalog(ctx context.Context) {
+	if _, ok := u.deps.Catalog.(OfflineCatalog); !ok {
+		return
+	}
+	for {
+		wait := catalogRefresh
+		if u.isOffline() {
+			wait = catalogOfflineRetry
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		tracks, online, err := u.fetchCatalog(cctx)
+		cancel()
+		if err != nil {
+			continue
+		}
+		u.catalogFetched(tracks, online)
+		u.loadCovers(ctx, tracks)
+	}
+}
+
+// catalogFetched shows a catalogue fetched again: all of it if it
+// changed, else only whether the origin answered.
+func (u *UI) catalogFetched(tracks []origin.TrackInfo, online bool) {
+	u.mu.Lock()
+	same := u.model != nil && slices.Equal(u.model.Tracks(), tracks)
+	wasOffline := u.offline
+	u.offline = !online
+	u.mu.Unlock()
+	switch {
+	case !same:
+		u.showCatalog(tracks, online)
+	case wasOffline == online:
+		slog.Info("origin reachability changed", "reachable", online)
+		fyne.Do(func() {
+			u.status.SetText(u.statusText(u.playerState()))
+			u.markPlaying() // dims or undims the tracks
+		})
+	}
+}
+
+// isOffline reports whether the origin was unreachable at the last look.
+func (u *UI) isOffline() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.offline
+}
+
+// playableNow reports whether id can be played as things are: always while
+// the origin answers; with it down, if the cache holds it whole (others
+// play only if a peer holds them).
+func (u *UI) playableNow(id track.ID) bool {
+	oc, ok := u.deps.Catalog.(OfflineCatalog)
+	if !ok || !u.isOffline() {
+		return true
+	}
+	return oc.Playable(id)
 }
 
 // loadCover fetches a cover off the UI goroutine and shows it where needed.

@@ -304,7 +304,7 @@ func run() error {
 	a := fyneapp.NewWithID(appID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
 	deps := app.Deps{
-		Catalog:   app.OriginCatalog{Client: client},
+		Catalog:   app.NodeCatalog{Node: node.Node},
 		Player:    backend,
 		Swarm:     &swarmAdapter{node: node.Node, store: store, streams: streams, player: p},
 		Settings:  settings,

@@ -101,9 +101,33 @@ func TestCatalogueSurvivesTheOrigin(t *testing.T) {
 			break
 		}
 	}
+	// A delivered (as if chunks): B remembers it in peers.json.
+	ca, err := b.conn(ctx, PeerAddr{ID: a.ID(), Addr: a.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.markGood(ca)
 	b.Close()
 
-	// B again, alone: its data directory kept the catalogue and the cover.
+	// A node connected to no one, with only B's peers.json, dials a known
+	// peer and gets the catalogue from it.
+	cDir := t.TempDir()
+	peers, err := os.ReadFile(filepath.Join(bDir, knownFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cDir, knownFile), peers, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := ts.node(func(c *Config) { c.DataDir = cDir })
+	tracks, online, err = c.Catalogue(ctx)
+	if err != nil || online || !sameTracks(tracks, want.Tracks) {
+		t.Fatalf("from a known peer, dialled: %d tracks, online %v, %v", len(tracks), online, err)
+	}
+
+	// B again, with A gone too: its data directory kept the catalogue and
+	// the cover.
+	a.Close()
 	b2 := ts.node(func(c *Config) { c.DataDir = bDir })
 	tracks, online, err = b2.Catalogue(ctx)
 	if err != nil || online || !sameTracks(tracks, want.Tracks) {

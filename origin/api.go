@@ -253,12 +253,20 @@ func (s *Server) getTracks(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, out)
 }
 
-// getCatalogue serves the signed catalogue built at the last scan.
+// getCatalogue serves the signed catalogue built at the last scan; its
+// ETag is its version, and If-None-Match naming it gets 304.
 func (s *Server) getCatalogue(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("Content-Type", "application/json")
+	c := s.Catalog()
+	etag := catalogueETag(c.CatalogueVersion())
 	// It changes with a rescan: a cache may keep it, but must ask again.
 	w.Header().Set("Cache-Control", "no-cache")
-	_, err := w.Write(s.Catalog().SignedCatalogue())
+	w.Header().Set("ETag", etag)
+	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Contains(inm, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, err := w.Write(c.SignedCatalogue())
 	return err
 }
 

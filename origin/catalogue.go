@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -139,7 +141,31 @@ func (c *Catalog) CatalogueVersion() int64 { return c.version }
 // against the pinned key. It returns the catalogue and the envelope's
 // bytes, to keep or pass on to peers (OpenCatalogue verifies them again).
 func (cl *Client) SignedCatalogue(ctx context.Context) (*Catalogue, []byte, error) {
-	b, _, err := cl.get(ctx, "/v1/catalogue", MaxCatalogueBytes)
+	return cl.SignedCatalogueSince(ctx, 0)
+}
+
+// ErrCatalogueNotModified is what SignedCatalogueSince returns when the
+// origin's catalogue is the version the caller holds.
+var ErrCatalogueNotModified = errors.New("the origin's catalogue is the version held")
+
+// catalogueETag is the entity tag of a catalogue version: the version
+// names the bytes.
+func catalogueETag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// SignedCatalogueSince is SignedCatalogue for a caller that holds version
+// held (0: none): if the origin's catalogue is that version, the origin
+// answers 304 without it and this returns ErrCatalogueNotModified, so a
+// periodic check costs a few bytes however big the catalogue.
+func (cl *Client) SignedCatalogueSince(ctx context.Context, held int64) (*Catalogue, []byte, error) {
+	var hdr http.Header
+	if held > 0 {
+		hdr = http.Header{"If-None-Match": {catalogueETag(held)}}
+	}
+	b, _, err := cl.getWith(ctx, "/v1/catalogue", MaxCatalogueBytes, hdr)
+	var se *StatusError
+	if errors.As(err, &se) && se.Code == http.StatusNotModified {
+		return nil, nil, ErrCatalogueNotModified
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -59,6 +59,17 @@ func TestSignedCatalogueFromTheOrigin(t *testing.T) {
 	if err != nil || again.Version != cat.Version {
 		t.Fatalf("reopening the envelope: %v", err)
 	}
+	// A client that holds this version is told so in a few bytes; one
+	// that holds another gets the catalogue.
+	for _, tr := range []Transport{TransportQUIC, TransportTCP} {
+		c := newTestClient(t, s.URL(), tr)
+		if _, _, err := c.SignedCatalogueSince(ctx, cat.Version); !errors.Is(err, ErrCatalogueNotModified) {
+			t.Errorf("%s: held version: %v, want ErrCatalogueNotModified", tr, err)
+		}
+		if got, _, err := c.SignedCatalogueSince(ctx, cat.Version-1); err != nil || got.Version != cat.Version {
+			t.Errorf("%s: older version held: %v", tr, err)
+		}
+	}
 }
 
 func TestOpenCatalogueRefusesTamperingAndOtherKeys(t *testing.T) {

@@ -200,10 +200,18 @@ func (c *Client) Close() error {
 // the one to the other as the options allow. The caller closes the body of
 // a 2xx response; any other status is returned as a *StatusError.
 func (c *Client) do(ctx context.Context, method, path string, body []byte) (*http.Response, error) {
+	return c.doWith(ctx, method, path, body, nil)
+}
+
+// doWith is do with extra request headers.
+func (c *Client) doWith(ctx context.Context, method, path string, body []byte, hdr http.Header) (*http.Response, error) {
 	req := func() *http.Request {
 		r, err := http.NewRequestWithContext(ctx, method, "https://"+c.url.Addr+path, bytes.NewReader(body))
 		if err != nil {
 			panic("bug: bad request path " + path)
+		}
+		for k, v := range hdr {
+			r.Header[k] = v
 		}
 		if body != nil {
 			r.Header.Set("Content-Type", "application/json")
@@ -242,7 +250,12 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) (*htt
 
 // get fetches path and returns at most limit bytes of its body.
 func (c *Client) get(ctx context.Context, path string, limit int64) ([]byte, http.Header, error) {
-	resp, err := c.do(ctx, http.MethodGet, path, nil)
+	return c.getWith(ctx, path, limit, nil)
+}
+
+// getWith is get with extra request headers.
+func (c *Client) getWith(ctx context.Context, path string, limit int64, hdr http.Header) ([]byte, http.Header, error) {
+	resp, err := c.doWith(ctx, http.MethodGet, path, nil, hdr)
 	if err != nil {
 		return nil, nil, err
 	}

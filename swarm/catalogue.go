@@ -27,9 +27,10 @@ import (
 // besides Origin; *origin.Client implements it. A Config.Origin without it
 // leaves the node to its peers and its own copies.
 type CatalogueOrigin interface {
-	// SignedCatalogue returns the origin's catalogue, verified against
-	// the pinned key, and the signed envelope's bytes.
-	SignedCatalogue(ctx context.Context) (*origin.Catalogue, []byte, error)
+	// SignedCatalogueSince returns the origin's catalogue, verified
+	// against the pinned key, and the signed envelope's bytes; or
+	// origin.ErrCatalogueNotModified if it is version held.
+	SignedCatalogueSince(ctx context.Context, held int64) (*origin.Catalogue, []byte, error)
 	// Cover returns a track's cover image and its MIME type.
 	Cover(ctx context.Context, id track.ID) ([]byte, string, error)
 }
@@ -44,9 +45,13 @@ const (
 
 // Bounds and timeouts of the catalogue and the covers.
 const (
-	// catalogueOriginWait bounds the origin's answer, so a listener with
-	// the origin down sees the kept catalogue in seconds.
+	// catalogueOriginWait bounds the origin's answer when the node holds
+	// a catalogue, so a listener with the origin down sees it in seconds
+	// (the origin then answers "not modified" in a few bytes, or sends a
+	// new version); catalogueFirstWait, when it holds none and a big
+	// catalogue may take a while over a slow link.
 	catalogueOriginWait = 3 * time.Second
+	catalogueFirstWait  = 8 * time.Second
 	// cataloguePeerWait bounds one peer's answer (a catalogue can be
 	// megabytes); cataloguePeersAsked bounds the peers asked at once.
 	cataloguePeerWait   = 10 * time.Second
@@ -212,9 +217,18 @@ func (n *Node) catalogueFromOrigin(ctx context.Context) ([]origin.TrackInfo, err
 	if !ok {
 		return nil, errors.New("the origin client cannot fetch a signed catalogue")
 	}
-	ctx, cancel := context.WithTimeout(ctx, catalogueOriginWait)
+	held := n.held()
+	wait, version := catalogueFirstWait, int64(0)
+	if held != nil {
+		wait, version = catalogueOriginWait, held.Version
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	cat, env, err := co.SignedCatalogue(ctx)
+	cat, env, err := co.SignedCatalogueSince(ctx, version)
+	if errors.Is(err, origin.ErrCatalogueNotModified) {
+		n.noteOrigin(nil)
+		return held.Tracks, nil
+	}
 	n.noteOrigin(err)
 	if err != nil {
 		var se *origin.StatusError

@@ -65,6 +65,11 @@ func TestCatalogueSurvivesTheOrigin(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(a.cfg.DataDir, catalogueFile)); err != nil {
 		t.Fatalf("A did not keep the catalogue: %v", err)
 	}
+	// Asked again, the origin says "not modified": the same list, online.
+	tracks, online, err = a.Catalogue(ctx)
+	if err != nil || !online || !sameTracks(tracks, want.Tracks) {
+		t.Fatalf("A again: %d tracks, online %v, %v", len(tracks), online, err)
+	}
 	e := ts.coverEntry()
 	img, err := a.Cover(ctx, e.Manifest.ID)
 	if err != nil || !bytes.Equal(img, e.Cover) {

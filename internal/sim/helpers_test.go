@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/potluckfm/potluck/cache"
 )
 
 func testKey() ed25519.PrivateKey {
@@ -55,6 +57,8 @@ func envConfig(t *testing.T) Config {
 		return err
 	})
 	env("POTLUCK_SIM_SINK_BUFFER", func(v string) (err error) { cfg.SinkBuffer, err = time.ParseDuration(v); return })
+	env("POTLUCK_SIM_TRACKS", func(v string) (err error) { cfg.Tracks, err = strconv.Atoi(v); return })
+	env("POTLUCK_SIM_CACHE_SIZE", func(v string) (err error) { cfg.Workload.CacheSize, err = cache.ParseSize(v); return })
 	env("POTLUCK_SIM_PLAYS", func(v string) (err error) { cfg.Plays, err = strconv.Atoi(v); return })
 	env("POTLUCK_SIM_RESTART", func(v string) (err error) { cfg.Workload.Restart, err = strconv.ParseFloat(v, 64); return })
 	if os.Getenv("POTLUCK_SIM_LITE") != "" {

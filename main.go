@@ -152,6 +152,9 @@ func run() error {
 	cacheSize := flag.String("cache-size", "", "cache size limit, e.g. 2GiB (default: the saved setting, else 10% of free disk up to 10 GiB)")
 	uploadLimit := flag.String("upload-limit", "", "upload bytes per second, e.g. 500KB (default: the saved setting, else no limit)")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn, error")
+	var bootstrap []string
+	flag.Func("bootstrap", "HOST:PORT of a Potluck node to join the DHT through (repeatable; default: the saved setting)",
+		func(s string) error { bootstrap = append(bootstrap, s); return nil })
 	flag.Parse()
 
 	var lvl slog.Level
@@ -261,8 +264,15 @@ func run() error {
 	if addr == "" && saved.ListenPort != 0 {
 		addr = fmt.Sprintf(":%d", saved.ListenPort)
 	}
+	if len(bootstrap) == 0 {
+		bootstrap = saved.Bootstrap
+	}
+	boot, err := nodeconf.ResolveBootstrap(ctx, bootstrap)
+	if err != nil {
+		return fail(fmt.Errorf("DHT bootstrap: %w", err))
+	}
 	node, err := nodeconf.Start(ctx, nodeconf.Options{Dir: confDir, CacheDir: storeDir, CacheLimit: limit},
-		swarm.Config{Origin: client, Listen: addr, UploadRate: upload, Logger: log})
+		swarm.Config{Origin: client, Listen: addr, UploadRate: upload, Logger: log, Bootstrap: boot})
 	if err != nil {
 		return fail(err)
 	}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 
 	"fyne.io/fyne/v2"
@@ -28,6 +30,9 @@ type Settings struct {
 	UploadLimit string `json:"upload_limit"`
 	// ListenPort is the UDP port of the peer protocol; 0 picks one.
 	ListenPort int `json:"listen_port"`
+	// Bootstrap lists HOST:PORT addresses of Potluck nodes to join the
+	// DHT through, beside the origin's peers and the saved table.
+	Bootstrap []string `json:"bootstrap,omitempty"`
 	// BackgroundServing, when not false, keeps the node serving the swarm
 	// after the window is closed (quit from the tray). Unset means on.
 	BackgroundServing *bool `json:"background_serving,omitempty"`
@@ -60,6 +65,12 @@ func (s Settings) Validate() error {
 	}
 	if s.ListenPort < 0 || s.ListenPort > 65535 {
 		return fmt.Errorf("listen port %d: want 0 to 65535", s.ListenPort)
+	}
+	for _, hp := range s.Bootstrap {
+		_, port, err := net.SplitHostPort(hp)
+		if p, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil || p == 0 {
+			return fmt.Errorf("bootstrap node %q: want HOST:PORT", hp)
+		}
 	}
 	return nil
 }
@@ -119,6 +130,7 @@ type settingsView struct {
 	cache      *widget.Entry
 	upload     *widget.Entry
 	port       *widget.Entry
+	bootstrap  *widget.Entry
 	background *keyCheck
 	notify     *keyCheck
 	result     *widget.Label
@@ -126,11 +138,12 @@ type settingsView struct {
 
 func newSettingsView(u *UI) *settingsView {
 	v := &settingsView{u: u, origin: widget.NewEntry(), cache: widget.NewEntry(),
-		upload: widget.NewEntry(), port: widget.NewEntry(), result: widget.NewLabel("")}
+		upload: widget.NewEntry(), port: widget.NewEntry(), bootstrap: widget.NewEntry(), result: widget.NewLabel("")}
 	v.origin.SetPlaceHolder("empty: the built-in demo origin")
 	v.cache.SetPlaceHolder("e.g. 2GiB (empty: 10% of free disk, at most 10 GiB)")
 	v.upload.SetPlaceHolder("bytes a second, e.g. 500KB (empty: no limit)")
 	v.port.SetPlaceHolder("0: any free port")
+	v.bootstrap.SetPlaceHolder("HOST:PORT of other nodes, separated by spaces (optional)")
 	v.result.Wrapping = fyne.TextWrapWord
 	v.background = newKeyCheck(u, "Keep serving the swarm when the window is closed", nil)
 	v.notify = newKeyCheck(u, "Show a notification when a track starts", nil)
@@ -141,6 +154,7 @@ func newSettingsView(u *UI) *settingsView {
 		v.cache.SetText(s.CacheSize)
 		v.upload.SetText(s.UploadLimit)
 		v.port.SetText(strconv.Itoa(s.ListenPort))
+		v.bootstrap.SetText(strings.Join(s.Bootstrap, " "))
 		v.background.SetChecked(s.ServesInBackground())
 		v.notify.SetChecked(s.NotifyTrackChange)
 	}
@@ -153,6 +167,7 @@ func (v *settingsView) content() fyne.CanvasObject {
 		widget.NewFormItem("Cache size", v.cache),
 		widget.NewFormItem("Upload limit", v.upload),
 		widget.NewFormItem("Listen port", v.port),
+		widget.NewFormItem("DHT bootstrap", v.bootstrap),
 		widget.NewFormItem("Window", v.background),
 		widget.NewFormItem("Notifications", v.notify),
 	)
@@ -175,7 +190,7 @@ func (v *settingsView) save() {
 	}
 	background := v.background.Checked
 	s := Settings{OriginURL: v.origin.Text, CacheSize: v.cache.Text, UploadLimit: v.upload.Text, ListenPort: port,
-		BackgroundServing: &background, NotifyTrackChange: v.notify.Checked}
+		Bootstrap: strings.Fields(strings.ReplaceAll(v.bootstrap.Text, ",", " ")), BackgroundServing: &background, NotifyTrackChange: v.notify.Checked}
 	if err := v.u.deps.Settings.Save(s); err != nil {
 		v.result.SetText("Not saved: " + err.Error())
 		return

@@ -27,6 +27,7 @@ import (
 	"github.com/potluckfm/potluck/cache"
 	"github.com/potluckfm/potluck/internal/atomicfile"
 	"github.com/potluckfm/potluck/origin"
+	"github.com/potluckfm/potluck/swarm/dht"
 	"github.com/potluckfm/potluck/track"
 )
 
@@ -65,6 +66,14 @@ type Config struct {
 	// NoPeers turns peer-to-peer off: everything comes from the origin
 	// (the client-server baseline). The node still serves.
 	NoPeers bool
+	// DHT runs a node of Potluck's DHT on the node's socket (see
+	// discover.go): holders are looked up there beside the tracker, and
+	// the tracks held are announced there unless NoAnnounce. Its routing
+	// table is kept in DataDir.
+	DHT bool
+	// Bootstrap lists DHT nodes to join through, beside the saved table,
+	// the peers the tracker names and the peers met.
+	Bootstrap []netip.AddrPort
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -104,7 +113,9 @@ type Node struct {
 	confirmed  map[PeerAddr]time.Time
 	hearsay    *rate.Limiter
 	cat        catalogueState // see catalogue.go
-	hearsayOut int // hearsay dials under way
+	dht        *dht.DHT       // nil unless Config.DHT; see discover.go
+	mux        *dht.Mux       // the socket's non-QUIC datagrams, by frame
+	hearsayOut int            // hearsay dials under way
 	banned     map[PeerID]banned
 	holders    map[track.ID]map[PeerID]time.Time // who told us they hold what
 	open       map[track.ID]int                  // tracks with open streams
@@ -160,6 +171,10 @@ const (
 	hearsayRate  = 2
 	hearsayBurst = 2
 )
+
+// maxDHTAnnounced bounds the tracks a node keeps announced in the DHT:
+// each costs a lookup and a few announces every 12 minutes.
+const maxDHTAnnounced = 256
 
 // maxStreams is the number of requests one peer may have open on a
 // connection: a stream's scheduler keeps PerPeer (4) chunks in flight, and
@@ -262,6 +277,12 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.closeTransport()
 		return nil, fmt.Errorf("swarm: %w", err)
 	}
+	if cfg.DHT {
+		if err := n.startDHT(ctx); err != nil {
+			n.closeTransport()
+			return nil, fmt.Errorf("swarm: %w", err)
+		}
+	}
 	n.ctx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	n.wg.Go(n.acceptLoop)
 	if !cfg.NoAnnounce {
@@ -358,7 +379,7 @@ func (n *Node) close() error {
 		}
 	}
 	n.saveKnown()
-	return n.closeTransport()
+	return errors.Join(n.closeDHT(), n.closeTransport())
 }
 
 // group is a WaitGroup that refuses new goroutines once Wait has begun,
@@ -487,6 +508,7 @@ func (n *Node) announceLoop() {
 		}
 		ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
 		last = n.holdings()
+		n.keepDHTAnnounced(last[:min(len(last), maxDHTAnnounced)])
 		resp, err := n.Announce(ctx)
 		cancel()
 		next := interval

@@ -243,8 +243,12 @@ func (n *Node) candidates(ctx context.Context, id track.ID, withKnown bool) []Pe
 		}
 		n.learn(netip.Prefix{}, found)
 		n.confirm(found...)
+		for _, p := range found {
+			n.meetDHT(p.Addr)
+		}
 		add(found)
 	})
+	wg.Go(func() { add(n.dhtHolders(ctx, id)) })
 	wg.Go(func() {
 		sctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
 		defer cancel()

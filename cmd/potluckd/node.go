@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log/slog"
+	"net"
 
 	"github.com/potluckfm/potluck/cache"
 	"github.com/potluckfm/potluck/internal/nodeconf"
@@ -14,10 +16,21 @@ import (
 // nodeOptions are the flags shared by commands that run a swarm node.
 type nodeOptions struct {
 	data, listen, cacheSize *string
+	bootstrap               *[]string
 }
 
 func nodeFlags(fs *flag.FlagSet, dataDefault, listenDefault string) nodeOptions {
+	var boot []string
+	fs.Func("bootstrap", "HOST:PORT of a Potluck node to join the DHT through (repeatable); the origin's peers and the saved table are used too",
+		func(s string) error {
+			if _, _, err := net.SplitHostPort(s); err != nil {
+				return fmt.Errorf("want HOST:PORT: %w", err)
+			}
+			boot = append(boot, s)
+			return nil
+		})
 	return nodeOptions{
+		bootstrap: &boot,
 		data:      fs.String("data", dataDefault, "data directory: cache, node key, known peers"),
 		listen:    fs.String("listen", listenDefault, "UDP HOST:PORT of the peer protocol"),
 		cacheSize: fs.String("cache-size", "", "cache size limit, e.g. 2GiB (default: 10% of free disk, at most 10 GiB)"),
@@ -35,7 +48,11 @@ func startNode(ctx context.Context, o nodeOptions, c *origin.Client, log *slog.L
 			return nil, usageError("--cache-size: %v", err)
 		}
 	}
-	cfg := swarm.Config{Origin: c, Listen: *o.listen, Logger: log}
+	boot, err := nodeconf.ResolveBootstrap(ctx, *o.bootstrap)
+	if err != nil {
+		return nil, usageError("--bootstrap: %v", err)
+	}
+	cfg := swarm.Config{Origin: c, Listen: *o.listen, Logger: log, Bootstrap: boot}
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -90,6 +92,9 @@ func Start(ctx context.Context, o Options, cfg swarm.Config) (*Node, error) {
 	}
 	n.Store = store
 	cfg.DataDir, cfg.Store = dir, store
+	// Every node joins the DHT, so that it finds peers with the origin
+	// down (its routing table is kept in the data directory).
+	cfg.DHT = true
 	if n.Node, err = swarm.Start(ctx, cfg); err != nil {
 		store.Close()
 		n.cleanup()
@@ -102,6 +107,29 @@ func Start(ctx context.Context, o Options, cfg swarm.Config) (*Node, error) {
 		n.unshare = func() { c.UseQUIC(nil) }
 	}
 	return n, nil
+}
+
+// ResolveBootstrap turns HOST:PORT strings (a --bootstrap flag, the app's
+// settings) into DHT bootstrap addresses. A name that does not resolve is
+// an error naming it.
+func ResolveBootstrap(ctx context.Context, hostPorts []string) ([]netip.AddrPort, error) {
+	var out []netip.AddrPort
+	for _, hp := range hostPorts {
+		host, port, err := net.SplitHostPort(hp)
+		if err != nil {
+			return nil, fmt.Errorf("%q: want HOST:PORT", hp)
+		}
+		p, err := strconv.ParseUint(port, 10, 16)
+		if err != nil || p == 0 {
+			return nil, fmt.Errorf("%q: port must be a number 1-65535", hp)
+		}
+		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		if err != nil || len(ips) == 0 {
+			return nil, fmt.Errorf("%q: cannot resolve %s: %v", hp, host, err)
+		}
+		out = append(out, netip.AddrPortFrom(ips[0].Unmap(), uint16(p)))
+	}
+	return out, nil
 }
 
 // quicUser is an origin client that can dial from the node's socket

@@ -58,6 +58,12 @@ type ClientOptions struct {
 	// own (so announces are listed at the address the origin sees; see
 	// UseQUIC). By default each connection gets its own socket.
 	QUIC *quic.Transport
+	// TCPDialTimeout bounds a TCP connect; default 5s.
+	TCPDialTimeout time.Duration
+	// ResponseTimeout bounds the wait for an answer's header once a
+	// request is sent; past it the address counts as failed (see
+	// Client). Default 10s.
+	ResponseTimeout time.Duration
 }
 
 // StatusError is an HTTP error answer from the origin.
@@ -81,10 +87,22 @@ func (e *StatusError) Is(target error) bool {
 // Client talks to one origin and trusts only the key its URL pins: the TLS
 // certificate and every manifest must carry it, and every chunk must match
 // its manifest. Safe for concurrent use; Close it when done.
+//
+// An origin run as replicas has several addresses in its URL, and a host
+// name may resolve to several addresses. The client sends every request
+// to one of them and sticks to it until a request there fails to connect,
+// times out (ResponseTimeout, or three requests in a row at their
+// caller's deadline with no answer between) or gets a 5xx answer; it then
+// moves to the next, wrapping around, and sends the failed request again
+// there, until each address has had one try.
 type Client struct {
 	url  URL
 	opts ClientOptions
 	tcp  *http.Transport
+	ep   *endpoints
+	// stalls counts requests in a row that reached their caller's
+	// deadline without an answer.
+	stalls atomic.Int32
 
 	quicBrokenUntil atomic.Int64 // unix nanos; TCP is used until then
 	lastTransport   atomic.Value // Transport that answered last
@@ -108,10 +126,13 @@ func NewClient(u URL, opts ClientOptions) *Client {
 	opts.Transport = cmp.Or(opts.Transport, TransportAuto)
 	opts.QUICDialTimeout = cmp.Or(opts.QUICDialTimeout, 1500*time.Millisecond)
 	opts.QUICRetryAfter = cmp.Or(opts.QUICRetryAfter, 5*time.Minute)
-	c := &Client{url: u, opts: opts}
+	opts.TCPDialTimeout = cmp.Or(opts.TCPDialTimeout, 5*time.Second)
+	opts.ResponseTimeout = cmp.Or(opts.ResponseTimeout, 10*time.Second)
+	c := &Client{url: u, opts: opts, ep: newEndpoints(u.AllAddrs())}
 	c.h3.Store(c.newH3(opts.QUIC))
 	c.quicTr.Store(opts.QUIC)
 	c.tcp = &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: opts.TCPDialTimeout}).DialContext,
 		TLSClientConfig:     pinnedTLSConfig(u.Key, []string{"h2", "http/1.1"}),
 		ForceAttemptHTTP2:   true,
 		MaxIdleConnsPerHost: 64,
@@ -177,6 +198,14 @@ func (c *Client) newH3(tr *quic.Transport) *http3.Transport {
 // URL is the origin this client talks to.
 func (c *Client) URL() URL { return c.url }
 
+// Addr is the address requests go to now: one of the URL's, or one its
+// host name resolved to.
+func (c *Client) Addr() string {
+	c.ep.mu.Lock()
+	defer c.ep.mu.Unlock()
+	return c.ep.targetLocked()
+}
+
 // LastTransport reports which transport answered the last request ("quic"
 // or "tcp"), or "" before the first.
 func (c *Client) LastTransport() Transport {
@@ -203,10 +232,54 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) (*htt
 	return c.doWith(ctx, method, path, body, nil)
 }
 
-// doWith is do with extra request headers.
+// doWith is do with extra request headers. It tries the current address
+// and, if that fails, the next ones (see Client).
 func (c *Client) doWith(ctx context.Context, method, path string, body []byte, hdr http.Header) (*http.Response, error) {
+	target, gen := c.ep.current(ctx)
+	tries := c.ep.count()
+	for try := 1; ; try++ {
+		resp, err := c.attempt(ctx, target, method, path, body, hdr)
+		failed := err != nil || resp.StatusCode >= 500
+		if failed && ctx.Err() != nil {
+			// The caller gave up: not the address's fault, unless
+			// that keeps happening with nothing answering.
+			if resp == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && c.stalls.Add(1) >= 3 {
+				c.stalls.Store(0)
+				c.ep.fail(gen)
+			}
+			failed = false
+		}
+		if resp != nil {
+			c.stalls.Store(0)
+		}
+		if !failed || try >= tries {
+			if err != nil {
+				return nil, fmt.Errorf("origin %s: %w", target, err)
+			}
+			if resp.StatusCode/100 != 2 {
+				defer resp.Body.Close()
+				msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+				return nil, &StatusError{Code: resp.StatusCode, Msg: strings.TrimSpace(string(msg))}
+			}
+			return resp, nil
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+		c.ep.fail(gen)
+		target, gen = c.ep.current(ctx)
+	}
+}
+
+// attempt sends one request to target over QUIC or TCP, falling back from
+// the one to the other as the options allow.
+func (c *Client) attempt(ctx context.Context, target, method, path string, body []byte, hdr http.Header) (*http.Response, error) {
+	// The request's context ends at ResponseTimeout unless an answer
+	// came by then; the body is read under the caller's context alone.
+	actx, cancel := context.WithCancel(ctx)
+	timer := time.AfterFunc(c.opts.ResponseTimeout, cancel)
 	req := func() *http.Request {
-		r, err := http.NewRequestWithContext(ctx, method, "https://"+c.url.Addr+path, bytes.NewReader(body))
+		r, err := http.NewRequestWithContext(actx, method, "https://"+target+path, bytes.NewReader(body))
 		if err != nil {
 			panic("bug: bad request path " + path)
 		}
@@ -219,8 +292,9 @@ func (c *Client) doWith(ctx context.Context, method, path string, body []byte, h
 		return r
 	}
 	var (
-		resp *http.Response
-		err  error
+		resp       *http.Response
+		err        error
+		quicFailed bool
 	)
 	useQUIC := c.opts.Transport == TransportQUIC ||
 		(c.opts.Transport == TransportAuto && time.Now().UnixNano() >= c.quicBrokenUntil.Load())
@@ -228,24 +302,47 @@ func (c *Client) doWith(ctx context.Context, method, path string, body []byte, h
 		c.closeRetired()
 		resp, err = c.h3.Load().RoundTrip(req())
 		var de dialError
-		if err != nil && c.opts.Transport == TransportAuto && errors.As(err, &de) && ctx.Err() == nil {
-			c.quicBrokenUntil.Store(time.Now().Add(c.opts.QUICRetryAfter).UnixNano())
-			useQUIC = false
+		if err != nil && c.opts.Transport == TransportAuto && errors.As(err, &de) && actx.Err() == nil {
+			useQUIC, quicFailed = false, true
 		}
 	}
 	if !useQUIC {
 		resp, err = c.tcp.RoundTrip(req())
+		// TCP answers where QUIC could not connect: UDP is blocked on
+		// the way. If TCP fails too, the address is down instead.
+		if quicFailed && err == nil {
+			c.quicBrokenUntil.Store(time.Now().Add(c.opts.QUICRetryAfter).UnixNano())
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("origin %s: %w", c.url.Addr, err)
+	if err != nil || !timer.Stop() {
+		cancel()
+		if resp != nil {
+			resp.Body.Close()
+			resp = nil
+		}
+		switch {
+		case err == nil:
+			err = fmt.Errorf("no answer in %v", c.opts.ResponseTimeout)
+		case ctx.Err() == nil && actx.Err() != nil:
+			err = fmt.Errorf("no answer in %v: %w", c.opts.ResponseTimeout, err)
+		}
+		return nil, err
 	}
 	c.lastTransport.Store(map[bool]Transport{true: TransportQUIC, false: TransportTCP}[useQUIC])
-	if resp.StatusCode/100 != 2 {
-		defer resp.Body.Close()
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return nil, &StatusError{Code: resp.StatusCode, Msg: strings.TrimSpace(string(msg))}
-	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
+}
+
+// cancelBody ends a request's context when its body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 // get fetches path and returns at most limit bytes of its body.
@@ -262,10 +359,10 @@ func (c *Client) getWith(ctx context.Context, path string, limit int64, hdr http
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("origin %s: reading %s: %w", c.url.Addr, path, err)
+		return nil, nil, fmt.Errorf("origin %s: reading %s: %w", c.Addr(), path, err)
 	}
 	if int64(len(b)) > limit {
-		return nil, nil, fmt.Errorf("origin %s: %s is over %d bytes", c.url.Addr, path, limit)
+		return nil, nil, fmt.Errorf("origin %s: %s is over %d bytes", c.Addr(), path, limit)
 	}
 	return b, resp.Header, nil
 }
@@ -276,7 +373,7 @@ func (c *Client) getJSON(ctx context.Context, path string, v any) error {
 		return err
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("origin %s: %s: %w", c.url.Addr, path, err)
+		return fmt.Errorf("origin %s: %s: %w", c.Addr(), path, err)
 	}
 	return nil
 }
@@ -306,10 +403,10 @@ func (c *Client) Manifest(ctx context.Context, id track.ID) (*track.Manifest, []
 	}
 	m, err := track.Open(b, c.url.Key)
 	if err != nil {
-		return nil, nil, fmt.Errorf("origin %s: manifest of %s: %w", c.url.Addr, id, err)
+		return nil, nil, fmt.Errorf("origin %s: manifest of %s: %w", c.Addr(), id, err)
 	}
 	if m.ID != id {
-		return nil, nil, fmt.Errorf("origin %s: %w: asked for %s, got %s", c.url.Addr, track.ErrBadManifest, id, m.ID)
+		return nil, nil, fmt.Errorf("origin %s: %w: asked for %s, got %s", c.Addr(), track.ErrBadManifest, id, m.ID)
 	}
 	return m, b, nil
 }
@@ -324,9 +421,19 @@ func (c *Client) Chunk(ctx context.Context, m *track.Manifest, i int) ([]byte, e
 		return nil, err
 	}
 	if err := m.VerifyChunk(i, b); err != nil {
-		return nil, fmt.Errorf("origin %s: %w", c.url.Addr, err)
+		return nil, fmt.Errorf("origin %s: %w", c.Addr(), err)
 	}
 	return b, nil
+}
+
+// ChunkUnchecked fetches chunk i of track id without its manifest, so that
+// it can travel beside the manifest's request (one round trip to a first
+// chunk). The bytes are unverified: the caller checks them against the
+// manifest (Manifest.VerifyChunk) before any use, and drops them if they
+// do not match.
+func (c *Client) ChunkUnchecked(ctx context.Context, id track.ID, i int) ([]byte, error) {
+	b, _, err := c.get(ctx, "/v1/tracks/"+id.String()+"/chunks/"+strconv.Itoa(i), track.MaxChunkSize)
+	return b, err
 }
 
 // Cover fetches the cover art of id and its MIME type.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -23,6 +24,7 @@ func runOrigin(ctx context.Context, args []string, stdout io.Writer) error {
 	listen := fset.String("listen", ":4433", "HOST:PORT for HTTP/3 (UDP) and HTTPS (TCP)")
 	advertise := fset.String("advertise", "", "host name or IP clients use to reach this origin, put in its URL (default: the --listen host, or 127.0.0.1)")
 	metrics := fset.String("metrics", "", "HOST:PORT to serve /metrics and /healthz on (default: off)")
+	publicURL := fset.String("public-url", "", "origin URL of a set of replicas, https://H1:P1,H2:P2/#key=... (docs/replicas.md): checked against this origin's key and printed as its origin-url")
 	tl := origin.DefaultTrackerLimits()
 	fset.IntVar(&tl.PeersPerIP, "tracker-peers-per-ip", tl.PeersPerIP, "peers the tracker lists per source address (-1: no limit)")
 	fset.IntVar(&tl.PeersPerNet, "tracker-peers-per-net", tl.PeersPerNet, "peers the tracker lists per /24 (IPv4) or /64 (IPv6) (-1: no limit)")
@@ -64,6 +66,19 @@ func runOrigin(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var public *origin.URL
+	if *publicURL != "" {
+		u, err := origin.ParseURL(*publicURL)
+		if err != nil {
+			return usageError("--public-url: %v", err)
+		}
+		// A replica started without the copied key would serve
+		// manifests every client refuses: stop here instead.
+		if !u.Key.Equal(key.Public()) {
+			return fmt.Errorf("--public-url pins another key than %s/origin.key: copy the key file of the other replicas there", *data)
+		}
+		public = &u
+	}
 	srv, err := origin.Start(ctx, origin.Config{
 		Library: lib, Key: key, Listen: *listen, Advertise: *advertise, Metrics: *metrics, Logger: log,
 		Limits:        lim,
@@ -72,7 +87,14 @@ func runOrigin(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "origin-url: %s\n", srv.URL())
+	if public != nil {
+		if !slices.Contains(public.AllAddrs(), srv.URL().Addr) {
+			log.Warn("--public-url does not list this replica's own address", "addr", srv.URL().Addr, "public_url", public.String())
+		}
+		fmt.Fprintf(stdout, "origin-url: %s\n", public)
+	} else {
+		fmt.Fprintf(stdout, "origin-url: %s\n", srv.URL())
+	}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -32,12 +32,14 @@ type peerConn struct {
 	addr     string
 	conn     *quic.Conn
 	outbound bool
+	kind     connKind // direct, punched or LAN (see Reachability)
 
 	mu       sync.Mutex
 	inflight int           // our requests to it, not yet answered
 	rate     float64       // smoothed bytes/s of its chunk answers
 	strikes  int           // timeouts and failures in a row
 	searches *rate.Limiter // its onward neighbour searches (see answerWhoHas)
+	punches  *rate.Limiter // the punches it asks this node to relay
 }
 
 // connected returns the live connections.
@@ -86,6 +88,12 @@ func (n *Node) conn(ctx context.Context, p PeerAddr) (*peerConn, error) {
 		if err == nil {
 			c, err = n.dial(ctx, p)
 			release()
+			if err != nil && !errors.Is(err, ErrNodeClosed) {
+				// Behind a NAT, perhaps: a rendezvous may get us through.
+				if pc, perr := n.punchAfterFail(ctx, p); perr == nil {
+					c, err = pc, nil
+				}
+			}
 		}
 		n.mu.Lock()
 		delete(n.dialing, p.ID)
@@ -135,6 +143,7 @@ func (n *Node) dial(ctx context.Context, p PeerAddr) (*peerConn, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	n.noteSent(udp.String())
 	qc, err := n.tr.Dial(ctx, udp, conf, quicConfig())
 	if err != nil {
 		return nil, fmt.Errorf("peer %s at %s: %w", p.ID.Short(), p.Addr, err)
@@ -205,8 +214,13 @@ func ipPrefix(a net.Addr) netip.Prefix {
 // that is closing it closes the connection instead. If the pair already
 // has a connection (both dialed at once), both nodes keep the one dialed
 // by the node with the smaller ID, so they agree without talking.
-func (n *Node) addConn(qc *quic.Conn, id PeerID, addr string, outbound bool) (*peerConn, error) {
+// An outbound connection is of kind[0] if given (direct if not); an
+// inbound one's kind is found here (see inboundKindLocked).
+func (n *Node) addConn(qc *quic.Conn, id PeerID, addr string, outbound bool, kind ...connKind) (*peerConn, error) {
 	c := &peerConn{id: id, addr: addr, conn: qc, outbound: outbound}
+	if len(kind) > 0 {
+		c.kind = kind[0]
+	}
 	dialer := func(pc *peerConn) PeerID {
 		if pc.outbound {
 			return n.id
@@ -228,6 +242,9 @@ func (n *Node) addConn(qc *quic.Conn, id PeerID, addr string, outbound bool) (*p
 	// Not closing: the group takes the goroutines below, and Close, which
 	// sets closing under n.mu, finds qc in n.live.
 	n.live[qc] = struct{}{}
+	if !outbound {
+		c.kind = max(c.kind, n.inboundKindLocked(addr))
+	}
 	if old := n.conns[id]; old != nil && old.conn.Context().Err() == nil {
 		if dialer(old) < dialer(c) {
 			// Serve the loser a while, so requests already in flight on
@@ -255,6 +272,7 @@ func (n *Node) addConn(qc *quic.Conn, id PeerID, addr string, outbound bool) (*p
 		n.confirmLocked(PeerAddr{ID: id, Addr: addr})
 	}
 	n.wg.Go(func() { n.serveConn(c, true) })
+	n.wg.Go(func() { n.askObserved(c) })
 	return c, nil
 }
 

@@ -121,6 +121,8 @@ type Node struct {
 	open       map[track.ID]int                  // tracks with open streams
 	books      map[track.ID]map[*haveBook]bool   // the streams' haveBooks, by track
 	whoHas     map[PeerID]map[track.ID]time.Time // recent neighbour searches served, by asker
+	reach      reachState                        // see reach.go
+	punch      punchState                        // see punch.go
 
 	announce     chan struct{}
 	lastAnnounce atomic.Int64 // Unix ms of the last signed announce
@@ -283,6 +285,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, fmt.Errorf("swarm: %w", err)
 		}
 	}
+	if err := n.startPuncher(); err != nil {
+		n.closeDHT()
+		n.closeTransport()
+		return nil, fmt.Errorf("swarm: %w", err)
+	}
 	n.ctx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	n.wg.Go(n.acceptLoop)
 	if !cfg.NoAnnounce {
@@ -379,6 +386,7 @@ func (n *Node) close() error {
 		}
 	}
 	n.saveKnown()
+	n.closePuncher()
 	return errors.Join(n.closeDHT(), n.closeTransport())
 }
 
@@ -435,7 +443,11 @@ func (n *Node) announceAddr() string {
 
 // Announce tells the tracker what this node holds now.
 func (n *Node) Announce(ctx context.Context) (origin.AnnounceResponse, error) {
-	return n.origin.Announce(ctx, n.signedAnnounce(n.holdings()))
+	resp, err := n.origin.Announce(ctx, n.signedAnnounce(n.holdings()))
+	if err == nil {
+		n.noteOriginSaw(resp.Addr)
+	}
+	return resp, err
 }
 
 // signedAnnounce is an announce of tracks signed with the node key for

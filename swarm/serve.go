@@ -53,7 +53,7 @@ func sent(err error) error {
 // answer reads one request from str and writes its answer; an error it
 // returns without errUnsent is the asker's to hear, as a status.
 func (n *Node) answer(c *peerConn, str *quic.Stream) error {
-	req, err := readRequest(io.LimitReader(str, 64))
+	req, err := readRequest(io.LimitReader(str, maxRequestLen))
 	if err != nil {
 		return err
 	}
@@ -92,6 +92,12 @@ func (n *Node) answer(c *peerConn, str *quic.Stream) error {
 			return ErrNotHeld
 		}
 		return n.serveBlob(c, str, img)
+	case msgObserved:
+		return sent(writeBytes(str, []byte(c.conn.RemoteAddr().String())))
+	case msgPunchVia:
+		return n.relayPunch(c, str, req)
+	case msgPunch:
+		return n.answerPunch(c, str, req)
 	}
 	panic(fmt.Sprintf("bug: readRequest let through type %d", req.typ))
 }

@@ -33,6 +33,10 @@ const (
 	// statusBadRequest, which askers take as "not here" (docs/protocol.md).
 	msgCatalogue byte = 6 // → the newest signed catalogue the node holds
 	msgCover     byte = 7 // track ID → the track's cover image
+	// NAT traversal (docs/protocol.md, "NAT traversal (version 1)").
+	msgObserved byte = 8  // → the asker's address as the answerer sees it
+	msgPunchVia byte = 9  // peer ID, nonce, delay → the peer's address; the answerer relays a PUNCH to it
+	msgPunch    byte = 10 // asker ID, asker address, nonce, delay → OK: the answerer punches
 )
 
 // Status codes of a response.
@@ -132,7 +136,20 @@ type request struct {
 	index    uint32 // msgChunk
 	priority byte   // msgChunk
 	ttl      byte   // msgWhoHas
+	// msgPunchVia, msgPunch: the peer to punch to (PUNCH_VIA) or from
+	// (PUNCH), its address (PUNCH), the punch nonce and the delay in
+	// milliseconds before punching.
+	peer  PeerID
+	addr  string
+	nonce [16]byte
+	delay uint16
 }
+
+// maxPunchAddr bounds a PUNCH request's address ("[v6]:port" fits).
+const maxPunchAddr = 64
+
+// maxRequestLen bounds a request on the wire (a PUNCH is the longest).
+const maxRequestLen = 5 + 1 + 255 + 1 + maxPunchAddr + 16 + 2
 
 func writeRequest(w io.Writer, r request) error {
 	buf := append(wireMagic[:], ProtocolVersion, r.typ)
@@ -146,7 +163,19 @@ func writeRequest(w io.Writer, r request) error {
 	case msgWhoHas:
 		buf = append(buf, r.id[:]...)
 		buf = append(buf, r.ttl)
-	case msgPeers, msgCatalogue:
+	case msgPeers, msgCatalogue, msgObserved:
+	case msgPunchVia, msgPunch:
+		if r.peer == "" || len(r.peer) > 255 || len(r.addr) > maxPunchAddr {
+			return fmt.Errorf("bug: punch request for %q at %q", r.peer, r.addr)
+		}
+		buf = append(buf, byte(len(r.peer)))
+		buf = append(buf, r.peer...)
+		if r.typ == msgPunch {
+			buf = append(buf, byte(len(r.addr)))
+			buf = append(buf, r.addr...)
+		}
+		buf = append(buf, r.nonce[:]...)
+		buf = binary.BigEndian.AppendUint16(buf, r.delay)
 	default:
 		return fmt.Errorf("bug: request type %d", r.typ)
 	}
@@ -178,7 +207,9 @@ func readRequest(r io.Reader) (request, error) {
 		bodyLen = track.IDLen + 5
 	case msgWhoHas:
 		bodyLen = track.IDLen + 1
-	case msgPeers, msgCatalogue:
+	case msgPeers, msgCatalogue, msgObserved:
+	case msgPunchVia, msgPunch:
+		return readPunch(r, req)
 	default:
 		return req, fmt.Errorf("%w: type %d", ErrBadRequest, req.typ)
 	}
@@ -196,6 +227,39 @@ func readRequest(r io.Reader) (request, error) {
 	case msgWhoHas:
 		req.ttl = min(body[track.IDLen], MaxWhoHasTTL)
 	}
+	return req, nil
+}
+
+// readPunch reads the body of a PUNCH_VIA or PUNCH request.
+func readPunch(r io.Reader, req request) (request, error) {
+	str := func(limit int) (string, error) {
+		var l [1]byte
+		if _, err := io.ReadFull(r, l[:]); err != nil {
+			return "", err
+		}
+		if l[0] == 0 || int(l[0]) > limit {
+			return "", fmt.Errorf("length %d", l[0])
+		}
+		b := make([]byte, l[0])
+		_, err := io.ReadFull(r, b)
+		return string(b), err
+	}
+	id, err := str(255)
+	if err != nil {
+		return req, fmt.Errorf("%w: peer: %v", ErrBadRequest, err)
+	}
+	req.peer = PeerID(id)
+	if req.typ == msgPunch {
+		if req.addr, err = str(maxPunchAddr); err != nil {
+			return req, fmt.Errorf("%w: address: %v", ErrBadRequest, err)
+		}
+	}
+	var tail [18]byte
+	if _, err := io.ReadFull(r, tail[:]); err != nil {
+		return req, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	req.nonce = [16]byte(tail[:16])
+	req.delay = binary.BigEndian.Uint16(tail[16:])
 	return req, nil
 }
 

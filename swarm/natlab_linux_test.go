@@ -1,0 +1,201 @@
+//go:build linux
+
+package swarm
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/potluckfm/potluck/assets"
+	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/internal/natlab"
+	"github.com/potluckfm/potluck/origin"
+	"github.com/potluckfm/potluck/track"
+)
+
+// natSwarm is a testSwarm in a lab of real NAT routers: the origin and a
+// rendezvous node on the public side, listeners behind routers.
+type natSwarm struct {
+	*testSwarm
+	lab *natlab.Lab
+}
+
+func newNATSwarm(t *testing.T) *natSwarm {
+	t.Helper()
+	l := natlab.New(t)
+	_, key, _ := ed25519.GenerateKey(nil)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	ts := &testSwarm{t: t, log: log}
+	srv, err := origin.Start(context.Background(), origin.Config{
+		Library: assets.Demo(), Key: key, Logger: ts.log, TrackerTTL: time.Minute,
+		PacketConn: l.ListenUDP(l.NS("inet"), natlab.PublicIP+":0"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.origin, ts.url = srv, srv.URL()
+	t.Cleanup(ts.stopOrigin)
+	return &natSwarm{testSwarm: ts, lab: l}
+}
+
+// nodeIn starts a node whose one socket, shared with its origin client,
+// is in namespace ns.
+func (ns *natSwarm) nodeIn(name string, edit func(*Config)) *Node {
+	t := ns.t
+	t.Helper()
+	tr := &quic.Transport{Conn: ns.lab.ListenUDP(name, ":0")}
+	t.Cleanup(func() { tr.Close() })
+	dir := t.TempDir()
+	d, err := cache.OpenDisk(filepath.Join(dir, "cache"), ns.url.Key, cache.Options{Limit: 1 << 30, Logger: ns.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	c := origin.NewClient(ns.url, origin.ClientOptions{Transport: origin.TransportQUIC, QUIC: tr})
+	t.Cleanup(func() { c.Close() })
+	cfg := Config{DataDir: dir, Origin: c, Store: d, Transport: tr, Logger: ns.log}
+	if edit != nil {
+		edit(&cfg)
+	}
+	return ns.start(cfg)
+}
+
+// meet connects n to p and waits until both list the connection.
+func meet(t *testing.T, n, p *Node, addr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := n.conn(ctx, PeerAddr{ID: p.ID(), Addr: addr}); err != nil {
+		t.Fatalf("%s cannot reach %s at %s: %v", n.ID().Short(), p.ID().Short(), addr, err)
+	}
+	for ctx.Err() == nil {
+		for _, q := range p.Peers() {
+			if q.ID == n.ID() {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s does not list %s", p.ID().Short(), n.ID().Short())
+}
+
+// natPair starts the rendezvous R on the public side and A and B behind
+// routers of kind, both connected to R; B holds the demo's largest track,
+// and the tracker lists it at its router's address.
+func natPair(t *testing.T, kind natlab.Kind) (ns *natSwarm, r, a, b *Node, m *track.Manifest, data []byte, listedB string) {
+	ns = newNATSwarm(t)
+	hA, hB := ns.lab.NATHost(1, kind), ns.lab.NATHost(2, kind)
+	r = ns.nodeIn(ns.lab.NS("inet"), nil)
+	a = ns.nodeIn(hA, func(c *Config) { c.Scheduler.Head = time.Millisecond })
+	b = ns.nodeIn(hB, nil)
+	m, data = ns.track()
+	got, _ := fetch(t, b, m.ID)
+	if !bytes.Equal(got, data) {
+		t.Fatal("B's copy differs from the origin's")
+	}
+	resp, err := b.Announce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(resp.Addr, "11.0.0.2:") {
+		t.Fatalf("the tracker lists B at %s, want its router's address", resp.Addr)
+	}
+	_, port, _ := net.SplitHostPort(r.Addr().String())
+	rAddr := net.JoinHostPort(natlab.PublicIP, port)
+	meet(t, a, r, rAddr)
+	meet(t, b, r, rAddr)
+	return ns, r, a, b, m, data, resp.Addr
+}
+
+// TestPunchThroughRendezvous: A and B sit behind two NAT routers. A's
+// direct dial of B's listed address fails; A asks the rendezvous they
+// both talk to (PUNCH_VIA), both punch, A dials B through the hole and
+// fetches the track from B, byte for byte.
+func TestPunchThroughRendezvous(t *testing.T) {
+	_, r, a, b, m, data, listedB := natPair(t, natlab.Cone)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	if _, err := a.dial(ctx, PeerAddr{ID: b.ID(), Addr: listedB}); err == nil {
+		t.Fatal("A dialled B through its NAT unsolicited")
+	}
+	cancel()
+	if got := r.Reachability(); got.State != ReachPublic || got.Direct != 2 {
+		t.Errorf("rendezvous: %+v, want public with 2 direct peers", got)
+	}
+	if got := a.Reachability(); !strings.HasPrefix(got.Public.String(), "11.0.0.1:") {
+		t.Errorf("A's public address %v, want its router's", got.Public)
+	}
+
+	start := time.Now()
+	ctx, cancel = context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	c, err := a.conn(ctx, PeerAddr{ID: b.ID(), Addr: listedB})
+	if err != nil {
+		t.Fatalf("A did not reach B by punching: %v", err)
+	}
+	t.Logf("A reached B at %s in %v (direct dial failure included)", c.addr, time.Since(start).Round(time.Millisecond))
+	if c.kind != kindPunched {
+		t.Errorf("A's connection to B is of kind %d, want punched", c.kind)
+	}
+
+	got, st := fetch(t, a, m.ID)
+	if !bytes.Equal(got, data) {
+		t.Fatal("A's copy differs from the origin's")
+	}
+	t.Logf("A fetched %d bytes: %d from peers, %d from the origin; B served %d", len(got), st.FromPeers, st.FromOrigin, b.BytesServed())
+	if st.FromPeers == 0 || b.BytesServed() == 0 {
+		t.Errorf("nothing came from B: %+v", st)
+	}
+	ra, rb := a.Reachability(), b.Reachability()
+	if ra.Punched != 1 || ra.State != ReachPunching {
+		t.Errorf("A: %+v, want 1 punched peer, reachable after punching", ra)
+	}
+	if rb.Punched != 1 {
+		t.Errorf("B: %+v, want 1 punched peer", rb)
+	}
+}
+
+// TestPunchFailsCleanly: behind routers that give a new port per
+// destination (symmetric NAT), punching cannot work; A gives up in
+// bounded time and fetches the track from the origin.
+func TestPunchFailsCleanly(t *testing.T) {
+	_, _, a, b, m, data, listedB := natPair(t, natlab.Symmetric)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := a.conn(ctx, PeerAddr{ID: b.ID(), Addr: listedB}); err == nil {
+		t.Fatal("A reached B through two symmetric NATs")
+	}
+	took := time.Since(start)
+	t.Logf("A gave up on B after %v", took.Round(time.Millisecond))
+	if took > punchBudget+6*time.Second {
+		t.Errorf("giving up took %v", took)
+	}
+
+	start = time.Now()
+	got, st := fetch(t, a, m.ID)
+	took = time.Since(start)
+	t.Logf("A fetched %d bytes from the origin in %v (%d from peers)", len(got), took.Round(time.Millisecond), st.FromPeers)
+	if !bytes.Equal(got, data) || st.FromPeers != 0 {
+		t.Fatalf("A's copy: equal %v, %d bytes from peers", bytes.Equal(got, data), st.FromPeers)
+	}
+	if took > 15*time.Second {
+		t.Errorf("the fetch took %v", took)
+	}
+	if got := a.Reachability(); got.State != ReachNone || got.Punched != 0 {
+		t.Errorf("A: %+v, want not reachable", got)
+	}
+}

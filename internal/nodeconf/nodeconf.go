@@ -11,11 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/quic-go/quic-go"
 
 	"github.com/potluckfm/potluck/cache"
 	"github.com/potluckfm/potluck/swarm"
+	"github.com/potluckfm/potluck/swarm/nat"
 )
 
 // Files of a data directory (see the package doc). swarm writes the key
@@ -38,6 +40,9 @@ type Options struct {
 	CacheDir string
 	// CacheLimit bounds the cache in bytes; 0 takes cache's default.
 	CacheLimit int64
+	// NoPortMap keeps the node from asking the home router to forward its
+	// UDP port (NAT-PMP, UPnP IGD); tests that need no router set it.
+	NoPortMap bool
 }
 
 // Node is a running swarm node with the cache it opened.
@@ -48,6 +53,8 @@ type Node struct {
 	CacheDir string
 	cleanup  func()
 	unshare  func() // gives the origin client its own sockets back
+	mapper   *nat.PortMapper
+	mapped   chan struct{} // closed when the mapper's first attempt ended
 }
 
 // TempPrefix starts the name of the throwaway data directory of a node
@@ -106,8 +113,44 @@ func Start(ctx context.Context, o Options, cfg swarm.Config) (*Node, error) {
 		c.UseQUIC(n.Node.Transport())
 		n.unshare = func() { c.UseQUIC(nil) }
 	}
+	n.startPortMap(o, log)
 	return n, nil
 }
+
+// mapWait bounds the wait for the port mapper's first attempt (PortMapped).
+const mapWait = 3 * time.Second
+
+// startPortMap asks the home router to forward the node's UDP port, in the
+// background so that Start is not delayed (the UPnP search takes 2 s when
+// no router answers); the mapping, whatever becomes of it, feeds the node's
+// Reachability. It is never fatal.
+func (n *Node) startPortMap(o Options, log *slog.Logger) {
+	n.mapped = make(chan struct{})
+	ua, ok := n.Node.Addr().(*net.UDPAddr)
+	if o.NoPortMap || !ok || ua.Port == 0 {
+		close(n.mapped)
+		return
+	}
+	n.mapper = nat.NewPortMapper(nat.Config{
+		Port:     ua.Port,
+		Logf:     func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) },
+		OnChange: n.Node.NotePortMapping,
+	})
+	pm, done := n.mapper, n.mapped
+	go func() {
+		defer close(done)
+		ctx, cancel := context.WithTimeout(context.Background(), mapWait)
+		defer cancel()
+		if err := pm.Start(ctx); err != nil {
+			log.Debug("port mapping not started", "err", err)
+		}
+	}()
+}
+
+// PortMapped is closed once the port mapper's first attempt has ended
+// (mapped, refused or no router), or after about 3 s, or at once if the
+// node maps no port: then Reachability says what mapping there is.
+func (n *Node) PortMapped() <-chan struct{} { return n.mapped }
 
 // ResolveBootstrap turns HOST:PORT strings (a --bootstrap flag, the app's
 // settings) into DHT bootstrap addresses. A name that does not resolve is
@@ -141,6 +184,9 @@ type quicUser interface{ UseQUIC(*quic.Transport) }
 func (n *Node) Close() error {
 	if n.unshare != nil {
 		n.unshare()
+	}
+	if n.mapper != nil {
+		n.mapper.Close() // removes the mapping; safe while Start runs
 	}
 	err := n.Node.Close()
 	err = errors.Join(err, n.Store.Close())

@@ -204,6 +204,11 @@ func (a *swarmAdapter) Status() app.SwarmStatus {
 	for _, p := range a.node.Peers() {
 		st.Peers = append(st.Peers, fmt.Sprintf("%s %s", p.ID.Short(), p.Addr))
 	}
+	r := a.node.Reachability()
+	st.Reach, st.DirectPeers, st.PunchedPeers, st.LANPeers = r.State, r.Direct, r.Punched, r.LAN
+	if r.Public.IsValid() {
+		st.PublicAddr = r.Public.String()
+	}
 	if ps := a.player.State(); ps.Index >= 0 {
 		if s := a.streams.stream(ps.Track); s != nil {
 			ss := s.Stats()

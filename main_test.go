@@ -122,16 +122,17 @@ type realApp struct {
 	exited  chan error
 	heard   *atomic.Int64
 	win     string
+	args    []string // the app's flags besides --data and --log-level
 }
 
 // startRealApp starts Xvfb, a session bus and the app with --data in a
-// temporary home, and waits for the window and the library.
-func startRealApp(t *testing.T) *realApp {
+// temporary home and args, and waits for the window and the library.
+func startRealApp(t *testing.T, args ...string) *realApp {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("real window test skipped in -short mode")
 	}
-	ra := &realApp{t: t, display: startXvfb(t), bus: testbus.Start(t), home: t.TempDir(), heard: &atomic.Int64{}}
+	ra := &realApp{t: t, display: startXvfb(t), bus: testbus.Start(t), home: t.TempDir(), heard: &atomic.Int64{}, args: args}
 	ra.data = filepath.Join(ra.home, "data")
 	// ALSA's file plugin over the null device has no clock: oto writes as
 	// fast as it can. A FIFO that the test drains keeps that off the disk
@@ -187,7 +188,8 @@ func (ra *realApp) launch() {
 
 // command is the app's command line in this test's environment.
 func (ra *realApp) command(extra ...string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], append([]string{"--data", ra.data, "--log-level", "debug"}, extra...)...)
+	args := append([]string{"--data", ra.data, "--log-level", "debug"}, ra.args...)
+	cmd := exec.Command(os.Args[0], append(args, extra...)...)
 	cmd.Env = append(os.Environ(), "POTLUCK_MAIN=1", "DISPLAY="+ra.display, "HOME="+ra.home,
 		"XDG_CONFIG_HOME="+filepath.Join(ra.home, ".config"), "XDG_CACHE_HOME="+filepath.Join(ra.home, ".cache"),
 		"DBUS_SESSION_BUS_ADDRESS="+ra.bus)
@@ -588,6 +590,89 @@ func TestRealWindowRestoresTheSession(t *testing.T) {
 	ra.waitFor("sound after Play", 10*time.Second, func() bool { return ra.heard.Load() > before+44100 })
 	m.call("Next")
 	ra.waitFor("the restored queue's next track", 10*time.Second, func() bool { return m.title() == "Kettle Hill Waltz" })
+	ra.stop()
+}
+
+// buildPotluckd builds cmd/potluckd, pure Go, into a temporary directory.
+func buildPotluckd(t *testing.T) string {
+	t.Helper()
+	potluckd := filepath.Join(t.TempDir(), "potluckd")
+	build := exec.Command("go", "build", "-o", potluckd, "./cmd/potluckd")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building potluckd: %v\n%s", err, out)
+	}
+	return potluckd
+}
+
+// startOriginProcess runs `potluckd origin` on the demo library and
+// returns it and the URL it printed. It is killed when the test ends.
+func startOriginProcess(t *testing.T, potluckd string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(potluckd, "origin", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--log-level", "warn")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("origin log:\n%s", logs)
+		}
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), "origin-url: ")
+	if err != nil || !ok {
+		t.Fatalf("potluckd origin printed %q (%v)", line, err)
+	}
+	return cmd, url
+}
+
+// TestRealWindowWithTheOriginDown: the app plays a track from an origin
+// (a potluckd process) and stops; the origin dies; started again on the
+// same data directory, the app shows the last catalogue, says that the
+// origin is unreachable, and plays the track it holds.
+func TestRealWindowWithTheOriginDown(t *testing.T) {
+	potluckd := buildPotluckd(t)
+	originCmd, url := startOriginProcess(t, potluckd)
+	ra := startRealApp(t, "--origin", url)
+	if !strings.Contains(ra.logs.String(), "origin_reachable=true") {
+		t.Errorf("with the origin up the app did not log it reachable")
+	}
+	m := ra.mpris()
+	ra.key("space")
+	ra.waitPlaying(m, "First Light")
+	before := ra.heard.Load()
+	ra.waitFor("two seconds of sound", 20*time.Second, func() bool { return ra.heard.Load() > before+2*44100 })
+	m.call("Pause")
+	ra.waitFor("the pause", 10*time.Second, func() bool { return m.prop("PlaybackStatus") == "Paused" })
+	ra.stop()
+
+	if err := originCmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	originCmd.Wait()
+
+	ra.launch() // waits for "library shown" with the 6 tracks
+	if !strings.Contains(ra.logs.String(), "origin_reachable=false") {
+		t.Errorf("with the origin down the app did not log it unreachable")
+	}
+	m = ra.mpris()
+	ra.waitFor("the session to come back", 10*time.Second, func() bool { return m.title() == "First Light" })
+	before = ra.heard.Load()
+	m.call("Play")
+	ra.waitFor("sound of the held track with the origin down", 20*time.Second, func() bool { return ra.heard.Load() > before+3*44100 })
+	if st := m.prop("PlaybackStatus"); st != "Playing" {
+		t.Errorf("PlaybackStatus %v with the origin down", st)
+	}
+	m.call("Pause")
+	ra.waitFor("the pause", 10*time.Second, func() bool { return m.prop("PlaybackStatus") == "Paused" })
 	ra.stop()
 }
 

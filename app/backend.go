@@ -117,6 +117,14 @@ type SwarmStatus struct {
 	CacheUsed, CacheLimit int64
 	// NodeID is this node's peer ID.
 	NodeID string
+	// Reach says how other listeners reach this node ("public", "port
+	// mapped", "reachable after punching", "not reachable", "unknown"),
+	// and PublicAddr the address they see it at, if known.
+	Reach, PublicAddr string
+	// DirectPeers, PunchedPeers and LANPeers count the connections by how
+	// they were made: as is, through a punched NAT hole, on the local
+	// network.
+	DirectPeers, PunchedPeers, LANPeers int
 	// Background is true while the window is closed and the node serves
 	// on (the UI fills it in).
 	Background bool

@@ -31,6 +31,7 @@ type swarmView struct {
 	cache    *widget.ProgressBar
 	cacheTxt *widget.Label
 	node     *widget.Label
+	reach    *widget.Label
 	serving  *widget.Label
 	pins     *widget.Label
 }
@@ -39,7 +40,7 @@ func newSwarmView(u *UI) *swarmView {
 	v := &swarmView{u: u, bar: newSplitBar(),
 		peers: widget.NewLabel("0 peers"), peerList: widget.NewLabel(""), served: widget.NewLabel(""),
 		buffered: widget.NewLabel(""), cache: widget.NewProgressBar(), cacheTxt: widget.NewLabel(""),
-		node: widget.NewLabel(""), serving: widget.NewLabel(""), pins: widget.NewLabel("Nothing pinned for offline."),
+		node: widget.NewLabel(""), reach: widget.NewLabel(""), serving: widget.NewLabel(""), pins: widget.NewLabel("Nothing pinned for offline."),
 	}
 	v.serving.Wrapping = fyne.TextWrapWord
 	v.pins.Wrapping = fyne.TextWrapWord
@@ -47,6 +48,7 @@ func newSwarmView(u *UI) *swarmView {
 		v.legend[i] = widget.NewLabel("")
 	}
 	v.peerList.Wrapping = fyne.TextWrapWord
+	v.reach.Wrapping = fyne.TextWrapWord
 	return v
 }
 
@@ -73,7 +75,7 @@ func (v *swarmView) content() fyne.CanvasObject {
 		v.pins,
 		widget.NewSeparator(),
 		heading("Connected peers"),
-		v.peers, v.peerList, v.node,
+		v.peers, v.reach, v.peerList, v.node,
 	))
 }
 
@@ -88,6 +90,7 @@ func (v *swarmView) render(s SwarmStatus) {
 	}
 	v.peers.SetText(fmt.Sprintf("%d peers connected", len(s.Peers)))
 	v.peerList.SetText(strings.Join(s.Peers, "\n"))
+	v.reach.SetText(reachText(s))
 	if s.Background {
 		v.serving.SetText("The window is closed: Potluck keeps serving the swarm in the background. Quit from the tray icon.")
 	} else if v.u.deps.Settings != nil && v.u.deps.Settings.Get().ServesInBackground() {
@@ -104,6 +107,28 @@ func (v *swarmView) render(s SwarmStatus) {
 	if s.NodeID != "" {
 		v.node.SetText("This node: " + s.NodeID)
 	}
+}
+
+// reachText says how this node is reachable and how its peers were
+// reached.
+func reachText(s SwarmStatus) string {
+	var how string
+	switch s.Reach {
+	case "public":
+		how = "Other listeners can reach this node directly"
+	case "port mapped":
+		how = "Other listeners can reach this node: the router forwards its port"
+	case "reachable after punching":
+		how = "This node is behind a router; listeners reach it by hole punching"
+	case "not reachable":
+		how = "This node is behind a router that listeners cannot get through; it still fetches from them"
+	default:
+		how = "How other listeners reach this node is not known yet"
+	}
+	if s.PublicAddr != "" {
+		how += " (seen as " + s.PublicAddr + ")"
+	}
+	return fmt.Sprintf("%s.\n%d direct, %d punched, %d on this network", how, s.DirectPeers, s.PunchedPeers, s.LANPeers)
 }
 
 // renderPins sums up the tracks pinned for offline play.

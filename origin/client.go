@@ -314,7 +314,7 @@ func (c *Client) attempt(ctx context.Context, target, method, path string, body 
 			c.quicBrokenUntil.Store(time.Now().Add(c.opts.QUICRetryAfter).UnixNano())
 		}
 	}
-	if err != nil || !timer.Stop() {
+	if fired := !timer.Stop(); err != nil || fired {
 		cancel()
 		if resp != nil {
 			resp.Body.Close()
@@ -323,7 +323,7 @@ func (c *Client) attempt(ctx context.Context, target, method, path string, body 
 		switch {
 		case err == nil:
 			err = fmt.Errorf("no answer in %v", c.opts.ResponseTimeout)
-		case ctx.Err() == nil && actx.Err() != nil:
+		case fired && ctx.Err() == nil:
 			err = fmt.Errorf("no answer in %v: %w", c.opts.ResponseTimeout, err)
 		}
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"time"
 )
 
@@ -47,7 +48,24 @@ func runPeer(ctx context.Context, args []string, stdout io.Writer) error {
 		case <-time.After(2 * time.Second):
 		}
 	}
+	// One line on how others reach this node, once the router had its
+	// chance to map the port (about 3 s at most).
+	select {
+	case <-n.PortMapped():
+	case <-ctx.Done():
+		return nil
+	}
+	r := n.Reachability()
+	log.Info("reachability", "state", r.State, "public", addrOrNone(r.Public), "mapped", addrOrNone(r.Mapped))
 	<-ctx.Done()
 	log.Info("shutting down", "served_bytes", n.BytesServed())
 	return nil
+}
+
+// addrOrNone is a for logs: "none" when not known.
+func addrOrNone(a netip.AddrPort) string {
+	if !a.IsValid() {
+		return "none"
+	}
+	return a.String()
 }

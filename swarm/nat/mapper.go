@@ -213,7 +213,9 @@ func (pm *PortMapper) set(m Mapping) {
 		case StateMapped:
 			pm.cfg.Logf("nat: UDP port %d mapped to %v by %s", pm.cfg.Port, m.External, m.Method)
 		case StateIdle:
-			pm.cfg.Logf("nat: UDP port %d no longer mapped", pm.cfg.Port)
+			if old.State == StateMapped {
+				pm.cfg.Logf("nat: UDP port %d no longer mapped", pm.cfg.Port)
+			}
 		default:
 			pm.cfg.Logf("nat: UDP port %d not mapped (%s): %v; trying again in %v", pm.cfg.Port, m.State, m.Err, pm.cfg.RetryInterval)
 		}

@@ -559,10 +559,14 @@ func (l *loop) rate() int {
 
 // open runs the Opener in the background; the result arrives on the
 // returned channel.
-func (l *loop) open(id track.ID) chan openResult {
+func (l *loop) open(id track.ID, prefetch bool) chan openResult {
 	ch := make(chan openResult, 1)
+	ctx := l.ctx
+	if prefetch {
+		ctx = context.WithValue(ctx, prefetchKey{}, true)
+	}
 	l.wg.Go(func() {
-		src, err := l.cfg.Opener.Open(l.ctx, id)
+		src, err := l.cfg.Opener.Open(ctx, id)
 		ch <- openResult{src, err}
 	})
 	return ch
@@ -609,7 +613,7 @@ func (l *loop) startCurrent(user bool, at time.Duration) {
 		c.opening = pre.opening
 		return
 	}
-	c.opening = l.open(id)
+	c.opening = l.open(id, false)
 }
 
 // opened starts decoding the current play once its Source is open.
@@ -678,7 +682,7 @@ func (l *loop) checkStuckSeek() {
 		return
 	}
 	l.log.Debug("the decoder did not take up a seek; opening the track again", "track", c.id, "to", c.seekTo)
-	c.reopening = l.open(c.id)
+	c.reopening = l.open(c.id, false)
 }
 
 // reopened swaps in the Source opened for a stuck seek.
@@ -1037,7 +1041,7 @@ func (l *loop) checkPrefetch() {
 		return
 	}
 	l.log.Debug("prefetching", "track", next)
-	l.pre = &prefetch{id: next, opening: l.open(next)}
+	l.pre = &prefetch{id: next, opening: l.open(next, true)}
 }
 
 // syncIndex updates the current play's index after an edit of the

@@ -78,6 +78,17 @@ type Opener interface {
 	Open(ctx context.Context, id track.ID) (Source, error)
 }
 
+type prefetchKey struct{}
+
+// IsPrefetch reports whether the player opens the track of ctx ahead of
+// its turn (the next track, before the current one ends) rather than to
+// play it now. An Opener may then fetch less eagerly: the track's start is
+// not due yet.
+func IsPrefetch(ctx context.Context) bool {
+	v, _ := ctx.Value(prefetchKey{}).(bool)
+	return v
+}
+
 // OpenFunc is a func that is an Opener.
 type OpenFunc func(ctx context.Context, id track.ID) (Source, error)
 

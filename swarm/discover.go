@@ -23,7 +23,7 @@ import (
 const dhtStateFile = "dht.json"
 
 // dhtLookupTimeout bounds a DHT lookup within one round of candidates.
-const dhtLookupTimeout = 3 * time.Second
+const dhtLookupTimeout = 5 * time.Second
 
 // startDHT starts the node's DHT on its socket.
 func (n *Node) startDHT(ctx context.Context) error {
@@ -33,6 +33,7 @@ func (n *Node) startDHT(ctx context.Context) error {
 		Mux:       n.mux,
 		StateFile: filepath.Join(n.cfg.DataDir, dhtStateFile),
 		Bootstrap: func() []netip.AddrPort { return boot },
+		IDsPerIP:  n.cfg.dhtIDsPerIP,
 		Logger:    n.log.With("part", "dht"),
 	})
 	if err != nil {

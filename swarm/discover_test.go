@@ -25,6 +25,7 @@ func dhtNetwork(ts *testSwarm, size int) []*Node {
 		}
 		cfg := ts.config(cache.NewMem(64 << 20))
 		cfg.DHT, cfg.Bootstrap = true, boot
+		cfg.dhtIDsPerIP = size + 10 // every node is on 127.0.0.1
 		// A hundred nodes at once can keep a QUIC handshake with the
 		// origin past the default 1.5 s on a loaded machine.
 		c := origin.NewClient(ts.url, origin.ClientOptions{Transport: origin.TransportQUIC, QUICDialTimeout: 10 * time.Second})
@@ -107,6 +108,7 @@ func TestDHTFindsHoldersWithTheOriginDown(t *testing.T) {
 	newcomer := func(boot *Node) []byte {
 		cfg := ts.config(cache.NewMem(64 << 20))
 		cfg.DHT, cfg.Bootstrap, cfg.NoAnnounce = true, []netip.AddrPort{addrPort(t, boot)}, true
+		cfg.dhtIDsPerIP = size + 10
 		n := ts.start(cfg)
 		t0 := time.Now()
 		got, st := fetch(t, n, m.ID)

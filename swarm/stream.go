@@ -119,7 +119,7 @@ func (s *Stream) Manifest() *track.Manifest { return s.m }
 // origin, or a peer (verified against the origin key); Open fails only if
 // none of them has it.
 func (n *Node) Open(ctx context.Context, id track.ID, mode Mode) (*Stream, error) {
-	m, err := n.manifest(ctx, id)
+	m, first, err := n.manifestAndFirst(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +157,9 @@ func (n *Node) Open(ctx context.Context, id track.ID, mode Mode) (*Stream, error
 	if s.got.Count() > 0 {
 		s.stats.FirstByte = time.Since(s.opened)
 	}
+	if first != nil && !s.got.Has(0) {
+		s.deliver(0, first, FromOrigin, originID)
+	}
 	n.mu.Lock()
 	n.open[id]++
 	n.mu.Unlock()
@@ -172,6 +175,74 @@ func (n *Node) Open(ctx context.Context, id track.ID, mode Mode) (*Stream, error
 		return nil, ErrNodeClosed
 	}
 	return s, nil
+}
+
+type prefetchKey struct{}
+
+// Prefetch marks an Open as ahead of its play (the next track of a queue):
+// its first chunk is not asked of the origin with the manifest, so that
+// peers can serve the head before it is due.
+func Prefetch(ctx context.Context) context.Context {
+	return context.WithValue(ctx, prefetchKey{}, true)
+}
+
+// firstChunker is an origin that can send a chunk before its manifest is
+// known (*origin.Client).
+type firstChunker interface {
+	ChunkUnchecked(ctx context.Context, id track.ID, i int) ([]byte, error)
+}
+
+// manifestAndFirst finds the manifest of id as manifest does. When it has
+// to ask the origin, it asks for the first chunk in the same round trip,
+// and returns it too once the manifest has verified it (nil otherwise): a
+// play then starts one round trip after Open, not two. An unchecked chunk
+// that does not match is dropped unused.
+func (n *Node) manifestAndFirst(ctx context.Context, id track.ID) (*track.Manifest, []byte, error) {
+	fc, ok := n.origin.(firstChunker)
+	prefetch, _ := ctx.Value(prefetchKey{}).(bool)
+	if _, _, cached := n.store.Manifest(id); cached || !ok || prefetch {
+		m, err := n.manifest(ctx, id)
+		return m, nil, err
+	}
+	if have := n.store.Have(id); have != nil && have.Has(0) {
+		m, err := n.manifest(ctx, id)
+		return m, nil, err
+	}
+	fctx, cancel := context.WithTimeout(ctx, originManifestTimeout)
+	defer cancel()
+	early := make(chan []byte, 1)
+	go func() {
+		b, err := fc.ChunkUnchecked(fctx, id, 0)
+		if err != nil {
+			b = nil
+		}
+		early <- b
+	}()
+	asked := time.Now()
+	m, err := n.manifest(ctx, id)
+	if err != nil {
+		cancel()
+		<-early
+		return nil, nil, err
+	}
+	// The chunk left with the manifest's request; it is due about when the
+	// manifest came. Waiting longer than the manifest took would make Open
+	// slower than not asking.
+	wait := time.NewTimer(max(100*time.Millisecond, time.Since(asked)))
+	defer wait.Stop()
+	var first []byte
+	select {
+	case first = <-early:
+	case <-wait.C:
+		cancel()
+		<-early
+		first = nil
+	}
+	if first != nil && m.VerifyChunk(0, first) != nil {
+		n.log.Warn("origin's first chunk does not match its manifest; dropped", "track", id)
+		first = nil
+	}
+	return m, first, nil
 }
 
 // manifest finds the manifest of id: cache, then origin, then peers.
@@ -192,22 +263,34 @@ func (n *Node) manifest(ctx context.Context, id track.ID) (*track.Manifest, erro
 	n.log.Info("origin has no manifest for us; asking peers", "track", id, "err", originErr)
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	for _, p := range n.candidates(lctx, id, false) {
-		c, err := n.conn(lctx, p)
-		if err != nil {
-			continue
+	// Rounds until one peer answers: a young DHT or a busy neighbour may
+	// name the holders only on a second look.
+	for asked := map[PeerID]bool{}; lctx.Err() == nil; {
+		for _, p := range n.candidates(lctx, id, false) {
+			if asked[p.ID] {
+				continue
+			}
+			c, err := n.conn(lctx, p)
+			if err != nil {
+				continue
+			}
+			signed, err := c.manifest(lctx, id)
+			if err != nil {
+				asked[p.ID] = true
+				continue
+			}
+			m, err := track.Open(signed, n.origin.URL().Key)
+			if err != nil || m.ID != id {
+				n.ban(c.id, fmt.Sprintf("sent a manifest the origin did not sign: %v", err))
+				continue
+			}
+			n.store.PutManifest(m, signed)
+			return m, nil
 		}
-		signed, err := c.manifest(lctx, id)
-		if err != nil {
-			continue
+		select {
+		case <-lctx.Done():
+		case <-time.After(500 * time.Millisecond):
 		}
-		m, err := track.Open(signed, n.origin.URL().Key)
-		if err != nil || m.ID != id {
-			n.ban(c.id, fmt.Sprintf("sent a manifest the origin did not sign: %v", err))
-			continue
-		}
-		n.store.PutManifest(m, signed)
-		return m, nil
 	}
 	return nil, unavailableError{fmt.Errorf("manifest of %s: origin: %w; no peer had it either", id, originErr)}
 }

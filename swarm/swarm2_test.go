@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/track"
 )
 
 func TestChurnSourceKilledMidTransfer(t *testing.T) {
@@ -291,9 +292,10 @@ func testUploadSlotsServePlayingFirst(t *testing.T) {
 	}
 }
 
-// A prefetched track (ModePlay, cued to start in 10 s) takes its head from
-// a peer that holds it; a track played at once takes its head from the
-// origin while peers are looked up. In virtual time.
+// A prefetched track (ModePlay, opened as a Prefetch, cued to start in
+// 10 s) takes its head from a peer that holds it; a track played at once
+// takes its head from the origin while peers are looked up. In virtual
+// time.
 func TestPrefetchTakesItsHeadFromPeers(t *testing.T) {
 	synctest.Test(t, testPrefetchTakesItsHeadFromPeers)
 }
@@ -305,7 +307,11 @@ func testPrefetchTakesItsHeadFromPeers(t *testing.T) {
 	open := func(pos *time.Duration) Stats {
 		t.Helper()
 		n := ts.node(nil)
-		s, err := n.Open(context.Background(), m.ID, ModePlay)
+		ctx := context.Background()
+		if pos == nil || *pos < 0 {
+			ctx = Prefetch(ctx)
+		}
+		s, err := n.Open(ctx, m.ID, ModePlay)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -486,5 +492,50 @@ func TestCompleteMapIsAskedAgainOnANewConnection(t *testing.T) {
 	second := &peerConn{id: first.id} // the same peer, connected anew
 	if !book.ask(second, true) {
 		t.Error("a complete map heard on an old connection is not asked again on a new one")
+	}
+}
+
+// tamperedFirst is an origin whose unchecked first chunks are wrong.
+type tamperedFirst struct{ Origin }
+
+func (o tamperedFirst) ChunkUnchecked(ctx context.Context, id track.ID, i int) ([]byte, error) {
+	b, err := o.Origin.(firstChunker).ChunkUnchecked(ctx, id, i)
+	if len(b) > 0 {
+		b[0] ^= 0xff
+	}
+	return b, err
+}
+
+// TestOpenBringsTheFirstChunkWithTheManifest: a play opened from nothing
+// has its first chunk when Open returns, asked beside the manifest (one
+// round trip to the first sound); a first chunk that does not match the
+// manifest is dropped, and the stream still reads the right bytes.
+func TestOpenBringsTheFirstChunkWithTheManifest(t *testing.T) {
+	ts := newTestSwarm(t)
+	m, want := ts.track()
+	first, _ := m.ChunkBounds(1)
+
+	n := ts.node(func(c *Config) { c.NoAnnounce = true })
+	s, err := n.Open(context.Background(), m.ID, ModePlay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); !s.view().got.Has(0) || st.FromOrigin != first {
+		t.Errorf("after Open: chunk 0 held %v, stats %+v; want chunk 0 (%d bytes) from the origin", s.view().got.Has(0), st, first)
+	}
+	s.Close()
+
+	bad := ts.node(func(c *Config) { c.NoAnnounce = true; c.Origin = tamperedFirst{c.Origin} })
+	s, err = bad.Open(context.Background(), m.ID, ModeFetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.view().got.Has(0) {
+		t.Error("a first chunk that does not match the manifest was kept")
+	}
+	got, err := io.ReadAll(s)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("read %d bytes (%v), want the track's %d", len(got), err, len(want))
 	}
 }

@@ -25,10 +25,13 @@ func SourceStats(st swarm.Stats) player.SourceStats {
 }
 
 // Opener opens tracks as Streams of n, in swarm.ModePlay (chunk deadlines
-// follow the position the player reports). opened, if set, is told of
+// follow the position the player reports); a prefetch is a swarm.Prefetch. opened, if set, is told of
 // each Stream it opens.
 func Opener(n *swarm.Node, opened func(track.ID, *swarm.Stream)) player.Opener {
 	return player.OpenFunc(func(ctx context.Context, id track.ID) (player.Source, error) {
+		if player.IsPrefetch(ctx) {
+			ctx = swarm.Prefetch(ctx)
+		}
 		s, err := n.Open(ctx, id, swarm.ModePlay)
 		if err != nil {
 			return nil, err

@@ -218,6 +218,9 @@ func (l *listener) session(n int, until time.Time, resume *resumePoint) (left *r
 				resumeOpen.Do(func() { o.resumed = true })
 			}
 		}
+		if player.IsPrefetch(ctx) {
+			ctx = swarm.Prefetch(ctx)
+		}
 		s, err := node.Open(ctx, id, swarm.ModePlay)
 		if err != nil {
 			l.noteOpen(id, o)

@@ -199,3 +199,60 @@ func TestPunchFailsCleanly(t *testing.T) {
 		t.Errorf("A: %+v, want not reachable", got)
 	}
 }
+
+// TestLANPeersFindEachOther: nodes on one network find each other by mDNS
+// and connect at their LAN addresses; a node of another swarm (another
+// origin key) on the same network is left alone. A fetches a track from
+// B over the LAN connection.
+func TestLANPeersFindEachOther(t *testing.T) {
+	ns := newNATSwarm(t)
+	lan := func(name string, key ed25519.PublicKey) *Node {
+		return ns.nodeIn(name, func(c *Config) {
+			c.LAN = true
+			c.inNet = func(f func()) {
+				if err := natlab.Do(name, f); err != nil {
+					t.Error(err)
+				}
+			}
+			if key != nil {
+				u := ns.url
+				u.Key = key
+				c.Origin = origin.NewClient(u, origin.ClientOptions{Transport: origin.TransportQUIC, QUIC: c.Transport})
+				c.NoAnnounce = true
+			}
+		})
+	}
+	other, _, _ := ed25519.GenerateKey(nil)
+	m, data := ns.track()
+	b := lan(ns.lab.PublicHost(2), nil)
+	x := lan(ns.lab.PublicHost(3), other)
+	got, _ := fetch(t, b, m.ID)
+	if !bytes.Equal(got, data) {
+		t.Fatal("B's copy differs")
+	}
+	start := time.Now()
+	a := lan(ns.lab.PublicHost(1), nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for a.Reachability().LAN < 1 || b.Reachability().LAN < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("LAN peers not connected: A %+v, B %+v", a.Reachability(), b.Reachability())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("A and B connected on the LAN %v after A started", time.Since(start).Round(time.Millisecond))
+	for _, n := range []*Node{a, b} {
+		for _, p := range n.Peers() {
+			if p.ID == x.ID() {
+				t.Errorf("%s connected to the node of another swarm", n.ID().Short())
+			}
+		}
+	}
+	if len(x.Peers()) != 0 {
+		t.Errorf("the other swarm's node has peers: %v", x.Peers())
+	}
+	got, st := fetch(t, a, m.ID)
+	if !bytes.Equal(got, data) || st.FromPeers == 0 {
+		t.Fatalf("A's fetch over the LAN: equal %v, %+v", bytes.Equal(got, data), st)
+	}
+	t.Logf("A fetched %d bytes, %d from B over the LAN", len(got), st.FromPeers)
+}

@@ -79,6 +79,11 @@ type Config struct {
 	dhtIDsPerIP int
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
+	// LAN advertises the node on the local network by mDNS and dials the
+	// nodes of the same swarm found there at their LAN addresses (lan.go).
+	LAN bool
+
+	inNet func(func()) // tests: runs mDNS's socket calls in a namespace
 }
 
 // Node is a swarm member: it fetches tracks for local readers (Open) and
@@ -126,6 +131,7 @@ type Node struct {
 	whoHas     map[PeerID]map[track.ID]time.Time // recent neighbour searches served, by asker
 	reach      reachState                        // see reach.go
 	punch      punchState                        // see punch.go
+	lan        lanState                          // see lan.go
 
 	announce     chan struct{}
 	lastAnnounce atomic.Int64 // Unix ms of the last signed announce
@@ -299,6 +305,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.wg.Go(n.announceLoop)
 	}
 	n.wg.Go(n.exchangeLoop)
+	if cfg.LAN {
+		n.lan.do = cfg.inNet
+		n.startLAN()
+	}
 	return n, nil
 }
 
@@ -389,6 +399,7 @@ func (n *Node) close() error {
 		}
 	}
 	n.saveKnown()
+	n.closeLAN()
 	n.closePuncher()
 	return errors.Join(n.closeDHT(), n.closeTransport())
 }

@@ -121,11 +121,23 @@ func (n *Node) noteSent(addr string) {
 // and notes an unsolicited one. n.mu held.
 func (n *Node) inboundKindLocked(addr string) connKind {
 	r := &n.reach
+	if n.isLANLocked(addr) {
+		return kindLAN
+	}
 	if at, ok := r.punched[addr]; ok && time.Since(at) < sentToTTL {
 		return kindPunched
 	}
 	if at, ok := r.sentTo[addr]; ok && time.Since(at) < sentToTTL {
 		return kindDirect
+	}
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
+		switch ip := ap.Addr().Unmap(); {
+		case ip.IsPrivate() || ip.IsLinkLocalUnicast():
+			// A neighbour on the LAN: says nothing of the router.
+			return kindLAN
+		case ip.IsLoopback():
+			return kindDirect
+		}
 	}
 	r.unsolicited = time.Now()
 	return kindDirect

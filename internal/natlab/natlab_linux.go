@@ -219,28 +219,47 @@ func (l *Lab) ListenUDP(ns, addr string) net.PacketConn {
 // ListenUDPIn opens a UDP socket at addr inside the named namespace. It
 // does so on an OS thread of its own that enters the namespace and is
 // thrown away after, so no other goroutine runs there.
-func ListenUDPIn(ns, addr string) (net.PacketConn, error) {
-	type result struct {
-		pc  net.PacketConn
-		err error
+func ListenUDPIn(ns, addr string) (pc net.PacketConn, err error) {
+	if derr := Do(ns, func() { pc, err = net.ListenPacket("udp4", addr) }); derr != nil {
+		return nil, derr
 	}
-	ch := make(chan result, 1)
+	return pc, err
+}
+
+// PublicHost makes host pN on the inet bridge at 11.0.0.(100+N), with
+// routes for unicast and multicast there, and returns its namespace:
+// hosts made so share one network, as a home LAN's do.
+func (l *Lab) PublicHost(n int) string {
+	l.t.Helper()
+	inet, h := l.NS("inet"), l.addNS(fmt.Sprintf("p%d", n))
+	l.ipIn(h,
+		fmt.Sprintf("link add name eth0 type veth peer name p%d netns %s", n, inet),
+		fmt.Sprintf("addr add 11.0.0.%d/24 dev eth0", 100+n),
+		"link set eth0 up",
+		"route add 224.0.0.0/4 dev eth0")
+	l.ipIn(inet, fmt.Sprintf("link set p%d master bridge0 up", n))
+	return h
+}
+
+// Do runs f on an OS thread that has entered namespace ns, so the sockets
+// f opens belong to ns; the thread is thrown away after.
+func Do(ns string, f func()) error {
+	errc := make(chan error, 1)
 	go func() {
 		// Left locked: the thread ends with the goroutine.
 		runtime.LockOSThread()
-		f, err := os.Open("/run/netns/" + ns)
+		fd, err := os.Open("/run/netns/" + ns)
 		if err != nil {
-			ch <- result{err: err}
+			errc <- err
 			return
 		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{err: fmt.Errorf("setns %s: %v", ns, err)}
+		defer fd.Close()
+		if err := unix.Setns(int(fd.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns %s: %v", ns, err)
 			return
 		}
-		pc, err := net.ListenPacket("udp4", addr)
-		ch <- result{pc, err}
+		f()
+		errc <- nil
 	}()
-	r := <-ch
-	return r.pc, r.err
+	return <-errc
 }

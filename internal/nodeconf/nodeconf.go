@@ -43,6 +43,9 @@ type Options struct {
 	// NoPortMap keeps the node from asking the home router to forward its
 	// UDP port (NAT-PMP, UPnP IGD); tests that need no router set it.
 	NoPortMap bool
+	// NoLAN keeps the node off mDNS: it neither advertises itself on the
+	// local network nor looks for peers there (swarm.Config.LAN).
+	NoLAN bool
 }
 
 // Node is a running swarm node with the cache it opened.
@@ -102,6 +105,8 @@ func Start(ctx context.Context, o Options, cfg swarm.Config) (*Node, error) {
 	// Every node joins the DHT, so that it finds peers with the origin
 	// down (its routing table is kept in the data directory).
 	cfg.DHT = true
+	// Listeners on one network find each other without the Internet.
+	cfg.LAN = !o.NoLAN
 	if n.Node, err = swarm.Start(ctx, cfg); err != nil {
 		store.Close()
 		n.cleanup()

@@ -62,7 +62,7 @@ func TestStartMigratesTheOldAppLayout(t *testing.T) {
 	}
 
 	for start := range 2 { // the second start finds the new layout
-		nn, err := Start(ctx, Options{Dir: dir, NoPortMap: true}, cfg)
+		nn, err := Start(ctx, Options{Dir: dir, NoPortMap: true, NoLAN: true}, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,7 +142,7 @@ func TestStartSharesTheSwarmSocketWithTheOrigin(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := swarm.Config{Origin: c, Listen: "127.0.0.1:0", NoAnnounce: true, AnnounceAddr: "127.0.0.1:1", Logger: quiet()}
-	n, err := Start(ctx, Options{Dir: t.TempDir(), NoPortMap: true}, cfg)
+	n, err := Start(ctx, Options{Dir: t.TempDir(), NoPortMap: true, NoLAN: true}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestStartRemovesTheTempDirsOfKilledNodes(t *testing.T) {
 	srv := testorigin.Start(t)
 	c := origin.NewClient(srv.URL(), origin.ClientOptions{})
 	t.Cleanup(func() { c.Close() })
-	n, err := Start(context.Background(), Options{NoPortMap: true}, swarm.Config{Origin: c, Listen: "127.0.0.1:0", NoAnnounce: true, Logger: quiet()})
+	n, err := Start(context.Background(), Options{NoPortMap: true, NoLAN: true}, swarm.Config{Origin: c, Listen: "127.0.0.1:0", NoAnnounce: true, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}

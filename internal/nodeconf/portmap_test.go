@@ -18,7 +18,7 @@ func TestPortMapInBackground(t *testing.T) {
 	c := origin.NewClient(srv.URL(), origin.ClientOptions{})
 	t.Cleanup(func() { c.Close() })
 	start := time.Now()
-	n, err := Start(context.Background(), Options{Dir: t.TempDir()}, swarm.Config{Origin: c, Listen: "127.0.0.1:0", NoAnnounce: true, Logger: quiet()})
+	n, err := Start(context.Background(), Options{Dir: t.TempDir(), NoLAN: true}, swarm.Config{Origin: c, Listen: "127.0.0.1:0", NoAnnounce: true, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,10 +109,14 @@ type Client struct {
 	// h3 is the HTTP/3 transport, and quicTr the QUIC transport it dials
 	// from (nil: a socket per connection). UseQUIC replaces both and
 	// retires the old h3, whose connections close once idle.
-	h3      atomic.Pointer[http3.Transport]
-	quicTr  atomic.Pointer[quic.Transport]
-	mu      sync.Mutex
-	retired []*http3.Transport
+	h3     atomic.Pointer[http3.Transport]
+	quicTr atomic.Pointer[quic.Transport]
+	// sessions keeps TLS session tickets across connections, so a new one
+	// resumes and sends its GETs in 0-RTT.
+	sessions tls.ClientSessionCache
+	lastConn atomic.Pointer[quic.Conn]
+	mu       sync.Mutex
+	retired  []*http3.Transport
 }
 
 // dialError marks a failure to set up QUIC, as opposed to a failed request.
@@ -128,7 +132,7 @@ func NewClient(u URL, opts ClientOptions) *Client {
 	opts.QUICRetryAfter = cmp.Or(opts.QUICRetryAfter, 5*time.Minute)
 	opts.TCPDialTimeout = cmp.Or(opts.TCPDialTimeout, 5*time.Second)
 	opts.ResponseTimeout = cmp.Or(opts.ResponseTimeout, 10*time.Second)
-	c := &Client{url: u, opts: opts, ep: newEndpoints(u.AllAddrs())}
+	c := &Client{url: u, opts: opts, ep: newEndpoints(u.AllAddrs()), sessions: tls.NewLRUClientSessionCache(32)}
 	c.h3.Store(c.newH3(opts.QUIC))
 	c.quicTr.Store(opts.QUIC)
 	c.tcp = &http.Transport{
@@ -171,8 +175,10 @@ func (c *Client) closeRetired() {
 // newH3 returns an HTTP/3 transport whose connections dial from tr, or
 // each from its own socket if tr is nil.
 func (c *Client) newH3(tr *quic.Transport) *http3.Transport {
+	tlsConf := pinnedTLSConfig(c.url.Key, []string{http3.NextProtoH3})
+	tlsConf.ClientSessionCache = c.sessions // resumption and 0-RTT on the next connection
 	return &http3.Transport{
-		TLSClientConfig: pinnedTLSConfig(c.url.Key, []string{http3.NextProtoH3}),
+		TLSClientConfig: tlsConf,
 		QUICConfig:      &quic.Config{MaxIdleTimeout: time.Minute, KeepAlivePeriod: 20 * time.Second},
 		Dial: func(ctx context.Context, addr string, tlsConf *tls.Config, conf *quic.Config) (*quic.Conn, error) {
 			ctx, cancel := context.WithTimeout(ctx, c.opts.QUICDialTimeout)
@@ -190,9 +196,24 @@ func (c *Client) newH3(tr *quic.Transport) *http3.Transport {
 			if err != nil {
 				return nil, dialError{err}
 			}
+			c.lastConn.Store(conn)
 			return conn, nil
 		},
 	}
+}
+
+// Used0RTT reports whether the newest HTTP/3 connection sent its first
+// requests in 0-RTT (a resumed session with no handshake round trip).
+func (c *Client) Used0RTT() bool {
+	conn := c.lastConn.Load()
+	if conn == nil {
+		return false
+	}
+	select {
+	case <-conn.HandshakeComplete():
+	case <-conn.Context().Done():
+	}
+	return conn.ConnectionState().Used0RTT
 }
 
 // URL is the origin this client talks to.
@@ -278,7 +299,7 @@ func (c *Client) attempt(ctx context.Context, target, method, path string, body 
 	// came by then; the body is read under the caller's context alone.
 	actx, cancel := context.WithCancel(ctx)
 	timer := time.AfterFunc(c.opts.ResponseTimeout, cancel)
-	req := func() *http.Request {
+	req := func(method string) *http.Request {
 		r, err := http.NewRequestWithContext(actx, method, "https://"+target+path, bytes.NewReader(body))
 		if err != nil {
 			panic("bug: bad request path " + path)
@@ -300,14 +321,25 @@ func (c *Client) attempt(ctx context.Context, target, method, path string, body 
 		(c.opts.Transport == TransportAuto && time.Now().UnixNano() >= c.quicBrokenUntil.Load())
 	if useQUIC {
 		c.closeRetired()
-		resp, err = c.h3.Load().RoundTrip(req())
+		h3method := method
+		if method == http.MethodGet {
+			// Safe to replay (see docs/protocol.md, "0-RTT"): sent in
+			// 0-RTT on a resumed connection, with no handshake first.
+			h3method = http3.MethodGet0RTT
+		}
+		resp, err = c.h3.Load().RoundTrip(req(h3method))
+		if errors.Is(err, quic.Err0RTTRejected) {
+			// Another replica, or a restarted origin, cannot read the
+			// ticket: the handshake is done by now; ask again.
+			resp, err = c.h3.Load().RoundTrip(req(method))
+		}
 		var de dialError
 		if err != nil && c.opts.Transport == TransportAuto && errors.As(err, &de) && actx.Err() == nil {
 			useQUIC, quicFailed = false, true
 		}
 	}
 	if !useQUIC {
-		resp, err = c.tcp.RoundTrip(req())
+		resp, err = c.tcp.RoundTrip(req(method))
 		// TCP answers where QUIC could not connect: UDP is blocked on
 		// the way. If TCP fails too, the address is down instead.
 		if quicFailed && err == nil {

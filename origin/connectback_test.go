@@ -170,3 +170,32 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// TestClientResumesIn0RTT: a client's second HTTP/3 connection resumes
+// the first one's TLS session and sends its GET in 0-RTT, with no
+// handshake round trip before it; the answer is the same.
+func TestClientResumesIn0RTT(t *testing.T) {
+	s := startOrigin(t, "", nil)
+	c := newTestClient(t, s.URL(), TransportQUIC)
+	ctx := context.Background()
+	first, err := c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Used0RTT() {
+		t.Error("the first connection cannot have used 0-RTT")
+	}
+	// The ticket arrives after the handshake; wait for it, then start over.
+	time.Sleep(100 * time.Millisecond)
+	c.h3.Load().CloseIdleConnections()
+	again, err := c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Used0RTT() {
+		t.Error("the second connection did not use 0-RTT")
+	}
+	if again.Tracks != first.Tracks {
+		t.Errorf("info in 0-RTT %+v, before %+v", again, first)
+	}
+}

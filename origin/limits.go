@@ -273,8 +273,8 @@ func quicConfig(lim Limits, cl *connLimiter) *quic.Config {
 		MaxIdleTimeout:        lim.IdleTimeout,
 		HandshakeIdleTimeout:  min(5*time.Second, lim.HeaderTimeout),
 		MaxIncomingStreams:    int64(lim.StreamsPerConn),
-		MaxIncomingUniStreams: 16, // HTTP/3 needs 3: control and QPACK
-		Allow0RTT:             false,
+		MaxIncomingUniStreams: 16,   // HTTP/3 needs 3: control and QPACK
+		Allow0RTT:             true, // clients send only GETs in 0-RTT (docs/protocol.md)
 	}
 	conf := *base
 	conf.GetConfigForClient = func(info *quic.ClientInfo) (*quic.Config, error) {

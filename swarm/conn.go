@@ -245,6 +245,9 @@ func (n *Node) addConn(qc *quic.Conn, id PeerID, addr string, outbound bool, kin
 	if !outbound {
 		c.kind = max(c.kind, n.inboundKindLocked(addr))
 	}
+	if c.kind == kindLAN {
+		c.rate = lanRatePrior
+	}
 	if old := n.conns[id]; old != nil && old.conn.Context().Err() == nil {
 		if dialer(old) < dialer(c) {
 			// Serve the loser a while, so requests already in flight on

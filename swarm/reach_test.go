@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 // Golden bytes of the NAT traversal requests (docs/protocol.md).
@@ -65,5 +66,26 @@ func TestPublicAddressTrust(t *testing.T) {
 	}
 	if got := n.Reachability().State; got != ReachUnknown {
 		t.Errorf("state %q with no evidence, want unknown", got)
+	}
+}
+
+// A LAN peer starts with lanRatePrior as its rate: when it and an untried
+// peer hold the same chunks, the scheduler asks the LAN peer first.
+func TestLANPeerPreferred(t *testing.T) {
+	for _, lan := range []PeerID{"a", "z"} { // whatever the tie rank says
+		s := testSnapshot(6, ModeFetch)
+		s.cfg.Head = time.Millisecond
+		s.got = bits(6, 0, 1)
+		s.peers["a"], s.peers["z"] = holder(all(6), 0), holder(all(6), 0)
+		s.peers[lan] = holder(all(6), lanRatePrior)
+		var asked []PeerID
+		for _, a := range decide(s) {
+			if a.kind == actRequest {
+				asked = append(asked, a.peer)
+			}
+		}
+		if len(asked) == 0 || asked[0] != lan {
+			t.Errorf("LAN peer %s: asked %v first", lan, asked)
+		}
 	}
 }

@@ -31,6 +31,9 @@ type playerAdapter struct {
 	cmds []adapterCmd
 	// failed is the last track whose play failed (see onEvent).
 	failed atomic.Pointer[track.ID]
+	// warm, if set, fetches ahead the manifests of the tracks queued next
+	// (swarm.Node.WarmManifests); it is called as each track starts.
+	warm func([]track.ID)
 }
 
 // adapterCmd is a queued call; one with a kind replaces the command of
@@ -49,6 +52,10 @@ func (a *playerAdapter) onEvent(e player.Event) {
 		a.failed.Store(&id)
 	case e.Kind == player.TrackStarted:
 		a.failed.Store(nil)
+		if a.warm != nil {
+			// On the adapter's goroutine: OnEvent runs on the player's.
+			a.send("warm", func() error { a.warm(a.p.State().Upcoming); return nil })
+		}
 	}
 }
 

@@ -301,7 +301,7 @@ func run() error {
 	}
 	defer sink.Close()
 	streams := &streamTracker{open: map[track.ID]*swarm.Stream{}}
-	backend := &playerAdapter{}
+	backend := &playerAdapter{warm: node.WarmManifests}
 	p, err := player.New(ctx, player.Config{Sink: sink, Opener: nodeconf.Opener(node.Node, streams.opened), Logger: log, OnEvent: backend.onEvent})
 	if err != nil {
 		return fail(err)

@@ -132,6 +132,7 @@ type Node struct {
 	reach      reachState                        // see reach.go
 	punch      punchState                        // see punch.go
 	lan        lanState                          // see lan.go
+	warm       warmState                         // see warm.go
 
 	announce     chan struct{}
 	lastAnnounce atomic.Int64 // Unix ms of the last signed announce

@@ -39,6 +39,8 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 	speed := fset.Float64("speed", def.Speed, "run the clock this many times faster than real time (link rates scale with it; approximate above 1)")
 	lite := fset.Bool("lite", false, "play silent 16 kHz mono tracks instead of the demo library: the same bytes per second, a third of the decoding CPU")
 	library := fset.String("library", "", "build the catalogue from the MP3 files in `DIR` instead of the embedded demo library")
+	originDown := fset.Duration("origin-down-at", 0, "the origin stops answering for good at this point of the run (simulated); listeners run the DHT, each joining through one or two others (0: never)")
+	dhtOn := fset.Bool("dht", false, "run every listener's DHT, each joining through one or two others (implied by --origin-down-at)")
 	scale := fset.String("scale", "", "run both modes at each of these comma-separated swarm sizes (e.g. 10,25,50,100) and report origin egress by size")
 	n := def.Net
 	rttMin := fset.Duration("rtt-min", n.RTTMin, "least round-trip time from a listener to the origin")
@@ -74,6 +76,9 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 	if *baseline != "" && *baseline != "client-server" && *baseline != "none" {
 		return usageError("--baseline %q: the only baseline is client-server", *baseline)
 	}
+	if *originDown < 0 {
+		return usageError("--origin-down-at %s: want 0 (never) or more", *originDown)
+	}
 	limit, err := cache.ParseSize(*cacheSize)
 	if err != nil {
 		return usageError("--cache-size: %v", err)
@@ -87,15 +92,17 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 		return v
 	}
 	cfg := sim.Config{
-		Listeners:   *peers,
-		Tracks:      *tracks,
-		TrackLength: time.Duration(none(float64(*trackLength))),
-		Duration:    *duration,
-		Plays:       *plays,
-		Seed:        *seed,
-		Speed:       *speed,
-		SinkBuffer:  *sinkBuffer,
-		Scheduler:   swarm.SchedulerConfig{Head: *head, Emergency: *emergency},
+		Listeners:    *peers,
+		Tracks:       *tracks,
+		TrackLength:  time.Duration(none(float64(*trackLength))),
+		Duration:     *duration,
+		Plays:        *plays,
+		Seed:         *seed,
+		Speed:        *speed,
+		OriginDownAt: *originDown,
+		DHT:          *dhtOn,
+		SinkBuffer:   *sinkBuffer,
+		Scheduler:    swarm.SchedulerConfig{Head: *head, Emergency: *emergency},
 		Net: sim.NetProfile{
 			RTTMin: *rttMin, RTTMax: *rttMax,
 			DownMin: mbps(*downMin), DownMax: mbps(*downMax),

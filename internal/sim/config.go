@@ -58,6 +58,16 @@ type Config struct {
 	// (tracker TTL, announce interval) are not scaled, so speeds far
 	// above 1 are approximate; prefer synctest for long runs.
 	Speed float64
+	// OriginDownAt, if more than 0, is the moment of the run (simulated)
+	// at which the origin stops answering for good: its endpoint drops
+	// every packet it would send or receive. Listeners then run their
+	// nodes' DHT (swarm.Config.DHT), each bootstrapped from one or two
+	// listeners online as it comes online, as a real network would be,
+	// so that they find holders without the tracker.
+	OriginDownAt time.Duration
+	// DHT runs every listener's DHT even with the origin up (implied by
+	// OriginDownAt).
+	DHT bool
 
 	Net      NetProfile
 	Workload Workload
@@ -280,6 +290,9 @@ func (c Config) validate() error {
 	}
 	if w.Restart < 0 || w.Restart > 1 {
 		bad("restart %g: want a share from 0 to 1", w.Restart)
+	}
+	if c.OriginDownAt < 0 {
+		bad("origin down at %s: want 0 (never) or more", c.OriginDownAt)
 	}
 	if c.Plays < 0 {
 		bad("plays %d: want 0 (no limit) or more", c.Plays)

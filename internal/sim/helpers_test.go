@@ -26,7 +26,8 @@ func ioCopyDiscard(r io.Reader) (int64, error) { return io.Copy(io.Discard, r) }
 // POTLUCK_SIM_DURATION, POTLUCK_SIM_MODE (p2p or client-server),
 // POTLUCK_SIM_HISTORY, POTLUCK_SIM_TRACK_LENGTH and
 // POTLUCK_SIM_SINK_BUFFER, which mean what potluckd sim's flags of those
-// names mean (0: none), and POTLUCK_SIM_LITE=1 (the lite library).
+// names mean (0: none), POTLUCK_SIM_ORIGIN_DOWN_AT (--origin-down-at),
+// POTLUCK_SIM_DHT=1 (--dht) and POTLUCK_SIM_LITE=1 (the lite library).
 func envConfig(t *testing.T) Config {
 	t.Helper()
 	cfg := Config{}
@@ -61,6 +62,8 @@ func envConfig(t *testing.T) Config {
 	env("POTLUCK_SIM_CACHE_SIZE", func(v string) (err error) { cfg.Workload.CacheSize, err = cache.ParseSize(v); return })
 	env("POTLUCK_SIM_PLAYS", func(v string) (err error) { cfg.Plays, err = strconv.Atoi(v); return })
 	env("POTLUCK_SIM_RESTART", func(v string) (err error) { cfg.Workload.Restart, err = strconv.ParseFloat(v, 64); return })
+	env("POTLUCK_SIM_ORIGIN_DOWN_AT", func(v string) (err error) { cfg.OriginDownAt, err = time.ParseDuration(v); return })
+	env("POTLUCK_SIM_DHT", func(v string) (err error) { cfg.DHT, err = strconv.ParseBool(v); return })
 	if os.Getenv("POTLUCK_SIM_LITE") != "" {
 		cfg.Library = LiteLibrary()
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -34,6 +36,7 @@ const (
 	streamLoss
 	streamHistory
 	streamRestart
+	streamBootstrap
 )
 
 func (r *run) rng(listener, stream int, n int) *rand.Rand {
@@ -54,6 +57,7 @@ type listener struct {
 
 	mu        sync.Mutex
 	online    bool
+	addr      netip.AddrPort      // the current session's, while online (guarded by r.mu)
 	nodes     []*swarm.Node       // one per session, kept for their counters
 	opens     map[track.ID]opened // the last open of each track
 	sessions  int
@@ -164,6 +168,10 @@ func (l *listener) session(n int, until time.Time, resume *resumePoint) (left *r
 		Scheduler:  cfg.Scheduler,
 		Logger:     r.log,
 	}
+	if (cfg.DHT || cfg.OriginDownAt > 0) && cfg.Mode == ModeP2P {
+		ncfg.DHT = true
+		ncfg.Bootstrap = r.bootstrapFor(l, r.rng(l.idx, streamBootstrap, n))
+	}
 	if cfg.Speed != 1 {
 		// The scheduler's wall-clock timers, at what they are set to or
 		// their documented defaults. (Head and Emergency are audio time.)
@@ -183,6 +191,12 @@ func (l *listener) session(n int, until time.Time, resume *resumePoint) (left *r
 	l.nodes = append(l.nodes, node)
 	l.sessions++
 	l.mu.Unlock()
+	if ua, ok := ep.LocalAddr().(*net.UDPAddr); ok {
+		ap := ua.AddrPort()
+		r.mu.Lock()
+		l.addr = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		r.mu.Unlock()
+	}
 	r.setOnline(l, true)
 	defer func() {
 		r.setOnline(l, false)
@@ -214,6 +228,9 @@ func (l *listener) session(n int, until time.Time, resume *resumePoint) (left *r
 			have := l.store.Have(id)
 			o.headCached = have != nil && have.Has(0)
 			o.floor = r.floorOf(l, m, r.frameDecode)
+			if r.afterOriginDown(o.at) {
+				o.peerHeld = r.peerHolds(l, id)
+			}
 			if resume != nil && id == resume.track {
 				resumeOpen.Do(func() { o.resumed = true })
 			}
@@ -359,6 +376,7 @@ type opened struct {
 	// the cache held the first chunk; resumed: the play a restarted app
 	// restored, cued where it had stopped.
 	prefetched, headCached, resumed bool
+	peerHeld                        bool          // an online peer held all of it (once the origin was down)
 	floor                           time.Duration // startFloor, simulated
 }
 

@@ -91,6 +91,8 @@ type endpoint struct {
 	nw       *network
 	isOrigin bool
 	loss     float64
+	// down: the endpoint (the origin's) drops everything (Config.OriginDownAt).
+	down atomic.Bool
 
 	mu  sync.Mutex
 	rng *rand.Rand
@@ -128,6 +130,9 @@ func (e *endpoint) drop() bool {
 
 // WriteTo sends p unless the uplink loses it; either way it counts as sent.
 func (e *endpoint) WriteTo(p []byte, addr net.Addr) (int, error) {
+	if e.down.Load() {
+		return len(p), nil
+	}
 	switch {
 	case e.isOrigin:
 		e.nw.originSent.Add(int64(len(p)))
@@ -146,6 +151,9 @@ func (e *endpoint) WriteTo(p []byte, addr net.Addr) (int, error) {
 func (e *endpoint) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
 		n, addr, err := e.SimConn.ReadFrom(p)
+		if err == nil && e.down.Load() {
+			continue
+		}
 		if err != nil || !e.drop() {
 			return n, addr, err
 		}

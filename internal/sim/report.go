@@ -51,6 +51,19 @@ type Report struct {
 	Restarts     int     `json:"restarts"`
 	RestartShare float64 `json:"restart_share"`
 
+	// OriginDownAtS is when the origin stopped answering for good
+	// (Config.OriginDownAt; 0: it never did). PlaysAfterOriginDown counts
+	// the plays opened from then on (but those the end of the run or a
+	// leave cut before they started), PlaysOKAfterOriginDown those of
+	// them that started and did not fail, OriginDownPlayShare their share;
+	// OriginDownHeldShare is the share of PlaysAfterOriginDown whose whole
+	// track another online listener's cache held as the play was opened.
+	OriginDownAtS          float64 `json:"origin_down_at_s"`
+	PlaysAfterOriginDown   int     `json:"plays_after_origin_down"`
+	PlaysOKAfterOriginDown int     `json:"plays_ok_after_origin_down"`
+	OriginDownPlayShare    float64 `json:"origin_down_play_share"`
+	OriginDownHeldShare    float64 `json:"origin_down_held_share"`
+
 	// StartLatencyMS is from asking for a play to its first PCM at the
 	// sink, over started plays; ByKind splits it by what held the track
 	// when the play was opened.
@@ -324,6 +337,26 @@ func (r *run) report(ran, wall, cpu time.Duration, peakMem int64, lags []time.Du
 		rep.Restarts += l.restarted
 	}
 	rep.ListenerHours = round(played.Hours(), 4)
+	if cfg.OriginDownAt > 0 {
+		rep.OriginDownAtS = round(cfg.OriginDownAt.Seconds(), 1)
+		var held int
+		for _, p := range r.plays {
+			if !r.afterOriginDown(p.OpenedAt) || (!p.Started() && p.Stats.Err == nil && p.Interrupted) {
+				continue
+			}
+			rep.PlaysAfterOriginDown++
+			if p.Started() && p.Stats.Err == nil {
+				rep.PlaysOKAfterOriginDown++
+			}
+			if p.PeerHeld {
+				held++
+			}
+		}
+		if n := rep.PlaysAfterOriginDown; n > 0 {
+			rep.OriginDownPlayShare = round(float64(rep.PlaysOKAfterOriginDown)/float64(n), 4)
+			rep.OriginDownHeldShare = round(float64(held)/float64(n), 4)
+		}
+	}
 	if played > 0 {
 		rep.OriginEgressPerListenerHourMB = round(float64(rep.OriginEgressBytes)/1e6/played.Hours(), 2)
 	}
@@ -413,6 +446,9 @@ func (c *Comparison) Markdown() string {
 	if p.FrameDecodeMS > 0 {
 		fmt.Fprintf(&sb, "; one frame decodes in %.3f ms", p.FrameDecodeMS)
 	}
+	if p.OriginDownAtS > 0 {
+		fmt.Fprintf(&sb, "; the origin goes down for good at %s", time.Duration(p.OriginDownAtS*float64(time.Second)).Round(time.Second))
+	}
 	sb.WriteString("\n\n")
 	sb.WriteString("| figure | Potluck | client-server | ratio | early Spotify |\n")
 	sb.WriteString("|---|---:|---:|---:|---:|\n")
@@ -487,6 +523,12 @@ func (c *Comparison) Markdown() string {
 	row("peer traffic (MB)", func(r *Report) float64 { return float64(r.PeerTrafficBytes) / 1e6 }, "%.1f", false, "")
 	row("plays started", func(r *Report) float64 { return float64(r.PlaysStarted) }, "%.0f", false, "")
 	sb.WriteString(fmt.Sprintf("| plays completed / skipped / interrupted / failed | %s | %s | | |\n", playCounts(p), playCounts(b)))
+	if p.OriginDownAtS > 0 {
+		row("plays after the origin went down", func(r *Report) float64 { return float64(r.PlaysAfterOriginDown) }, "%.0f", false, "")
+		row("… that played without failing", func(r *Report) float64 { return float64(r.PlaysOKAfterOriginDown) }, "%.0f", false, "")
+		row("… share", func(r *Report) float64 { return 100 * r.OriginDownPlayShare }, pct, false, "")
+		row("… whose track an online peer held", func(r *Report) float64 { return 100 * r.OriginDownHeldShare }, pct, false, "")
+	}
 	row("CPU per node (% of a core)", func(r *Report) float64 { return r.CPUPerNodePercent }, "%.2f", true, "")
 	row("peak memory per node (MB)", func(r *Report) float64 { return r.PeakMemoryPerNodeMB }, "%.1f", true, "")
 	for _, r := range []*Report{p, b} {

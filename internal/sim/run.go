@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
+	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -78,6 +80,10 @@ type PlayRecord struct {
 	// chunk when it was opened. Resumed: the play a restarted app
 	// restored, cued where it had stopped (Workload.Restart).
 	Prefetched, HeadCached, Resumed bool
+	// PeerHeld: another online listener's cache held the whole track
+	// when it was opened. Set only for plays opened once the origin was
+	// down (Config.OriginDownAt).
+	PeerHeld bool
 	// Floor is the least start latency the play could have had from the
 	// network (simulated): see Report.StartLatencyVsFloor.
 	Floor time.Duration
@@ -212,6 +218,15 @@ func Run(ctx context.Context, cfg Config) (*Report, []PlayRecord, error) {
 	for _, l := range r.listeners {
 		wg.Go(l.live)
 	}
+	if cfg.OriginDownAt > 0 {
+		// The origin stops answering for good (Config.OriginDownAt).
+		wg.Go(func() {
+			if r.sleep(cfg.wall(cfg.OriginDownAt)) {
+				originEP.down.Store(true)
+				r.log.Info("sim: the origin is down", "at", cfg.OriginDownAt)
+			}
+		})
+	}
 	select {
 	case <-time.After(time.Until(r.end)):
 	case <-r.enough:
@@ -345,6 +360,60 @@ func (r *run) classify(l *listener, id track.ID) string {
 	return KindFirstInSwarm
 }
 
+// peerHolds reports whether another online listener's cache holds all of
+// track id.
+func (r *run) peerHolds(l *listener, id track.ID) bool {
+	m := r.manifests[id]
+	if m == nil {
+		return false
+	}
+	r.mu.Lock()
+	var others []*listener
+	for _, o := range r.listeners {
+		if o != l && o.online {
+			others = append(others, o)
+		}
+	}
+	r.mu.Unlock()
+	for _, o := range others {
+		if have := o.store.Have(id); have != nil && have.Count() == m.NumChunks() {
+			return true
+		}
+	}
+	return false
+}
+
+// afterOriginDown reports whether the origin is down at at, the time since
+// the run started (Config.OriginDownAt).
+func (r *run) afterOriginDown(at time.Duration) bool {
+	return r.cfg.OriginDownAt > 0 && at >= r.cfg.OriginDownAt
+}
+
+// bootstrapFor returns the DHT addresses listener l joins through: one or
+// two listeners online now, earlier ones (by index) when there are any,
+// drawn from rng.
+func (r *run) bootstrapFor(l *listener, rng *rand.Rand) []netip.AddrPort {
+	r.mu.Lock()
+	var earlier, others []netip.AddrPort
+	for _, o := range r.listeners {
+		if o == l || !o.online || !o.addr.IsValid() {
+			continue
+		}
+		if o.idx < l.idx {
+			earlier = append(earlier, o.addr)
+		} else {
+			others = append(others, o.addr)
+		}
+	}
+	r.mu.Unlock()
+	pool := earlier
+	if len(pool) == 0 {
+		pool = others
+	}
+	rng.Shuffle(len(pool), func(i, j int) { pool[i], pool[j] = pool[j], pool[i] })
+	return pool[:min(len(pool), 1+rng.IntN(2))]
+}
+
 func (r *run) setOnline(l *listener, on bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -368,6 +437,7 @@ func (r *run) record(l *listener, e player.Event, leaving bool) {
 		Interrupted: leaving && e.Stats.Skipped,
 	}
 	p.OpenedAt, p.Prefetched, p.HeadCached, p.Resumed, p.Floor = o.at, o.prefetched, o.headCached, o.resumed, o.floor
+	p.PeerHeld = o.peerHeld
 	if o.src != nil {
 		p.Stalls, p.StallTime, p.StallEvents = o.src.stallStats()
 		p.StallLimit = o.src.limit

@@ -157,8 +157,10 @@ func (n *Node) Open(ctx context.Context, id track.ID, mode Mode) (*Stream, error
 	if s.got.Count() > 0 {
 		s.stats.FirstByte = time.Since(s.opened)
 	}
-	if first != nil && !s.got.Has(0) {
-		s.deliver(0, first, FromOrigin, originID)
+	for i, b := range first {
+		if !s.got.Has(i) {
+			s.deliver(i, b, FromOrigin, originID)
+		}
 	}
 	n.mu.Lock()
 	n.open[id]++
@@ -192,12 +194,17 @@ type firstChunker interface {
 	ChunkUnchecked(ctx context.Context, id track.ID, i int) ([]byte, error)
 }
 
+// firstChunks is how many chunks ask beside the manifest: the first
+// alone may hold less audio than the next round trip takes (a high
+// bitrate, a slow link), and the decoder reads ahead.
+const firstChunks = 2
+
 // manifestAndFirst finds the manifest of id as manifest does. When it has
-// to ask the origin, it asks for the first chunk in the same round trip,
-// and returns it too once the manifest has verified it (nil otherwise): a
-// play then starts one round trip after Open, not two. An unchecked chunk
-// that does not match is dropped unused.
-func (n *Node) manifestAndFirst(ctx context.Context, id track.ID) (*track.Manifest, []byte, error) {
+// to ask the origin, it asks for the first chunks in the same round trip,
+// and returns them too once the manifest has verified them (nil where
+// not): a play then starts one round trip after Open, not two. An
+// unchecked chunk that does not match is dropped unused.
+func (n *Node) manifestAndFirst(ctx context.Context, id track.ID) (*track.Manifest, [][]byte, error) {
 	fc, ok := n.origin.(firstChunker)
 	prefetch, _ := ctx.Value(prefetchKey{}).(bool)
 	if _, _, cached := n.store.Manifest(id); cached || !ok || prefetch {
@@ -210,38 +217,55 @@ func (n *Node) manifestAndFirst(ctx context.Context, id track.ID) (*track.Manife
 	}
 	fctx, cancel := context.WithTimeout(ctx, originManifestTimeout)
 	defer cancel()
-	early := make(chan []byte, 1)
-	go func() {
-		b, err := fc.ChunkUnchecked(fctx, id, 0)
-		if err != nil {
-			b = nil
+	early := make([]chan []byte, firstChunks)
+	for i := range early {
+		early[i] = make(chan []byte, 1)
+		go func() {
+			b, err := fc.ChunkUnchecked(fctx, id, i)
+			if err != nil {
+				b = nil
+			}
+			early[i] <- b
+		}()
+	}
+	got := make([]bool, firstChunks) // received from early[i]
+	drain := func() {
+		cancel()
+		for i, ch := range early {
+			if !got[i] {
+				<-ch
+			}
 		}
-		early <- b
-	}()
+	}
 	asked := time.Now()
 	m, err := n.manifest(ctx, id)
 	if err != nil {
-		cancel()
-		<-early
+		drain()
 		return nil, nil, err
 	}
-	// The chunk left with the manifest's request; it is due about when the
-	// manifest came. Waiting longer than the manifest took would make Open
-	// slower than not asking.
+	// The chunks left with the manifest's request; they are due about when
+	// the manifest came. Waiting longer than the manifest took would make
+	// Open slower than not asking.
 	wait := time.NewTimer(max(100*time.Millisecond, time.Since(asked)))
 	defer wait.Stop()
-	var first []byte
-	select {
-	case first = <-early:
-	case <-wait.C:
-		cancel()
-		<-early
-		first = nil
+	first := make([][]byte, 0, firstChunks)
+	for i, ch := range early {
+		var b []byte
+		select {
+		case b = <-ch:
+			got[i] = true
+		case <-wait.C:
+		}
+		if b == nil || i >= m.NumChunks() {
+			break
+		}
+		if m.VerifyChunk(i, b) != nil {
+			n.log.Warn("origin's chunk does not match its manifest; dropped", "track", id, "chunk", i)
+			break
+		}
+		first = append(first, b)
 	}
-	if first != nil && m.VerifyChunk(0, first) != nil {
-		n.log.Warn("origin's first chunk does not match its manifest; dropped", "track", id)
-		first = nil
-	}
+	drain()
 	return m, first, nil
 }
 

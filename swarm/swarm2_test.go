@@ -507,21 +507,21 @@ func (o tamperedFirst) ChunkUnchecked(ctx context.Context, id track.ID, i int) (
 }
 
 // TestOpenBringsTheFirstChunkWithTheManifest: a play opened from nothing
-// has its first chunk when Open returns, asked beside the manifest (one
-// round trip to the first sound); a first chunk that does not match the
-// manifest is dropped, and the stream still reads the right bytes.
+// has its first chunks when Open returns, asked beside the manifest (one
+// round trip to the first sound); chunks that do not match the manifest
+// are dropped, and the stream still reads the right bytes.
 func TestOpenBringsTheFirstChunkWithTheManifest(t *testing.T) {
 	ts := newTestSwarm(t)
 	m, want := ts.track()
-	first, _ := m.ChunkBounds(1)
+	first, _ := m.ChunkBounds(firstChunks) // the bytes before chunk firstChunks
 
 	n := ts.node(func(c *Config) { c.NoAnnounce = true })
 	s, err := n.Open(context.Background(), m.ID, ModePlay)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := s.Stats(); !s.view().got.Has(0) || st.FromOrigin != first {
-		t.Errorf("after Open: chunk 0 held %v, stats %+v; want chunk 0 (%d bytes) from the origin", s.view().got.Has(0), st, first)
+	if st := s.Stats(); !s.view().got.Has(firstChunks-1) || st.FromOrigin != first {
+		t.Errorf("after Open: stats %+v; want the first %d chunks (%d bytes) from the origin", st, firstChunks, first)
 	}
 	s.Close()
 

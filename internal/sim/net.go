@@ -144,6 +144,14 @@ func (e *endpoint) WriteTo(p []byte, addr net.Addr) (int, error) {
 	if e.drop() {
 		return len(p), nil
 	}
+	if u, ok := addr.(*net.UDPAddr); ok && len(u.IP) == net.IPv4len {
+		// The simnet routes by the 16-byte form of an IPv4 address (its
+		// endpoints'): a 4-byte one (the DHT's, and any netip address
+		// unmapped) would go nowhere.
+		a := *u
+		a.IP = u.IP.To16()
+		addr = &a
+	}
 	return e.SimConn.WriteTo(p, addr)
 }
 
@@ -155,6 +163,13 @@ func (e *endpoint) ReadFrom(p []byte) (int, net.Addr, error) {
 			continue
 		}
 		if err != nil || !e.drop() {
+			if u, ok := addr.(*net.UDPAddr); ok && len(u.IP) == net.IPv6len && u.IP.To4() != nil {
+				// Plain IPv4, as a UDP socket reports it: the DHT takes
+				// an IPv4-mapped address for a duplicate.
+				a := *u
+				a.IP = u.IP.To4()
+				addr = &a
+			}
 			return n, addr, err
 		}
 	}

@@ -253,6 +253,9 @@ type Stats struct {
 	External netip.AddrPort
 	// Dropped counts inbound datagrams the limits or checks dropped.
 	Dropped uint64
+	// Sent and Received count the DHT datagrams this node wrote and read
+	// (queries, answers and pings; Received before the limits and checks).
+	Sent, Received uint64
 }
 
 // Stats returns a snapshot of d's state.
@@ -270,6 +273,8 @@ func (d *DHT) Stats() Stats {
 		Kept:      kept,
 		External:  d.gate.externalAddr(),
 		Dropped:   d.gate.dropped.Load(),
+		Sent:      d.conn.PacketConn.sent.Load(),
+		Received:  d.conn.PacketConn.received.Load(),
 	}
 }
 

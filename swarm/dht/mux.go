@@ -153,6 +153,8 @@ type PacketConn struct {
 	mu      sync.Mutex
 	rdl     time.Time
 	wakeRdl chan struct{} // closed and replaced when rdl changes
+
+	sent, received atomic.Uint64 // datagrams written and read
 }
 
 var _ net.PacketConn = (*PacketConn)(nil)
@@ -209,6 +211,7 @@ func (c *PacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 func (c *PacketConn) wait(b []byte, timeout <-chan time.Time, wake chan struct{}) (int, net.Addr, error, bool) {
 	select {
 	case d := <-c.in:
+		c.received.Add(1)
 		return copy(b, d.b), d.addr, nil, false
 	case <-c.closed:
 		return 0, nil, c.opErr("read", net.ErrClosed), false
@@ -232,6 +235,7 @@ func (c *PacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	if _, err := c.mux.tr.WriteTo(p, addr); err != nil {
 		return 0, err
 	}
+	c.sent.Add(1)
 	return len(b), nil
 }
 

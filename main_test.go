@@ -235,8 +235,11 @@ func (ra *realApp) stop() {
 		if err != nil {
 			ra.t.Errorf("the app exited with %v after SIGTERM", err)
 		}
-	case <-time.After(15 * time.Second):
-		// Ask for a goroutine dump, so the log says what it waits for.
+	case <-time.After(45 * time.Second):
+		// Quitting takes a few frames of the main loop, and under -race on
+		// a busy machine one frame of software GL can take seconds (cover
+		// art rescaled with checkptr on). Past this, it is stuck: ask for a
+		// goroutine dump, so the log says what it waits for.
 		ra.cmd.Process.Signal(syscall.SIGQUIT)
 		select {
 		case <-ra.exited:

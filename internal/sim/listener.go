@@ -171,6 +171,11 @@ func (l *listener) session(n int, until time.Time, resume *resumePoint) (left *r
 	if (cfg.DHT || cfg.OriginDownAt > 0) && cfg.Mode == ModeP2P {
 		ncfg.DHT = true
 		ncfg.Bootstrap = r.bootstrapFor(l, r.rng(l.idx, streamBootstrap, n))
+		if err := fitDHTID(l.dir, ep.LocalAddr()); err != nil {
+			r.fail(err)
+			closeNet()
+			return nil
+		}
 	}
 	if cfg.Speed != 1 {
 		// The scheduler's wall-clock timers, at what they are set to or

@@ -287,10 +287,13 @@ func (n *Node) manifest(ctx context.Context, id track.ID) (*track.Manifest, erro
 	n.log.Info("origin has no manifest for us; asking peers", "track", id, "err", originErr)
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	// Rounds until one peer answers: a young DHT or a busy neighbour may
-	// name the holders only on a second look.
-	for asked := map[PeerID]bool{}; lctx.Err() == nil; {
-		for _, p := range n.candidates(lctx, id, false) {
+	// A young DHT may name the holders only on a second look; a round
+	// that names nobody ends the search, so a track nobody holds fails
+	// fast with the origin down.
+	asked := map[PeerID]bool{}
+	for round := 0; lctx.Err() == nil; round++ {
+		cands := n.candidates(lctx, id, false)
+		for _, p := range cands {
 			if asked[p.ID] {
 				continue
 			}
@@ -310,6 +313,9 @@ func (n *Node) manifest(ctx context.Context, id track.ID) (*track.Manifest, erro
 			}
 			n.store.PutManifest(m, signed)
 			return m, nil
+		}
+		if len(cands) == 0 || n.dht == nil || round == 1 {
+			break
 		}
 		select {
 		case <-lctx.Done():

@@ -7,4 +7,5 @@ import "time"
 const (
 	testListeners = 10
 	testDuration  = 3 * time.Minute
+	raceEnabled   = false
 )

@@ -12,6 +12,12 @@ import (
 // for good half-way, and checks the figures of the plays after it: they
 // are in the JSON, there are some, and they add up.
 func TestOriginDown(t *testing.T) {
+	if raceEnabled {
+		// The swarm's DHT (anacrolix/dht) in a synctest bubble under the
+		// race detector crashes the runtime (a SIGSEGV in a timer's
+		// maybeRunChan, Go 1.26.8); without -race the test passes.
+		t.Skip("the DHT in a synctest bubble crashes the race build's runtime")
+	}
 	cfg := Config{
 		Library:      LiteLibrary(),
 		Listeners:    testListeners,

@@ -9,4 +9,5 @@ import "time"
 const (
 	testListeners = 4
 	testDuration  = 90 * time.Second
+	raceEnabled   = true
 )

@@ -82,38 +82,31 @@ func (n *Node) meetDHT(addr string) {
 }
 
 // dhtHolders looks id up in the DHT and connects to the holders it names,
-// returning those that answered. The DHT names addresses, not peers, and
-// any DHT node may name any address: each is dialled as hearsay is (see
-// mayDial), and the handshake tells who answers there.
-func (n *Node) dhtHolders(ctx context.Context, id track.ID) []PeerAddr {
+// calling found (from several goroutines at once) with each that answers,
+// as soon as it does; it returns when the lookup and the dials are done.
+// The DHT names addresses, not peers, and any DHT node may name any
+// address: each is dialled as hearsay is (see mayDial), and the handshake
+// tells who answers there.
+func (n *Node) dhtHolders(ctx context.Context, id track.ID, found func(PeerAddr)) {
 	if n.dht == nil {
-		return nil
+		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, dhtLookupTimeout)
 	defer cancel()
 	self := n.Addr().String()
-	var (
-		mu  sync.Mutex
-		out []PeerAddr
-		wg  sync.WaitGroup
-	)
+	var wg sync.WaitGroup
 	for a := range n.dht.Find(ctx, n.dhtKey(id)) {
 		addr := a.String()
 		if addr == self {
 			continue
 		}
 		wg.Go(func() {
-			c, err := n.connAt(ctx, addr)
-			if err != nil {
-				return
+			if c, err := n.connAt(ctx, addr); err == nil {
+				found(PeerAddr{ID: c.id, Addr: c.addr})
 			}
-			mu.Lock()
-			out = append(out, PeerAddr{ID: c.id, Addr: c.addr})
-			mu.Unlock()
 		})
 	}
 	wg.Wait()
-	return out
 }
 
 // mayDialWait is mayDial, waiting within ctx for the hearsay budget

@@ -532,17 +532,35 @@ func (sc *scheduler) discover(ctx context.Context, done chan struct{}) {
 	book := sc.book
 	defer sc.n.watchInterest(id, book)()
 	asked := map[PeerID]bool{}
+	var askedMu sync.Mutex // asked is shared with the DHT lookups
 	round := func(withKnown bool) {
+		askedMu.Lock()
 		clear(asked)
-		cands := sc.n.candidates(ctx, id, withKnown)
+		askedMu.Unlock()
+		// The DHT's holders are asked as they answer, beside the round.
+		sc.n.wg.Go(func() {
+			sc.n.dhtHolders(ctx, id, func(p PeerAddr) {
+				askedMu.Lock()
+				seen := asked[p.ID]
+				asked[p.ID] = true
+				askedMu.Unlock()
+				if !seen {
+					sc.askHave(ctx, p, false)
+				}
+			})
+		})
+		cands := sc.n.candidates(ctx, id, withKnown, false)
 		// Ask many at once: a dead peer the tracker still lists must not
 		// hold up the live ones.
 		sem := make(chan struct{}, 32)
 		for _, p := range cands {
-			if asked[p.ID] {
+			askedMu.Lock()
+			seen := asked[p.ID]
+			asked[p.ID] = true
+			askedMu.Unlock()
+			if seen {
 				continue
 			}
-			asked[p.ID] = true
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():

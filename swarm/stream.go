@@ -292,7 +292,7 @@ func (n *Node) manifest(ctx context.Context, id track.ID) (*track.Manifest, erro
 	// fast with the origin down.
 	asked := map[PeerID]bool{}
 	for round := 0; lctx.Err() == nil; round++ {
-		cands := n.candidates(lctx, id, false)
+		cands := n.candidates(lctx, id, false, true)
 		for _, p := range cands {
 			if asked[p.ID] {
 				continue
@@ -328,7 +328,11 @@ func (n *Node) manifest(ctx context.Context, id track.ID) (*track.Manifest, erro
 // candidates lists peers that may hold id: connected peers, the tracker's
 // answer, a neighbour search, and (when the tracker cannot answer, or
 // always if withKnown) the peers remembered from earlier.
-func (n *Node) candidates(ctx context.Context, id track.ID, withKnown bool) []PeerAddr {
+//
+// withDHT waits for a DHT lookup too; the scheduler's rounds do not (they
+// run one beside, see scheduler.discover), so a slow DHT never holds back
+// what the tracker and the neighbours said.
+func (n *Node) candidates(ctx context.Context, id track.ID, withKnown, withDHT bool) []PeerAddr {
 	var mu sync.Mutex
 	var out []PeerAddr
 	add := func(ps []PeerAddr) {
@@ -361,7 +365,9 @@ func (n *Node) candidates(ctx context.Context, id track.ID, withKnown bool) []Pe
 		}
 		add(found)
 	})
-	wg.Go(func() { add(n.dhtHolders(ctx, id)) })
+	if withDHT {
+		wg.Go(func() { n.dhtHolders(ctx, id, func(p PeerAddr) { add([]PeerAddr{p}) }) })
+	}
 	wg.Go(func() {
 		sctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
 		defer cancel()

@@ -370,7 +370,7 @@ func testRefreshAsksOnlyMapsThatCanGrow(t *testing.T) {
 	if _, err := b.manifest(ctx, m.ID); err != nil {
 		t.Fatal(err)
 	}
-	if found := b.candidates(ctx, m.ID, false); len(found) != 2 {
+	if found := b.candidates(ctx, m.ID, false, false); len(found) != 2 {
 		t.Fatalf("tracker lookup found %v, want A and C", found)
 	}
 	ts.stopOrigin()

@@ -286,7 +286,7 @@ func TestFetchFromPeerWithOriginDown(t *testing.T) {
 	if _, err := b.manifest(ctx, m.ID); err != nil {
 		t.Fatal(err)
 	}
-	if found := b.candidates(ctx, m.ID, false); len(found) != 1 || found[0].ID != a.ID() {
+	if found := b.candidates(ctx, m.ID, false, false); len(found) != 1 || found[0].ID != a.ID() {
 		t.Fatalf("tracker lookup found %v, want A", found)
 	}
 	ts.stopOrigin()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/potluckfm/potluck/cache"
@@ -533,22 +534,27 @@ func (sc *scheduler) discover(ctx context.Context, done chan struct{}) {
 	defer sc.n.watchInterest(id, book)()
 	asked := map[PeerID]bool{}
 	var askedMu sync.Mutex // asked is shared with the DHT lookups
+	var dhtLooking atomic.Bool
 	round := func(withKnown bool) {
 		askedMu.Lock()
 		clear(asked)
 		askedMu.Unlock()
-		// The DHT's holders are asked as they answer, beside the round.
-		sc.n.wg.Go(func() {
-			sc.n.dhtHolders(ctx, id, func(p PeerAddr) {
-				askedMu.Lock()
-				seen := asked[p.ID]
-				asked[p.ID] = true
-				askedMu.Unlock()
-				if !seen {
-					sc.askHave(ctx, p, false)
-				}
+		// The DHT's holders are asked as they answer, beside the round;
+		// one lookup at a time (a lookup can outlast a round).
+		if sc.n.dht != nil && dhtLooking.CompareAndSwap(false, true) {
+			sc.n.wg.Go(func() {
+				defer dhtLooking.Store(false)
+				sc.n.dhtHolders(ctx, id, func(p PeerAddr) {
+					askedMu.Lock()
+					seen := asked[p.ID]
+					asked[p.ID] = true
+					askedMu.Unlock()
+					if !seen {
+						sc.askHave(ctx, p, false)
+					}
+				})
 			})
-		})
+		}
 		cands := sc.n.candidates(ctx, id, withKnown, false)
 		// Ask many at once: a dead peer the tracker still lists must not
 		// hold up the live ones.

@@ -5,6 +5,7 @@ package swarm
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -129,6 +130,9 @@ func (n *Node) mayDial(p PeerAddr) (func(), error) {
 	}, nil
 }
 
+// dial connects to p. A p without an ID (an address the DHT named) takes
+// whichever node answers there but this one or a banned one, and the
+// handshake names it.
 func (n *Node) dial(ctx context.Context, p PeerAddr) (*peerConn, error) {
 	if n.ctx.Err() != nil {
 		return nil, ErrNodeClosed
@@ -141,6 +145,9 @@ func (n *Node) dial(ctx context.Context, p PeerAddr) (*peerConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.ID == "" {
+		conf.VerifyConnection = n.verifyAnyPeer
+	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	n.noteSent(udp.String())
@@ -148,9 +155,30 @@ func (n *Node) dial(ctx context.Context, p PeerAddr) (*peerConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("peer %s at %s: %w", p.ID.Short(), p.Addr, err)
 	}
+	if p.ID == "" {
+		if p.ID, err = peerIDOf(qc.ConnectionState().TLS); err != nil {
+			qc.CloseWithError(0, "")
+			return nil, err
+		}
+	}
 	// The handshake proved that p.ID's key answers at p.Addr.
 	n.confirm(p)
 	return n.addConn(qc, p.ID, p.Addr, true)
+}
+
+// verifyAnyPeer accepts any node's handshake but this node's own or a
+// banned one's.
+func (n *Node) verifyAnyPeer(cs tls.ConnectionState) error {
+	id, err := peerIDOf(cs)
+	switch {
+	case err != nil:
+		return err
+	case id == n.id:
+		return errors.New("reached this node itself")
+	case n.isBanned(id):
+		return fmt.Errorf("reached banned peer %s", id.Short())
+	}
+	return nil
 }
 
 // acceptLoop takes the connections other nodes open.

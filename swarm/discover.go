@@ -6,10 +6,8 @@ package swarm
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"path/filepath"
 	"sync"
@@ -137,42 +135,11 @@ func (n *Node) connAt(ctx context.Context, addr string) (*peerConn, error) {
 		}
 	}
 	n.mu.Unlock()
-	if n.ctx.Err() != nil {
-		return nil, ErrNodeClosed
-	}
-	release, err := n.mayDialWait(ctx, PeerAddr{Addr: addr})
+	p := PeerAddr{Addr: addr}
+	release, err := n.mayDialWait(ctx, p)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	udp, err := net.ResolveUDPAddr("udp", addr)
-	if err != nil {
-		return nil, err
-	}
-	conf := n.tlsConf.Clone()
-	conf.VerifyConnection = func(cs tls.ConnectionState) error {
-		id, err := peerIDOf(cs)
-		switch {
-		case err != nil:
-			return err
-		case id == n.id:
-			return errors.New("reached this node itself")
-		case n.isBanned(id):
-			return fmt.Errorf("reached banned peer %s", id.Short())
-		}
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	qc, err := n.tr.Dial(ctx, udp, conf, quicConfig())
-	if err != nil {
-		return nil, fmt.Errorf("dht holder at %s: %w", addr, err)
-	}
-	id, err := peerIDOf(qc.ConnectionState().TLS)
-	if err != nil {
-		qc.CloseWithError(0, "")
-		return nil, err
-	}
-	n.confirm(PeerAddr{ID: id, Addr: addr})
-	return n.addConn(qc, id, addr, true)
+	return n.dial(ctx, p)
 }

@@ -338,21 +338,26 @@ func (r *run) queue(listener, session int) []track.ID {
 	return q
 }
 
-// classify says what held track id when listener l opened it.
-func (r *run) classify(l *listener, id track.ID) string {
-	m := r.manifests[id]
-	if have := l.store.Have(id); m != nil && have != nil && have.Count() == m.NumChunks() {
-		return KindCached
-	}
+// onlineOthers lists the listeners online now, but l.
+func (r *run) onlineOthers(l *listener) []*listener {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	var others []*listener
 	for _, o := range r.listeners {
 		if o != l && o.online {
 			others = append(others, o)
 		}
 	}
-	r.mu.Unlock()
-	for _, o := range others {
+	return others
+}
+
+// classify says what held track id when listener l opened it.
+func (r *run) classify(l *listener, id track.ID) string {
+	m := r.manifests[id]
+	if have := l.store.Have(id); m != nil && have != nil && have.Count() == m.NumChunks() {
+		return KindCached
+	}
+	for _, o := range r.onlineOthers(l) {
 		if have := o.store.Have(id); have != nil && have.Count() > 0 {
 			return KindHeldByPeers
 		}
@@ -367,15 +372,7 @@ func (r *run) peerHolds(l *listener, id track.ID) bool {
 	if m == nil {
 		return false
 	}
-	r.mu.Lock()
-	var others []*listener
-	for _, o := range r.listeners {
-		if o != l && o.online {
-			others = append(others, o)
-		}
-	}
-	r.mu.Unlock()
-	for _, o := range others {
+	for _, o := range r.onlineOthers(l) {
 		if have := o.store.Have(id); have != nil && have.Count() == m.NumChunks() {
 			return true
 		}

@@ -326,7 +326,8 @@ func (s *Server) getChunk(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
-	_, err = w.Write(buf)
+	wrote, err := w.Write(buf)
+	s.chunkBytes.Add(int64(wrote))
 	return err
 }
 

@@ -70,6 +70,8 @@ type Server struct {
 	bites       *biteLog
 	catalog     atomic.Pointer[Catalog]
 	url         URL
+	// chunkBytes is the chunk payload bytes written to 200 answers.
+	chunkBytes atomic.Int64
 
 	scanMu sync.Mutex // one scan at a time
 
@@ -131,6 +133,11 @@ func (s *Server) URL() URL { return s.url }
 
 // Catalog returns the catalogue being served now.
 func (s *Server) Catalog() *Catalog { return s.catalog.Load() }
+
+// ChunkBytesServed returns the chunk payload bytes the origin has written
+// to its answers to chunk requests (bodies of 200 answers, not the wire:
+// no headers, framing or retransmissions).
+func (s *Server) ChunkBytesServed() int64 { return s.chunkBytes.Load() }
 
 // Tracker returns the origin's peer tracker.
 func (s *Server) Tracker() *Tracker { return s.tracker }

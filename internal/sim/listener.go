@@ -249,6 +249,7 @@ func (l *listener) session(n int, until time.Time, resume *resumePoint) (left *r
 			return nil, err
 		}
 		w := newWatchedSource(s, cfg.Speed, cfg.SinkBuffer, r.now)
+		w.onChunk = func(i int) { r.played.add(id, i) }
 		o.src = w
 		l.noteOpen(id, o)
 		return w, nil

@@ -131,6 +131,16 @@ type Report struct {
 	OriginEgressBytes int64 `json:"origin_egress_bytes"`
 	PeerTrafficBytes  int64 `json:"peer_traffic_bytes"`
 	PeerServedBytes   int64 `json:"peer_served_bytes"`
+	// OriginChunkBytes is the chunk payload bytes the origin served (the
+	// bodies of its chunk answers, not the wire). OriginFloorBytes is its
+	// floor: the bytes of the distinct chunks (track, index) that any
+	// listener's player read during the run and no cache held as it
+	// began; each had to leave the origin once. OriginAmplification is
+	// OriginChunkBytes ÷ OriginFloorBytes: 1 is the floor, what is above
+	// it was avoidable (0: nothing was played).
+	OriginChunkBytes    int64   `json:"origin_chunk_bytes"`
+	OriginFloorBytes    int64   `json:"origin_floor_bytes"`
+	OriginAmplification float64 `json:"origin_amplification"`
 	// ListenerHours is the audio played by all listeners, in hours.
 	ListenerHours float64 `json:"listener_hours"`
 	// OriginEgressPerListenerHourMB is OriginEgressBytes (in MB, 10^6
@@ -337,6 +347,7 @@ func (r *run) report(ran, wall, cpu time.Duration, peakMem int64, lags []time.Du
 		rep.Restarts += l.restarted
 	}
 	rep.ListenerHours = round(played.Hours(), 4)
+	r.reportAmplification(rep)
 	if cfg.OriginDownAt > 0 {
 		rep.OriginDownAtS = round(cfg.OriginDownAt.Seconds(), 1)
 		var held int
@@ -418,6 +429,7 @@ func Compare(p2p, baseline *Report) *Comparison {
 	ratio("stutter_share", p2p.StutterShare, baseline.StutterShare)
 	ratio("source_stall_share", p2p.SourceStallShare, baseline.SourceStallShare)
 	ratio("origin_share", p2p.OriginShare, baseline.OriginShare)
+	ratio("origin_amplification", p2p.OriginAmplification, baseline.OriginAmplification)
 	ratio("origin_egress_bytes", float64(p2p.OriginEgressBytes), float64(baseline.OriginEgressBytes))
 	ratio("origin_egress_per_listener_hour_mb", p2p.OriginEgressPerListenerHourMB, baseline.OriginEgressPerListenerHourMB)
 	ratio("cpu_per_node_percent", p2p.CPUPerNodePercent, baseline.CPUPerNodePercent)
@@ -518,6 +530,7 @@ func (c *Comparison) Markdown() string {
 	}
 	row("… from origin, first play in swarm", byKind(KindFirstInSwarm), pct, true, "")
 	row("… from origin, track held by peers", byKind(KindHeldByPeers), pct, true, "")
+	row("origin chunk bytes ÷ floor (1 = each played chunk once)", func(r *Report) float64 { return r.OriginAmplification }, "%.2f", true, "")
 	row("origin egress (MB)", func(r *Report) float64 { return float64(r.OriginEgressBytes) / 1e6 }, "%.1f", true, "")
 	row("origin egress per listener-hour (MB)", func(r *Report) float64 { return r.OriginEgressPerListenerHourMB }, "%.1f", true, "")
 	row("peer traffic (MB)", func(r *Report) float64 { return float64(r.PeerTrafficBytes) / 1e6 }, "%.1f", false, "")

@@ -44,6 +44,12 @@ type run struct {
 	enough    chan struct{} // closed once Config.Plays plays started and ended
 	// frameDecode is one MP3 frame's decoding time (Config.FrameDecode).
 	frameDecode time.Duration
+	// played is the chunks the players read; heldAtStart the chunks some
+	// cache held as the run began; originChunkBytes the chunk payload
+	// bytes the origin served (Report.OriginAmplification).
+	played           chunkSet
+	heldAtStart      map[chunkKey]bool
+	originChunkBytes int64
 
 	mu       sync.Mutex
 	plays    []PlayRecord
@@ -194,6 +200,7 @@ func Run(ctx context.Context, cfg Config) (*Report, []PlayRecord, error) {
 	if err := r.prefill(lib, srv.Catalog().Entries()); err != nil {
 		return nil, nil, fmt.Errorf("sim: %w", err)
 	}
+	r.heldAtStart = r.heldChunks()
 
 	// Start the memory figures from what this run uses: return what an
 	// earlier run in this process left behind.
@@ -239,6 +246,7 @@ func Run(ctx context.Context, cfg Config) (*Report, []PlayRecord, error) {
 	<-lagged
 	wall := time.Since(r.start)
 	cpu := cpuTime() - cpu0
+	r.originChunkBytes = srv.ChunkBytesServed()
 
 	rep := r.report(ran, wall, cpu, mem.peak, lags)
 	plays := r.plays

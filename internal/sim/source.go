@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"io"
 	"sync"
 	"time"
 
@@ -34,13 +35,20 @@ type watchedSource struct {
 	stalls    int
 	stallTime time.Duration // beyond limit, wall time
 	events    []stallEvent  // the first maxStallEvents stalls
+
+	// onChunk, if set, is called with the index of each chunk the player
+	// reads bytes of (once per run of reads in one chunk); pos is the
+	// byte position of the next read, lastChunk the chunk read last.
+	onChunk   func(i int)
+	pos       int64
+	lastChunk int
 }
 
 var _ player.Source = (*watchedSource)(nil)
 
 func newWatchedSource(s *swarm.Stream, speed float64, sinkBuffer time.Duration, clock func() time.Duration) *watchedSource {
 	ahead := decodeAhead(s.Manifest().Audio.SampleRate, sinkBuffer)
-	return &watchedSource{Stream: s, limit: time.Duration(float64(ahead) / speed), clock: clock}
+	return &watchedSource{Stream: s, limit: time.Duration(float64(ahead) / speed), clock: clock, lastChunk: -1}
 }
 
 // Read reads the stream. The first read after the open or a seek waits
@@ -48,12 +56,27 @@ func newWatchedSource(s *swarm.Stream, speed float64, sinkBuffer time.Duration, 
 // a seek overtook.
 func (w *watchedSource) Read(p []byte) (int, error) {
 	w.mu.Lock()
-	gen, flowing := w.gen, w.flowing
+	gen, flowing, pos := w.gen, w.flowing, w.pos
 	w.mu.Unlock()
 	start := time.Now()
 	n, err := w.Stream.Read(p)
 	took := time.Since(start)
 	w.mu.Lock()
+	if gen != w.gen {
+		// A seek overtook the read, which returned bytes from where
+		// the seek went.
+		pos = w.pos
+	}
+	w.pos = pos + int64(n)
+	read := -1
+	if m := w.Manifest(); n > 0 && pos < m.Size {
+		read = m.ChunkAt(pos)
+	}
+	if read >= 0 && read != w.lastChunk {
+		w.lastChunk = read
+	} else {
+		read = -1
+	}
 	if gen == w.gen && err == nil {
 		if flowing && took > w.limit {
 			w.stalls++
@@ -64,24 +87,41 @@ func (w *watchedSource) Read(p []byte) (int, error) {
 		}
 		w.flowing = true
 	}
+	onChunk := w.onChunk
 	w.mu.Unlock()
+	if read >= 0 && onChunk != nil {
+		onChunk(read)
+	}
 	return n, err
 }
 
-func (w *watchedSource) seeking() {
+// seeking notes a seek to byte position to (before the stream takes it,
+// so that a read it overtakes counts from there).
+func (w *watchedSource) seeking(to func(cur int64) int64) {
 	w.mu.Lock()
 	w.gen++
 	w.flowing = false
+	w.pos = to(w.pos)
+	w.lastChunk = -1
 	w.mu.Unlock()
 }
 
 func (w *watchedSource) Seek(off int64, whence int) (int64, error) {
-	w.seeking()
+	w.seeking(func(cur int64) int64 {
+		switch whence {
+		case io.SeekCurrent:
+			return cur + off
+		case io.SeekEnd:
+			return w.Manifest().Size + off
+		}
+		return off
+	})
 	return w.Stream.Seek(off, whence)
 }
 
 func (w *watchedSource) SeekTime(t time.Duration) (track.SeekPoint, error) {
-	w.seeking()
+	sp := w.Manifest().SeekPointAt(t) // where the stream's SeekTime goes
+	w.seeking(func(int64) int64 { return sp.Offset })
 	return w.Stream.SeekTime(t)
 }
 

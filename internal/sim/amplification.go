@@ -1,0 +1,91 @@
+package sim
+
+import (
+	"sync"
+
+	"github.com/potluckfm/potluck/track"
+)
+
+// chunkKey names one chunk of the catalogue.
+type chunkKey struct {
+	track track.ID
+	index int
+}
+
+// chunkSet is a set of chunks, safe for concurrent use: the chunks the
+// listeners' players read during a run.
+type chunkSet struct {
+	mu  sync.Mutex
+	set map[chunkKey]struct{}
+}
+
+func (s *chunkSet) add(id track.ID, i int) {
+	s.mu.Lock()
+	if s.set == nil {
+		s.set = map[chunkKey]struct{}{}
+	}
+	s.set[chunkKey{id, i}] = struct{}{}
+	s.mu.Unlock()
+}
+
+func (s *chunkSet) keys() []chunkKey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]chunkKey, 0, len(s.set))
+	for k := range s.set {
+		out = append(out, k)
+	}
+	return out
+}
+
+// floorBytes is the origin's floor: the bytes of the distinct chunks in
+// played that no cache held at the start (heldAtStart), each of which must
+// have left the origin at least once. Chunks of tracks missing from
+// manifests count nothing.
+func floorBytes(played []chunkKey, heldAtStart map[chunkKey]bool, manifests map[track.ID]*track.Manifest) int64 {
+	var n int64
+	for _, k := range played {
+		m := manifests[k.track]
+		if m == nil || k.index < 0 || k.index >= m.NumChunks() || heldAtStart[k] {
+			continue
+		}
+		_, l := m.ChunkBounds(k.index)
+		n += int64(l)
+	}
+	return n
+}
+
+// amplification is origin chunk bytes over the floor (0 with no floor).
+func amplification(originChunkBytes, floor int64) float64 {
+	if floor <= 0 {
+		return 0
+	}
+	return round(float64(originChunkBytes)/float64(floor), 3)
+}
+
+// heldChunks lists every chunk some listener's cache holds now (the run
+// calls it once the caches are prefilled).
+func (r *run) heldChunks() map[chunkKey]bool {
+	held := map[chunkKey]bool{}
+	for _, l := range r.listeners {
+		for id, m := range r.manifests {
+			have := l.store.Have(id)
+			if have == nil {
+				continue
+			}
+			for i := range m.NumChunks() {
+				if have.Has(i) {
+					held[chunkKey{id, i}] = true
+				}
+			}
+		}
+	}
+	return held
+}
+
+// reportAmplification fills the origin-floor figures of rep.
+func (r *run) reportAmplification(rep *Report) {
+	rep.OriginChunkBytes = r.originChunkBytes
+	rep.OriginFloorBytes = floorBytes(r.played.keys(), r.heldAtStart, r.manifests)
+	rep.OriginAmplification = amplification(rep.OriginChunkBytes, rep.OriginFloorBytes)
+}

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/potluckfm/potluck/track"
@@ -88,4 +90,36 @@ func (r *run) reportAmplification(rep *Report) {
 	rep.OriginChunkBytes = r.originChunkBytes
 	rep.OriginFloorBytes = floorBytes(r.played.keys(), r.heldAtStart, r.manifests)
 	rep.OriginAmplification = amplification(rep.OriginChunkBytes, rep.OriginFloorBytes)
+}
+
+// AmplificationMarkdown renders the origin's cost against its floor at
+// each swarm size, both modes, with what each run cost this machine.
+func AmplificationMarkdown(points []ScalePoint) string {
+	var sb strings.Builder
+	sb.WriteString("| listeners | origin ÷ floor, Potluck | origin ÷ floor, client-server | floor (MB) | origin chunk MB, Potluck | origin chunk MB, client-server | plays started, Potluck / client-server | plays with stutter, Potluck / client-server |\n")
+	sb.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, pt := range points {
+		p, b := pt.P2P, pt.Baseline
+		if p == nil || b == nil {
+			continue
+		}
+		fmt.Fprintf(&sb, "| %d | %.2f | %.2f | %.1f | %.1f | %.1f | %d / %d | %.1f%% / %.1f%% |\n",
+			pt.Listeners, p.OriginAmplification, b.OriginAmplification, float64(p.OriginFloorBytes)/1e6,
+			float64(p.OriginChunkBytes)/1e6, float64(b.OriginChunkBytes)/1e6, p.PlaysStarted, b.PlaysStarted,
+			100*p.StutterShare, 100*b.StutterShare)
+	}
+	sb.WriteString("\n| listeners | mode | peak memory (MB) | per listener (MB) | peak goroutines | per listener | CPU (s) | CPU per listener per simulated s (ms) |\n")
+	sb.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, pt := range points {
+		for _, r := range []*Report{pt.P2P, pt.Baseline} {
+			if r == nil || r.Listeners == 0 || r.DurationS == 0 {
+				continue
+			}
+			n := float64(r.Listeners)
+			fmt.Fprintf(&sb, "| %d | %s | %.0f | %.2f | %d | %.1f | %.0f | %.2f |\n",
+				r.Listeners, r.Mode, float64(r.PeakMemoryBytes)/1e6, float64(r.PeakMemoryBytes)/1e6/n,
+				r.PeakGoroutines, float64(r.PeakGoroutines)/n, r.CPUSeconds, 1000*r.CPUSeconds/r.DurationS/n)
+		}
+	}
+	return sb.String()
 }

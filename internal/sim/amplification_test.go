@@ -1,11 +1,22 @@
 package sim
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/origin"
 	"github.com/potluckfm/potluck/track"
 )
 
@@ -76,5 +87,150 @@ func TestOriginAmplificationRun(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestOriginAmplification measures the origin's chunk bytes against their
+// floor at 10, 100 and 1,000 listeners, Potluck and client-server, one run
+// after another (so that each run's memory and CPU are its own), in
+// virtual time. It runs only when asked:
+//
+//	POTLUCK_SIM_AMPLIFICATION=docs go test -run TestOriginAmplification -timeout 3h -v ./internal/sim/
+//
+// writes DIR/benchmark-amplification.{md,json} (DIR relative to the
+// repository root) after each size. The runs are the swarm's first day
+// (empty caches: every track's first copy must come from the origin), 2
+// minutes each, with the lite library (the demo library's bytes per
+// second at a fifth of its decoding cost); POTLUCK_SIM_SIZES (e.g.
+// "10,100") and envConfig's settings change them.
+// POTLUCK_SIM_HEAP_PROFILE=PREFIX writes a heap profile of each run,
+// three quarters through it, to PREFIX-N-MODE.pprof.
+func TestOriginAmplification(t *testing.T) {
+	dir := os.Getenv("POTLUCK_SIM_AMPLIFICATION")
+	if dir == "" {
+		t.Skip("set POTLUCK_SIM_AMPLIFICATION=DIR to measure the origin's cost against its floor")
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join("..", "..", dir)
+	}
+	sizes := []int{10, 100, 1000}
+	if s := os.Getenv("POTLUCK_SIM_SIZES"); s != "" {
+		sizes = nil
+		for f := range strings.SplitSeq(s, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	cfg := envConfig(t)
+	if os.Getenv("POTLUCK_SIM_HISTORY") == "" {
+		cfg.Workload.History = -1
+	}
+	if os.Getenv("POTLUCK_SIM_DURATION") == "" {
+		cfg.Duration = 2 * time.Minute
+	}
+	if cfg.Library == nil {
+		cfg.Library = LiteLibrary()
+	}
+	withFrameDecode(t, &cfg)
+	profile := os.Getenv("POTLUCK_SIM_HEAP_PROFILE")
+	var points []ScalePoint
+	for _, n := range sizes {
+		pt := ScalePoint{Listeners: n}
+		for _, mode := range []Mode{ModeP2P, ModeClientServer} {
+			t.Run(strconv.Itoa(n)+"-"+string(mode), func(t *testing.T) {
+				start := time.Now()
+				synctest.Test(t, func(t *testing.T) {
+					c := cfg
+					c.Listeners, c.Mode = n, mode
+					if profile != "" {
+						go writeHeapProfile(t, fmt.Sprintf("%s-%d-%s.pprof", profile, n, mode), c.Duration*3/4)
+					}
+					rep, _, err := Run(context.Background(), c)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if mode == ModeP2P {
+						pt.P2P = rep
+					} else {
+						pt.Baseline = rep
+					}
+				})
+				t.Logf("%d listeners, %s: %s of wall time", n, mode, time.Since(start).Round(time.Second))
+			})
+		}
+		if pt.P2P == nil || pt.Baseline == nil {
+			t.FailNow()
+		}
+		points = append(points, pt)
+		table := AmplificationMarkdown(points)
+		t.Logf("\n%s", table)
+		js, _ := json.MarshalIndent(points, "", "  ")
+		for name, b := range map[string][]byte{
+			"benchmark-amplification.md":   []byte(table),
+			"benchmark-amplification.json": append(js, '\n'),
+		} {
+			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// writeHeapProfile writes the heap profile to path after d (in the
+// bubble's time), after a garbage collection.
+func writeHeapProfile(t *testing.T, path string, d time.Duration) {
+	time.Sleep(d)
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestInternedStore checks that a listener's cache keeps a chunk equal to
+// the catalogue's as the catalogue's own bytes, and a chunk that differs
+// as it came (the store then refuses it, as a cache must).
+func TestInternedStore(t *testing.T) {
+	lib, err := catalogueFS(LiteLibrary(), 2, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := origin.ScanLibrary(context.Background(), lib, testKey(), origin.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := catalogueFiles(lib, cat.Entries())
+	if len(files) != 2 {
+		t.Fatalf("%d catalogue files to share, want 2", len(files))
+	}
+	e := cat.Entries()[0]
+	m := e.Manifest
+	s := internedStore{Mem: cache.NewMemNoCopy(1 << 30), files: files}
+	if err := s.PutManifest(m, e.Signed); err != nil {
+		t.Fatal(err)
+	}
+	off, n := m.ChunkBounds(1)
+	fetched := bytes.Clone(files[m.ID].data[off : off+int64(n)])
+	if err := s.WriteChunk(m.ID, 1, fetched); err != nil {
+		t.Fatal(err)
+	}
+	fetched[0] ^= 0xff // the fetched copy is no longer the cache's
+	got, err := s.ReadChunk(m.ID, 1)
+	if err != nil {
+		t.Fatalf("the chunk, its fetched copy since changed: %v", err)
+	}
+	if !bytes.Equal(got, files[m.ID].data[off:off+int64(n)]) {
+		t.Error("the cache holds other bytes than the catalogue's")
+	}
+	if err := s.WriteChunk(m.ID, 2, fetched); err == nil {
+		t.Error("a chunk unlike the catalogue's was stored")
 	}
 }

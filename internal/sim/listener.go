@@ -161,7 +161,7 @@ func (l *listener) session(n int, until time.Time, resume *resumePoint) (left *r
 	ncfg := swarm.Config{
 		DataDir:    l.dir,
 		Origin:     client,
-		Store:      l.store,
+		Store:      internedStore{Mem: l.store, files: r.files},
 		Transport:  tr,
 		NoPeers:    cfg.Mode == ModeClientServer,
 		NoAnnounce: cfg.Mode == ModeClientServer,

@@ -153,6 +153,8 @@ type Report struct {
 	CPUPerNodePercent   float64 `json:"cpu_per_node_percent"`
 	PeakMemoryBytes     int64   `json:"peak_memory_bytes"`
 	PeakMemoryPerNodeMB float64 `json:"peak_memory_per_node_mb"`
+	// PeakGoroutines is the most goroutines the process ran at once.
+	PeakGoroutines int `json:"peak_goroutines"`
 	// WallS is the wall time the run took (virtual under synctest).
 	WallS float64 `json:"wall_s"`
 
@@ -376,6 +378,7 @@ func (r *run) report(ran, wall, cpu time.Duration, peakMem int64, lags []time.Du
 		rep.CPUPerNodePercent = round(100*cpu.Seconds()/wall.Seconds()/float64(cfg.Listeners), 2)
 	}
 	rep.PeakMemoryBytes = peakMem
+	rep.PeakGoroutines = r.peakGoroutines
 	rep.PeakMemoryPerNodeMB = round(float64(peakMem)/1e6/float64(cfg.Listeners), 2)
 	rep.WallS = round(wall.Seconds(), 1)
 	return rep

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"runtime"
 	"runtime/metrics"
 	"sync"
 )
@@ -10,6 +11,8 @@ import (
 type memPeak struct {
 	mu   sync.Mutex
 	peak int64
+	// goroutines is the peak of the process's goroutines.
+	goroutines int
 }
 
 var memSamples = []metrics.Sample{
@@ -25,7 +28,9 @@ func (m *memPeak) sample() {
 		return
 	}
 	used := int64(s[0].Value.Uint64() - s[1].Value.Uint64())
+	g := runtime.NumGoroutine()
 	m.mu.Lock()
 	m.peak = max(m.peak, used)
+	m.goroutines = max(m.goroutines, g)
 	m.mu.Unlock()
 }

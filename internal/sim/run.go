@@ -50,6 +50,10 @@ type run struct {
 	played           chunkSet
 	heldAtStart      map[chunkKey]bool
 	originChunkBytes int64
+	// files are the catalogue's bytes, which the caches' chunks share
+	// (internedStore).
+	files map[track.ID]internedFile
+	peakGoroutines   int
 
 	mu       sync.Mutex
 	plays    []PlayRecord
@@ -179,6 +183,7 @@ func Run(ctx context.Context, cfg Config) (*Report, []PlayRecord, error) {
 	}()
 	r.url = srv.URL()
 	r.rankTracks(srv.Catalog().Entries())
+	r.files = catalogueFiles(lib, srv.Catalog().Entries())
 	r.frameDecode = cfg.FrameDecode
 	if r.frameDecode <= 0 {
 		if r.frameDecode, err = r.measureFrameDecode(lib, srv.Catalog().Entries()); err != nil {
@@ -247,6 +252,7 @@ func Run(ctx context.Context, cfg Config) (*Report, []PlayRecord, error) {
 	wall := time.Since(r.start)
 	cpu := cpuTime() - cpu0
 	r.originChunkBytes = srv.ChunkBytesServed()
+	r.peakGoroutines = mem.goroutines
 
 	rep := r.report(ran, wall, cpu, mem.peak, lags)
 	plays := r.plays

@@ -52,8 +52,8 @@ type run struct {
 	originChunkBytes int64
 	// files are the catalogue's bytes, which the caches' chunks share
 	// (internedStore).
-	files map[track.ID]internedFile
-	peakGoroutines   int
+	files          map[track.ID]internedFile
+	peakGoroutines int
 
 	mu       sync.Mutex
 	plays    []PlayRecord

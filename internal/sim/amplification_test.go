@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -106,7 +107,10 @@ func TestOriginAmplificationRun(t *testing.T) {
 // POTLUCK_SIM_SIZES (e.g. "10,100") and envConfig's settings change
 // them.
 // POTLUCK_SIM_HEAP_PROFILE=PREFIX writes a heap profile of each run,
-// three quarters through it, to PREFIX-N-MODE.pprof.
+// three quarters through it, to PREFIX-N-MODE.pprof. POTLUCK_SIM_MODE
+// runs one mode only, adding its reports to those DIR's JSON holds (two
+// processes can then run the modes at once, each measuring its own
+// memory and CPU).
 func TestOriginAmplification(t *testing.T) {
 	dir := os.Getenv("POTLUCK_SIM_AMPLIFICATION")
 	if dir == "" {
@@ -141,10 +145,14 @@ func TestOriginAmplification(t *testing.T) {
 	}
 	withFrameDecode(t, &cfg)
 	profile := os.Getenv("POTLUCK_SIM_HEAP_PROFILE")
+	modes := []Mode{ModeP2P, ModeClientServer}
+	if m := os.Getenv("POTLUCK_SIM_MODE"); m != "" {
+		modes = []Mode{Mode(m)}
+	}
 	var points []ScalePoint
 	for _, n := range sizes {
 		pt := ScalePoint{Listeners: n}
-		for _, mode := range []Mode{ModeP2P, ModeClientServer} {
+		for _, mode := range modes {
 			t.Run(strconv.Itoa(n)+"-"+string(mode), func(t *testing.T) {
 				start := time.Now()
 				synctest.Test(t, func(t *testing.T) {
@@ -166,20 +174,50 @@ func TestOriginAmplification(t *testing.T) {
 				t.Logf("%d listeners, %s: %s of wall time", n, mode, time.Since(start).Round(time.Second))
 			})
 		}
-		if pt.P2P == nil || pt.Baseline == nil {
+		if (pt.P2P == nil && slices.Contains(modes, ModeP2P)) || (pt.Baseline == nil && slices.Contains(modes, ModeClientServer)) {
 			t.FailNow()
 		}
 		points = append(points, pt)
-		table := AmplificationMarkdown(points)
-		t.Logf("\n%s", table)
-		js, _ := json.MarshalIndent(points, "", "  ")
-		for name, b := range map[string][]byte{
-			"benchmark-amplification.md":   []byte(table),
-			"benchmark-amplification.json": append(js, '\n'),
-		} {
-			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
+		writeAmplification(t, dir, points)
+	}
+}
+
+// writeAmplification merges points into DIR/benchmark-amplification.json
+// (a size's report of a mode replaces the one there) and writes it and
+// its table.
+func writeAmplification(t *testing.T, dir string, points []ScalePoint) {
+	path := filepath.Join(dir, "benchmark-amplification.json")
+	var all []ScalePoint
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &all); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, pt := range points {
+		i := slices.IndexFunc(all, func(p ScalePoint) bool { return p.Listeners == pt.Listeners })
+		if i < 0 {
+			all = append(all, ScalePoint{Listeners: pt.Listeners})
+			i = len(all) - 1
+		}
+		if pt.P2P != nil {
+			pt.P2P.Timeline = nil
+			all[i].P2P = pt.P2P
+		}
+		if pt.Baseline != nil {
+			pt.Baseline.Timeline = nil
+			all[i].Baseline = pt.Baseline
+		}
+	}
+	slices.SortFunc(all, func(a, b ScalePoint) int { return a.Listeners - b.Listeners })
+	table := AmplificationMarkdown(all)
+	t.Logf("\n%s", table)
+	js, _ := json.MarshalIndent(all, "", "  ")
+	for name, b := range map[string][]byte{
+		"benchmark-amplification.md":   []byte(table),
+		"benchmark-amplification.json": append(js, '\n'),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
@@ -238,4 +276,27 @@ func TestInternedStore(t *testing.T) {
 	if err := s.WriteChunk(m.ID, 2, fetched); err == nil {
 		t.Error("a chunk unlike the catalogue's was stored")
 	}
+}
+
+// TestResourceFigures checks that a run reports what it cost this
+// machine, the figures TestOriginAmplification divides by its listeners:
+// every listener runs goroutines of its own (node, player, session), so
+// the peak is above the listeners, and memory and CPU were used.
+func TestResourceFigures(t *testing.T) {
+	cfg := testConfig(ModeP2P)
+	cfg.Listeners, cfg.Duration = 4, 30*time.Second
+	withFrameDecode(t, &cfg)
+	synctest.Test(t, func(t *testing.T) {
+		rep, _, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.PeakGoroutines <= 3*cfg.Listeners {
+			t.Errorf("peak goroutines %d for %d listeners: want more than 3 each", rep.PeakGoroutines, cfg.Listeners)
+		}
+		if rep.PeakMemoryBytes <= 0 || rep.PeakMemoryPerNodeMB <= 0 || rep.CPUSeconds <= 0 {
+			t.Errorf("peak memory %d bytes (%.2f MB a node), CPU %.2f s: want all above 0",
+				rep.PeakMemoryBytes, rep.PeakMemoryPerNodeMB, rep.CPUSeconds)
+		}
+	})
 }

@@ -110,7 +110,8 @@ func TestOriginAmplificationRun(t *testing.T) {
 // three quarters through it, to PREFIX-N-MODE.pprof. POTLUCK_SIM_MODE
 // runs one mode only, adding its reports to those DIR's JSON holds (two
 // processes can then run the modes at once, each measuring its own
-// memory and CPU).
+// memory and CPU). POTLUCK_SIM_REPLOT=1 only redraws the table from
+// DIR's JSON.
 func TestOriginAmplification(t *testing.T) {
 	dir := os.Getenv("POTLUCK_SIM_AMPLIFICATION")
 	if dir == "" {
@@ -118,6 +119,10 @@ func TestOriginAmplification(t *testing.T) {
 	}
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join("..", "..", dir)
+	}
+	if os.Getenv("POTLUCK_SIM_REPLOT") != "" {
+		writeAmplification(t, dir, nil)
+		return
 	}
 	sizes := []int{10, 100, 1000}
 	if s := os.Getenv("POTLUCK_SIM_SIZES"); s != "" {

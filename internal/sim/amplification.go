@@ -1,10 +1,12 @@
 package sim
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
 
+	"github.com/potluckfm/potluck/origin"
 	"github.com/potluckfm/potluck/track"
 )
 
@@ -88,25 +90,29 @@ func (r *run) heldChunks() map[chunkKey]bool {
 // reportAmplification fills the origin-floor figures of rep.
 func (r *run) reportAmplification(rep *Report) {
 	rep.OriginChunkBytes = r.originChunkBytes
-	rep.OriginFloorBytes = floorBytes(r.played.keys(), r.heldAtStart, r.manifests)
+	played := r.played.keys()
+	rep.OriginFloorBytes = floorBytes(played, r.heldAtStart, r.manifests)
 	rep.OriginAmplification = amplification(rep.OriginChunkBytes, rep.OriginFloorBytes)
+	r.fromOrigin.mu.Lock()
+	rep.OriginRepeatBytes, rep.OriginUnplayedBytes = avoidable(r.fromOrigin.n, played, r.heldAtStart, r.manifests)
+	r.fromOrigin.mu.Unlock()
 }
 
 // AmplificationMarkdown renders the origin's cost against its floor at
 // each swarm size, both modes, with what each run cost this machine.
 func AmplificationMarkdown(points []ScalePoint) string {
 	var sb strings.Builder
-	sb.WriteString("| listeners | origin ÷ floor, Potluck | origin ÷ floor, client-server | floor (MB) | origin chunk MB, Potluck | origin chunk MB, client-server | plays started, Potluck / client-server | plays with stutter, Potluck / client-server |\n")
-	sb.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	sb.WriteString("| listeners | origin ÷ floor, Potluck | origin ÷ floor, client-server | floor (MB) | origin chunk MB, Potluck | origin chunk MB, client-server | beyond the floor, Potluck: repeats / unplayed / not received (MB) | beyond the floor, client-server: repeats / unplayed / not received (MB) | plays started, Potluck / client-server | plays with stutter, Potluck / client-server |\n")
+	sb.WriteString("|---:|---:|---:|---:|---:|---:|---|---|---:|---:|\n")
 	for _, pt := range points {
 		p, b := pt.P2P, pt.Baseline
 		if p == nil || b == nil {
 			continue
 		}
-		fmt.Fprintf(&sb, "| %d | %.2f | %.2f | %.1f | %.1f | %.1f | %d / %d | %.1f%% / %.1f%% |\n",
+		fmt.Fprintf(&sb, "| %d | %.2f | %.2f | %.1f | %.1f | %.1f | %s | %s | %d / %d | %.1f%% / %.1f%% |\n",
 			pt.Listeners, p.OriginAmplification, b.OriginAmplification, float64(p.OriginFloorBytes)/1e6,
-			float64(p.OriginChunkBytes)/1e6, float64(b.OriginChunkBytes)/1e6, p.PlaysStarted, b.PlaysStarted,
-			100*p.StutterShare, 100*b.StutterShare)
+			float64(p.OriginChunkBytes)/1e6, float64(b.OriginChunkBytes)/1e6, beyondFloor(p), beyondFloor(b),
+			p.PlaysStarted, b.PlaysStarted, 100*p.StutterShare, 100*b.StutterShare)
 	}
 	sb.WriteString("\n| listeners | mode | peak memory (MB) | per listener (MB) | peak goroutines | per listener | CPU (s) | CPU per listener per simulated s (ms) |\n")
 	sb.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|\n")
@@ -122,4 +128,77 @@ func AmplificationMarkdown(points []ScalePoint) string {
 		}
 	}
 	return sb.String()
+}
+
+// chunkCounts counts the chunk bytes the listeners received from the
+// origin, by chunk, safe for concurrent use.
+type chunkCounts struct {
+	mu sync.Mutex
+	n  map[chunkKey]int64
+}
+
+func (c *chunkCounts) add(id track.ID, i int, bytes int) {
+	c.mu.Lock()
+	if c.n == nil {
+		c.n = map[chunkKey]int64{}
+	}
+	c.n[chunkKey{id, i}] += int64(bytes)
+	c.mu.Unlock()
+}
+
+// countingOrigin is a listener's origin client that counts the chunks it
+// receives (every other method is the client's own, so the node sees the
+// same origin).
+type countingOrigin struct {
+	*origin.Client
+	counts *chunkCounts
+}
+
+func (o countingOrigin) Chunk(ctx context.Context, m *track.Manifest, i int) ([]byte, error) {
+	b, err := o.Client.Chunk(ctx, m, i)
+	if err == nil {
+		o.counts.add(m.ID, i, len(b))
+	}
+	return b, err
+}
+
+func (o countingOrigin) ChunkUnchecked(ctx context.Context, id track.ID, i int) ([]byte, error) {
+	b, err := o.Client.ChunkUnchecked(ctx, id, i)
+	if err == nil {
+		o.counts.add(id, i, len(b))
+	}
+	return b, err
+}
+
+// avoidable splits the chunk bytes listeners received from the origin
+// beyond the floor: repeat is what came for played chunks beyond one copy
+// of each (and any copy of a chunk a cache held at the start), unplayed
+// what came for chunks no listener played.
+func avoidable(received map[chunkKey]int64, played []chunkKey, heldAtStart map[chunkKey]bool, manifests map[track.ID]*track.Manifest) (repeat, unplayed int64) {
+	isPlayed := make(map[chunkKey]bool, len(played))
+	for _, k := range played {
+		isPlayed[k] = true
+	}
+	for k, n := range received {
+		if !isPlayed[k] {
+			unplayed += n
+			continue
+		}
+		if m := manifests[k.track]; m != nil && !heldAtStart[k] && k.index >= 0 && k.index < m.NumChunks() {
+			_, l := m.ChunkBounds(k.index)
+			n -= min(n, int64(l)) // the first copy: the floor's
+		}
+		repeat += n
+	}
+	return repeat, unplayed
+}
+
+// beyondFloor renders the split of a report's origin bytes beyond its
+// floor ("–" for a report from before the split).
+func beyondFloor(r *Report) string {
+	if r.OriginRepeatBytes == 0 && r.OriginUnplayedBytes == 0 {
+		return "–"
+	}
+	rest := r.OriginChunkBytes - r.OriginFloorBytes - r.OriginRepeatBytes - r.OriginUnplayedBytes
+	return fmt.Sprintf("%.1f / %.1f / %.1f", float64(r.OriginRepeatBytes)/1e6, float64(r.OriginUnplayedBytes)/1e6, float64(rest)/1e6)
 }

@@ -41,6 +41,13 @@ func TestOriginFloorBytes(t *testing.T) {
 	if got, want := floorBytes(played.keys(), held, manifests), int64(1000+500+1000); got != want {
 		t.Errorf("floor %d bytes, want %d", got, want)
 	}
+	// Received from the origin: a's chunk 0 twice (one repeat), b's chunk
+	// 3 once (cached at the start: a repeat), a's chunk 1 (never played).
+	received := map[chunkKey]int64{{a.ID, 0}: 2000, {b.ID, 3}: 1000, {a.ID, 1}: 1000, {a.ID, 2}: 500}
+	repeat, unplayed := avoidable(received, played.keys(), held, manifests)
+	if repeat != 1000+1000 || unplayed != 1000 {
+		t.Errorf("repeat %d, unplayed %d bytes: want 2000 and 1000", repeat, unplayed)
+	}
 	if got := amplification(5000, 2500); got != 2 {
 		t.Errorf("amplification of 5000 over 2500: %g, want 2", got)
 	}
@@ -74,8 +81,8 @@ func TestOriginAmplificationRun(t *testing.T) {
 				for _, p := range plays {
 					fromOrigin += p.Stats.Swarm.FromOrigin
 				}
-				t.Logf("%s: origin chunk bytes %d, floor %d, amplification %.3f; plays' bytes from the origin %d",
-					mode, rep.OriginChunkBytes, rep.OriginFloorBytes, rep.OriginAmplification, fromOrigin)
+				t.Logf("%s: origin chunk bytes %d, floor %d, amplification %.3f (repeats %d, unplayed %d); plays' bytes from the origin %d",
+					mode, rep.OriginChunkBytes, rep.OriginFloorBytes, rep.OriginAmplification, rep.OriginRepeatBytes, rep.OriginUnplayedBytes, fromOrigin)
 				if rep.OriginFloorBytes <= 0 || fromOrigin <= 0 {
 					t.Fatalf("floor %d bytes, %d bytes from the origin: want plays of uncached chunks", rep.OriginFloorBytes, fromOrigin)
 				}
@@ -85,6 +92,11 @@ func TestOriginAmplificationRun(t *testing.T) {
 				}
 				if rep.OriginChunkBytes < fromOrigin {
 					t.Errorf("origin served %d chunk bytes, but the plays got %d from it", rep.OriginChunkBytes, fromOrigin)
+				}
+				// What listeners received whole the origin sent whole.
+				if got := rep.OriginFloorBytes + rep.OriginRepeatBytes + rep.OriginUnplayedBytes; got > rep.OriginChunkBytes || got < fromOrigin {
+					t.Errorf("floor %d + repeats %d + unplayed %d = %d bytes received from the origin: want from %d (the plays') to %d (what it served)",
+						rep.OriginFloorBytes, rep.OriginRepeatBytes, rep.OriginUnplayedBytes, got, fromOrigin, rep.OriginChunkBytes)
 				}
 			})
 		})

@@ -160,7 +160,7 @@ func (l *listener) session(n int, until time.Time, resume *resumePoint) (left *r
 	}
 	ncfg := swarm.Config{
 		DataDir:    l.dir,
-		Origin:     client,
+		Origin:     countingOrigin{Client: client, counts: &r.fromOrigin},
 		Store:      internedStore{Mem: l.store, files: r.files},
 		Transport:  tr,
 		NoPeers:    cfg.Mode == ModeClientServer,

@@ -141,6 +141,15 @@ type Report struct {
 	OriginChunkBytes    int64   `json:"origin_chunk_bytes"`
 	OriginFloorBytes    int64   `json:"origin_floor_bytes"`
 	OriginAmplification float64 `json:"origin_amplification"`
+	// OriginRepeatBytes and OriginUnplayedBytes split the chunk bytes
+	// listeners received from the origin beyond the floor: those of
+	// played chunks beyond one copy each (heads and emergencies of tracks
+	// peers held, copies fetched twice), and those of chunks no listener
+	// played (fetched ahead of a skip, a leave or the end of the run).
+	// OriginChunkBytes less the floor and these two is what the origin
+	// sent that no listener received whole (requests cancelled midway).
+	OriginRepeatBytes   int64 `json:"origin_repeat_bytes"`
+	OriginUnplayedBytes int64 `json:"origin_unplayed_bytes"`
 	// ListenerHours is the audio played by all listeners, in hours.
 	ListenerHours float64 `json:"listener_hours"`
 	// OriginEgressPerListenerHourMB is OriginEgressBytes (in MB, 10^6

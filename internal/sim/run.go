@@ -50,6 +50,7 @@ type run struct {
 	played           chunkSet
 	heldAtStart      map[chunkKey]bool
 	originChunkBytes int64
+	fromOrigin       chunkCounts // what listeners received from the origin
 	// files are the catalogue's bytes, which the caches' chunks share
 	// (internedStore).
 	files          map[track.ID]internedFile

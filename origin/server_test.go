@@ -403,3 +403,36 @@ func TestShutdownAndCloseTwice(t *testing.T) {
 		t.Error("a shut-down origin still answers")
 	}
 }
+
+// TestChunkBytesServed checks that the origin counts the chunk payload it
+// serves: every chunk of every track once (the tracks' bytes), nothing for
+// a revalidation answered 304 or a chunk that does not exist.
+func TestChunkBytesServed(t *testing.T) {
+	s := startOrigin(t, "", nil)
+	c := newTestClient(t, s.URL(), TransportQUIC)
+	files := demoFiles(t)
+	fetchAll(t, c, files)
+	var want int64
+	for _, b := range files {
+		want += int64(len(b))
+	}
+	if got := s.ChunkBytesServed(); got != want {
+		t.Errorf("chunk bytes served %d after fetching every track, want %d", got, want)
+	}
+	m := s.Catalog().Entries()[0].Manifest
+	tr := &http.Transport{TLSClientConfig: pinnedTLSConfig(s.URL().Key, nil)}
+	defer tr.CloseIdleConnections()
+	for _, path := range []string{"/chunks/0", "/chunks/99999"} {
+		req, _ := http.NewRequest("GET", "https://"+s.URL().Addr+"/v1/tracks/"+m.ID.String()+path, nil)
+		req.Header.Set("If-None-Match", `"`+m.ChunkHashes[0].String()+`"`)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	if got := s.ChunkBytesServed(); got != want {
+		t.Errorf("chunk bytes served %d after a 304 and a 404, want still %d", got, want)
+	}
+}

@@ -102,17 +102,30 @@ func (r *run) reportAmplification(rep *Report) {
 // each swarm size, both modes, with what each run cost this machine.
 func AmplificationMarkdown(points []ScalePoint) string {
 	var sb strings.Builder
-	sb.WriteString("| listeners | origin ÷ floor, Potluck | origin ÷ floor, client-server | floor (MB) | origin chunk MB, Potluck | origin chunk MB, client-server | beyond the floor, Potluck: repeats / unplayed / not received (MB) | beyond the floor, client-server: repeats / unplayed / not received (MB) | plays started, Potluck / client-server | plays with stutter, Potluck / client-server |\n")
+	sb.WriteString("| listeners | origin ÷ floor, Potluck | origin ÷ floor, client-server | floor (MB), Potluck / client-server | origin chunk MB, Potluck | origin chunk MB, client-server | beyond the floor, Potluck: repeats / unplayed / not received (MB) | beyond the floor, client-server: repeats / unplayed / not received (MB) | plays started, Potluck / client-server | plays with stutter, Potluck / client-server |\n")
 	sb.WriteString("|---:|---:|---:|---:|---:|---:|---|---|---:|---:|\n")
+	// cell renders a figure of r, or "–" for a mode that did not run.
+	cell := func(r *Report, format string, get func(*Report) any) string {
+		if r == nil {
+			return "–"
+		}
+		return fmt.Sprintf(format, get(r))
+	}
 	for _, pt := range points {
 		p, b := pt.P2P, pt.Baseline
-		if p == nil || b == nil {
+		if p == nil && b == nil {
 			continue
 		}
-		fmt.Fprintf(&sb, "| %d | %.2f | %.2f | %.1f | %.1f | %.1f | %s | %s | %d / %d | %.1f%% / %.1f%% |\n",
-			pt.Listeners, p.OriginAmplification, b.OriginAmplification, float64(p.OriginFloorBytes)/1e6,
-			float64(p.OriginChunkBytes)/1e6, float64(b.OriginChunkBytes)/1e6, beyondFloor(p), beyondFloor(b),
-			p.PlaysStarted, b.PlaysStarted, 100*p.StutterShare, 100*b.StutterShare)
+		amp := func(r *Report) any { return r.OriginAmplification }
+		floor := func(r *Report) any { return float64(r.OriginFloorBytes) / 1e6 }
+		chunks := func(r *Report) any { return float64(r.OriginChunkBytes) / 1e6 }
+		split := func(r *Report) any { return beyondFloor(r) }
+		started := func(r *Report) any { return r.PlaysStarted }
+		stutter := func(r *Report) any { return 100 * r.StutterShare }
+		fmt.Fprintf(&sb, "| %d | %s | %s | %s / %s | %s | %s | %s | %s | %s / %s | %s / %s |\n", pt.Listeners,
+			cell(p, "%.2f", amp), cell(b, "%.2f", amp), cell(p, "%.1f", floor), cell(b, "%.1f", floor),
+			cell(p, "%.1f", chunks), cell(b, "%.1f", chunks), cell(p, "%s", split), cell(b, "%s", split),
+			cell(p, "%d", started), cell(b, "%d", started), cell(p, "%.1f%%", stutter), cell(b, "%.1f%%", stutter))
 	}
 	sb.WriteString("\n| listeners | mode | peak memory (MB) | per listener (MB) | peak goroutines | per listener | CPU (s) | CPU per listener per simulated s (ms) |\n")
 	sb.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|\n")

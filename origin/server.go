@@ -70,10 +70,11 @@ type Server struct {
 	bites       *biteLog
 	catalog     atomic.Pointer[Catalog]
 	url         URL
-	// chunkBytes is the chunk payload bytes written to 200 answers.
-	chunkBytes atomic.Int64
 
 	scanMu sync.Mutex // one scan at a time
+
+	// chunkBytes is the chunk payload bytes written to 200 answers.
+	chunkBytes atomic.Int64
 
 	udp      net.PacketConn
 	tr       *quic.Transport

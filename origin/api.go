@@ -120,6 +120,7 @@ func (s *Server) handler() http.Handler {
 	route("GET /v1/tracks/{id}/cover", kindCover, s.getCover)
 	route("POST /v1/tracker/announce", kindTracker, s.postAnnounce)
 	route("GET /v1/tracker/peers", kindTracker, s.getPeers)
+	route("POST /v1/punch", kindTracker, s.postPunch)
 	route("GET /healthz", kindOther, func(w http.ResponseWriter, r *http.Request) error {
 		_, err := io.WriteString(w, "ok\n")
 		return err

@@ -504,3 +504,25 @@ func (c *Client) Peers(ctx context.Context, id track.ID, self string, n int) ([]
 	var out PeersResponse
 	return out.Peers, c.getJSON(ctx, "/v1/tracker/peers?"+q.Encode(), &out)
 }
+
+// Punch asks the origin to be the rendezvous of a hole punch (POST
+// /v1/punch): it tells req.Target to punch toward the address this
+// request comes from, and answers with the target's address. The request
+// must come from the node's swarm socket (see UseQUIC), where the punches
+// start and the target's come in.
+func (c *Client) Punch(ctx context.Context, req PunchRequest) (PunchResponse, error) {
+	var out PunchResponse
+	if c.quicTr.Load() == nil {
+		return out, errors.New("punch: the client does not speak from the node's socket")
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return out, err
+	}
+	resp, err := c.do(ctx, http.MethodPost, "/v1/punch", body)
+	if err != nil {
+		return out, err
+	}
+	defer resp.Body.Close()
+	return out, json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&out)
+}

@@ -376,6 +376,18 @@ func (t *Tracker) Peers(id track.ID, exclude string, n int) []PeerInfo {
 	return out
 }
 
+// Lookup returns the listing of the peer id, if it is live: announced
+// within the TTL.
+func (t *Tracker) Lookup(id string) (PeerInfo, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.peers[id]
+	if p == nil || t.now().UnixNano() > p.expires.Load() {
+		return PeerInfo{}, false
+	}
+	return p.info, true
+}
+
 // AllowAnnounce reports whether src may announce now, or a *LimitError.
 func (t *Tracker) AllowAnnounce(src netip.Addr) error { return t.count(t.announceRate.allow(src)) }
 

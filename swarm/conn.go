@@ -197,6 +197,13 @@ func (n *Node) acceptLoop() {
 			qc.CloseWithError(errCodeFull, "too many connections")
 			continue
 		}
+		if id == n.originPeerID() {
+			if !n.wg.Go(func() { n.serveOrigin(qc) }) {
+				qc.CloseWithError(0, "node closing")
+				return
+			}
+			continue
+		}
 		if _, err := n.addConn(qc, id, qc.RemoteAddr().String(), false); err != nil {
 			return // closing
 		}

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"path"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -78,7 +79,16 @@ type AnnounceRequest struct {
 	// mapping included) rather than Addr's port. It is not signed: either
 	// way the tracker lists only the announcer's own IP.
 	SameSocket bool `json:"same_socket,omitempty"`
+	// Reach is how the node says others reach it (one of Reaches); the
+	// tracker passes it on in its peer lists, so that a node dialling a
+	// peer behind a NAT starts punching at once. Not signed: it is a
+	// hint, and a wrong one costs only a punch or a wait.
+	Reach string `json:"reach,omitempty"`
 }
+
+// Reaches are the values of AnnounceRequest.Reach and PeerInfo.Reach (a
+// swarm node's reachability states); the tracker drops any other.
+var Reaches = []string{"public", "port mapped", "reachable after punching", "not reachable"}
 
 // AnnounceResponse tells a peer when to announce again.
 type AnnounceResponse struct {
@@ -403,6 +413,9 @@ func (s *Server) postAnnounce(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := PeerInfo{ID: req.PeerID, Addr: addr.String()}
+	if slices.Contains(Reaches, req.Reach) {
+		p.Reach = req.Reach
+	}
 	// An announce older than the peer's last (two of its announces crossed,
 	// or a replay) changes nothing: the newer one stands.
 	if err := s.tracker.Announce(p, src, req.Time, req.Tracks); err != nil && !errors.Is(err, ErrStaleAnnounce) {

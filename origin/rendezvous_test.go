@@ -283,3 +283,35 @@ func TestPunchRendezvousRefusesAbuse(t *testing.T) {
 		t.Errorf("the PUNCH named %s, want the request's source %s", seen.addr, a.pc.LocalAddr())
 	}
 }
+
+// TestTrackerPassesReach: a node's word on how it is reached goes into
+// the tracker's peer lists; a word the tracker does not know is dropped.
+func TestTrackerPassesReach(t *testing.T) {
+	s := startOrigin(t, "", nil)
+	c := newTestClient(t, s.URL(), TransportQUIC)
+	id := s.Catalog().Entries()[0].Manifest.ID
+	want := map[string]string{}
+	for _, reach := range []string{"not reachable", "public", "", "reachable by carrier pigeon"} {
+		req := AnnounceRequest{Addr: "127.0.0.1:7000", Tracks: []track.ID{id}, Reach: reach}
+		req.Sign(testKey(t), s.URL().Key, time.Now())
+		if _, err := c.Announce(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+		want[req.PeerID] = reach
+		if reach == "reachable by carrier pigeon" {
+			want[req.PeerID] = ""
+		}
+	}
+	peers, err := c.Peers(context.Background(), id, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(peers) != len(want) {
+		t.Fatalf("listed %v", peers)
+	}
+	for _, p := range peers {
+		if p.Reach != want[p.ID] {
+			t.Errorf("peer listed with reach %q, want %q", p.Reach, want[p.ID])
+		}
+	}
+}

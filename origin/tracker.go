@@ -40,6 +40,9 @@ var peerIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 type PeerInfo struct {
 	ID   string `json:"peer_id"`
 	Addr string `json:"addr"`
+	// Reach is how the peer said others reach it (AnnounceRequest.Reach),
+	// if it said.
+	Reach string `json:"reach,omitempty"`
 }
 
 // TrackerLimits bound what strangers can make the tracker hold and do.

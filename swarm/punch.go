@@ -165,6 +165,9 @@ func (n *Node) punchPeer(p PeerAddr) error {
 		if rv.id == p.ID || tried >= punchRendezvous {
 			continue
 		}
+		if n.connectedTo(p.ID) {
+			return nil // a direct dial got there meanwhile
+		}
 		tried++
 		c, err := n.punchVia(ctx, rv, p)
 		if err == nil {
@@ -178,7 +181,7 @@ func (n *Node) punchPeer(p PeerAddr) error {
 	}
 	// No peer could relay: the origin, which every node announces to, is
 	// the rendezvous of last resort.
-	if !relayed && ctx.Err() == nil {
+	if !relayed && ctx.Err() == nil && !n.connectedTo(p.ID) {
 		if ro, ok := n.origin.(rendezvousOrigin); ok {
 			tried++
 			err := n.punchViaOrigin(ctx, ro, p)
@@ -194,6 +197,14 @@ func (n *Node) punchPeer(p PeerAddr) error {
 		n.mu.Unlock()
 	}
 	return last
+}
+
+// connectedTo reports whether the node holds a live connection to id.
+func (n *Node) connectedTo(id PeerID) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c := n.conns[id]
+	return c != nil && c.conn.Context().Err() == nil
 }
 
 // punchVia asks rv to relay a punch to p, punches toward p's address as
@@ -233,6 +244,7 @@ func (n *Node) punchAndDial(ctx context.Context, p PeerAddr, addr string, nonce 
 	punched := res.Remote.String()
 	n.mu.Lock()
 	n.notePunchedLocked(punched)
+	n.reach.punchedOK++
 	c := n.conns[p.ID]
 	n.mu.Unlock()
 	if c != nil && c.conn.Context().Err() == nil {
@@ -253,9 +265,6 @@ func (n *Node) punchAndDial(ctx context.Context, p PeerAddr, addr string, nonce 
 	if err != nil {
 		return nil, err
 	}
-	n.mu.Lock()
-	n.reach.punchedOK++
-	n.mu.Unlock()
 	n.log.Info("reached peer by punching", "peer", p.ID.Short(), "addr", punched, "via", via, "punches", res.Sent, "took", res.Elapsed)
 	return c, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -56,5 +57,54 @@ func TestOriginPunchesBounded(t *testing.T) {
 	}
 	if got := n.Reachability(); got.State == ReachPublic || got.Direct != 0 {
 		t.Errorf("the origin's connections count: %+v", got)
+	}
+}
+
+// TestDialBehindNATPunchesAtOnce: a dial of a peer the tracker said is
+// behind a NAT asks for a punch at once, beside the dial; any other dial
+// gives the direct dial punchHeadStart first. The peer here never
+// answers, so both attempts fail and the dial's error is returned.
+func TestDialBehindNATPunchesAtOnce(t *testing.T) {
+	ts := newTestSwarm(t)
+	n := ts.node(nil)
+	for _, behindNAT := range []bool{true, false} {
+		silent, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer silent.Close()
+		_, key, _ := ed25519.GenerateKey(nil)
+		p := PeerAddr{ID: IDFromKey(key.Public().(ed25519.PublicKey)), Addr: silent.LocalAddr().String()}
+		n.confirm(p)
+		if behindNAT {
+			n.noteBehindNAT(p.Addr)
+		}
+		start := time.Now()
+		done := make(chan error, 1)
+		go func() {
+			_, err := n.conn(context.Background(), p)
+			done <- err
+		}()
+		var began time.Duration
+		for began == 0 {
+			n.mu.Lock()
+			_, active := n.punch.active[p.ID]
+			_, failed := n.punch.failed[p.ID]
+			n.mu.Unlock()
+			if active || failed {
+				began = time.Since(start)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if err := <-done; err == nil {
+			t.Fatal("reached a peer that never answers")
+		}
+		t.Logf("behind a NAT %v: the punch began %v after the dial", behindNAT, began.Round(time.Millisecond))
+		if behindNAT && began >= punchHeadStart {
+			t.Errorf("a peer behind a NAT: the punch began %v after the dial, want at once", began)
+		}
+		if !behindNAT && began < punchHeadStart {
+			t.Errorf("a peer not known to be behind a NAT: the punch began %v after the dial, before the head start %v", began, punchHeadStart)
+		}
 	}
 }

@@ -357,6 +357,9 @@ func (n *Node) candidates(ctx context.Context, id track.ID, withKnown, withDHT b
 		var found []PeerAddr
 		for _, p := range ps {
 			found = append(found, PeerAddr{ID: PeerID(p.ID), Addr: p.Addr})
+			if p.Reach == ReachNone || p.Reach == ReachPunching {
+				n.noteBehindNAT(p.Addr)
+			}
 		}
 		n.learn(netip.Prefix{}, found)
 		n.confirm(found...)

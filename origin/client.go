@@ -483,16 +483,22 @@ func (c *Client) Announce(ctx context.Context, req AnnounceRequest) (AnnounceRes
 	// Over HTTP/3 from the node's socket, the origin sees the address
 	// peers can reach (see UseQUIC).
 	req.SameSocket = c.quicTr.Load() != nil
-	body, err := json.Marshal(req)
+	return out, c.postJSON(ctx, "/v1/tracker/announce", req, &out, 1<<20)
+}
+
+// postJSON posts in as JSON to path and decodes the answer, at most limit
+// bytes, into out.
+func (c *Client) postJSON(ctx context.Context, path string, in, out any, limit int64) error {
+	body, err := json.Marshal(in)
 	if err != nil {
-		return out, err
+		return err
 	}
-	resp, err := c.do(ctx, http.MethodPost, "/v1/tracker/announce", body)
+	resp, err := c.do(ctx, http.MethodPost, path, body)
 	if err != nil {
-		return out, err
+		return err
 	}
 	defer resp.Body.Close()
-	return out, json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out)
+	return json.NewDecoder(io.LimitReader(resp.Body, limit)).Decode(out)
 }
 
 // Peers asks the tracker for up to n live peers holding id, never self.
@@ -515,14 +521,5 @@ func (c *Client) Punch(ctx context.Context, req PunchRequest) (PunchResponse, er
 	if c.quicTr.Load() == nil {
 		return out, errors.New("punch: the client does not speak from the node's socket")
 	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return out, err
-	}
-	resp, err := c.do(ctx, http.MethodPost, "/v1/punch", body)
-	if err != nil {
-		return out, err
-	}
-	defer resp.Body.Close()
-	return out, json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&out)
+	return out, c.postJSON(ctx, "/v1/punch", req, &out, 4096)
 }

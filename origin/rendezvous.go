@@ -13,8 +13,6 @@ import (
 	"net/http"
 	"net/netip"
 	"time"
-
-	"github.com/potluckfm/potluck/internal/peerid"
 )
 
 // The origin as a hole-punching rendezvous (docs/protocol.md, "NAT
@@ -81,11 +79,8 @@ type PunchResponse struct {
 // Sign makes r a punch request of the node holding key, to the origin
 // whose key is originKey, at time now.
 func (r *PunchRequest) Sign(key ed25519.PrivateKey, originKey ed25519.PublicKey, now time.Time) {
-	pub := key.Public().(ed25519.PublicKey)
-	r.PeerID = peerid.FromKey(pub)
-	r.Key = base64.RawURLEncoding.EncodeToString(pub)
-	r.Time = now.UnixMilli()
-	r.Sig = base64.RawURLEncoding.EncodeToString(ed25519.Sign(key, r.message(originKey)))
+	r.PeerID, r.Key, r.Time = nodeIdentity(key, now)
+	r.Sig = nodeSig(key, r.message(originKey))
 }
 
 func (r *PunchRequest) message(originKey ed25519.PublicKey) []byte {
@@ -126,22 +121,8 @@ func decodePunch(body []byte, originKey ed25519.PublicKey, now time.Time) (punch
 	if req.Delay < 0 || time.Duration(req.Delay)*time.Millisecond > MaxPunchDelay {
 		return ask, badRequest("punch: delay_ms must be 0 to %d", MaxPunchDelay.Milliseconds())
 	}
-	pub, err := base64.RawURLEncoding.DecodeString(req.Key)
-	if err != nil || len(pub) != ed25519.PublicKeySize {
-		return ask, badRequest("punch: key must be a base64url Ed25519 public key")
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(req.Sig)
-	if err != nil || len(sig) != ed25519.SignatureSize {
-		return ask, badRequest("punch: sig must be a base64url Ed25519 signature")
-	}
-	if skew := now.Sub(time.UnixMilli(req.Time)); skew > AnnounceClockSkew || skew < -AnnounceClockSkew {
-		return ask, badRequest("punch: time_ms is %s off the origin's clock, at most %s", skew.Round(time.Second), AnnounceClockSkew)
-	}
-	if peerid.FromKey(pub) != req.PeerID {
-		return ask, httpError{code: http.StatusForbidden, msg: "punch: peer_id is not the ID of key"}
-	}
-	if !ed25519.Verify(pub, req.message(originKey), sig) {
-		return ask, httpError{code: http.StatusForbidden, msg: "punch: bad signature"}
+	if err := checkNodeSig("punch", req.PeerID, req.Key, req.Sig, req.Time, now, func() []byte { return req.message(originKey) }); err != nil {
+		return ask, err
 	}
 	ask = punchAsk{asker: req.PeerID, target: req.Target, nonce: [punchNonceLen]byte(nonce), delay: time.Duration(req.Delay) * time.Millisecond}
 	if ask.delay == 0 {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -53,31 +52,14 @@ func newPunchNode(t *testing.T, s *Server, status byte) *punchNode {
 	tr := &quic.Transport{Conn: pc}
 	n := &punchNode{key: testKey(t), pc: pc, status: status, got: make(chan punchSeen, 16)}
 	n.id = peerid.FromKey(n.key.Public().(ed25519.PublicKey))
-	cert, err := selfSignedCert(n.key, "")
+	ln, err := tr.Listen(peerServerTLS(t, n.key), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := tr.Listen(&tls.Config{
-		MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert},
-		NextProtos: []string{peerid.ALPN}, ClientAuth: tls.RequireAnyClientCert,
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { tr.Close() }) // last
 	n.c = NewClient(s.URL(), ClientOptions{Transport: TransportQUIC, QUIC: tr})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			qc, err := ln.Accept(ctx)
-			if err != nil {
-				return
-			}
-			n.serve(ctx, qc)
-		}
-	}()
-	t.Cleanup(func() { cancel(); n.c.Close(); ln.Close(); <-done; tr.Close() })
+	t.Cleanup(func() { n.c.Close() })
+	servePeerConns(t, ln, n.serve)
 	return n
 }
 

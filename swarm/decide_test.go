@@ -86,16 +86,33 @@ func (a action) String() string {
 	return fmt.Sprintf("%s(chunk %d, %s, req %d)", names[a.kind], a.chunk, from, a.req)
 }
 
+// decideCase is a snapshot of a stream of n chunks in mode, changed by
+// edit, and the actions decide must take from it.
+type decideCase struct {
+	name string
+	mode Mode
+	edit func(*snapshot)
+	want []action
+}
+
+func runDecideCases(t *testing.T, n int, cases []decideCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := testSnapshot(n, c.mode)
+			c.edit(in)
+			if got := decide(in); !slices.Equal(got, c.want) {
+				t.Errorf("decide:\n got %v\nwant %v", got, c.want)
+			}
+		})
+	}
+}
+
 // TestDecide drives decide through every rule of docs/scheduler.md.
 func TestDecide(t *testing.T) {
 	const n = 6
 	const o = originID
-	cases := []struct {
-		name string
-		mode Mode
-		edit func(*snapshot)
-		want []action
-	}{
+	cases := []decideCase{
 		{
 			name: "head: the first 3 s go to the origin while peers are looked up",
 			mode: ModeFetch,
@@ -425,16 +442,7 @@ func TestDecide(t *testing.T) {
 			edit: func(s *snapshot) { s.got, s.announcedComplete = all(n), true },
 		},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			in := testSnapshot(n, c.mode)
-			c.edit(in)
-			got := decide(in)
-			if !slices.Equal(got, c.want) {
-				t.Errorf("decide:\n got %v\nwant %v", got, c.want)
-			}
-		})
-	}
+	runDecideCases(t, n, cases)
 }
 
 // decide must not change its snapshot: the executor still reads it.
@@ -472,12 +480,7 @@ func lanHolder(have cache.Bitfield, rate float64) peerView {
 func TestDecideLANFirst(t *testing.T) {
 	const n = 6
 	const o = originID
-	cases := []struct {
-		name string
-		mode Mode
-		edit func(*snapshot)
-		want []action
-	}{
+	cases := []decideCase{
 		{
 			name: "head: the LAN peer, not the origin; past its queue the chunks wait",
 			mode: ModeFetch,
@@ -559,14 +562,5 @@ func TestDecideLANFirst(t *testing.T) {
 			want: []action{ask(4, o)},
 		},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			in := testSnapshot(n, c.mode)
-			c.edit(in)
-			got := decide(in)
-			if !slices.Equal(got, c.want) {
-				t.Errorf("decide:\n got %v\nwant %v", got, c.want)
-			}
-		})
-	}
+	runDecideCases(t, n, cases)
 }

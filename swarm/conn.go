@@ -109,6 +109,10 @@ const punchHeadStart = 400 * time.Millisecond
 // first connection made is taken; the other attempt is called off. The
 // dial's claim ends (release) when the dial does.
 func (n *Node) dialOrPunch(ctx context.Context, p PeerAddr, release func()) (*peerConn, error) {
+	if p.ID == "" { // no identity to punch to
+		defer release()
+		return n.dial(ctx, p)
+	}
 	type result struct {
 		c   *peerConn
 		err error

@@ -191,6 +191,9 @@ func (n *Node) punchPeer(p PeerAddr) error {
 			last = fmt.Errorf("via the origin: %w", err)
 		}
 	}
+	if n.connectedTo(p.ID) {
+		return nil // the dial beside the punch got there
+	}
 	if tried > 0 {
 		n.mu.Lock()
 		n.reach.punchFailed++

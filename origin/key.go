@@ -7,12 +7,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"github.com/potluckfm/potluck/internal/keyfile"
 	"math/big"
 	"net"
 	"path/filepath"
 	"time"
-
-	"github.com/potluckfm/potluck/internal/keyfile"
 )
 
 // keyFile is the origin's Ed25519 key inside its data directory.

@@ -44,10 +44,20 @@ const (
 
 // Limit reasons of the rendezvous ("reason" of a 429's LimitError).
 const (
-	LimitPunchRate    = "punch_rate"
-	LimitPunchAtOnce  = "punch_at_once"
-	punchDomain       = "potluck-punch/1\x00"
-	punchNonceLen     = 16
+	LimitPunchRate   = "punch_rate"
+	LimitPunchAtOnce = "punch_at_once"
+)
+
+// punchDomain starts every signed punch request's message (see
+// PunchRequest.message); punchNonceLen is the length of its nonce.
+const (
+	punchDomain   = "potluck-punch/1\x00"
+	punchNonceLen = 16
+)
+
+// What the origin speaks of the peer protocol (docs/protocol.md, "Peer
+// protocol"): the PUNCH request and the statuses of its answer.
+const (
 	peerMagic         = "PLK"
 	peerVersion       = 1
 	peerMsgPunch      = 10

@@ -7,6 +7,8 @@ package origin
 // (responses on parallel streams share the link and finish together).
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -22,9 +24,10 @@ import (
 // big-endian) and its bytes. The manifest part comes first, then chunk
 // parts in increasing index.
 const (
-	startPartManifest byte = 'M'
-	startPartChunk    byte = 'C'
-	startHeaderLen         = 1 + 4 + 4
+	startPartManifest     byte = 'M'
+	startPartManifestGzip byte = 'Z' // the signed manifest, gzip-compressed
+	startPartChunk        byte = 'C'
+	startHeaderLen             = 1 + 4 + 4
 
 	// StartContentType is the media type of a start response.
 	StartContentType = "application/vnd.potluck.start"
@@ -76,7 +79,11 @@ func (s *Server) getStart(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", StartContentType)
 	w.Header().Set("Cache-Control", immutable)
 	rc := http.NewResponseController(w)
-	if err := writeStartPart(w, startPartManifest, 0, e.Signed); err != nil {
+	manifest, kind := e.signedGzip, startPartManifestGzip
+	if manifest == nil {
+		manifest, kind = e.Signed, startPartManifest
+	}
+	if err := writeStartPart(w, kind, 0, manifest); err != nil {
 		return err
 	}
 	_ = rc.Flush() // the manifest leaves at once; a writer that cannot flush sends it with the rest
@@ -148,7 +155,13 @@ func readStart(body io.ReadCloser, key []byte, id track.ID) (*StartReader, error
 	if err != nil {
 		return nil, fmt.Errorf("manifest part: %w", err)
 	}
-	if kind != startPartManifest {
+	switch kind {
+	case startPartManifest:
+	case startPartManifestGzip:
+		if b, err = gunzipBytes(b, maxStartManifest); err != nil {
+			return nil, fmt.Errorf("%w: compressed manifest: %v", track.ErrBadManifest, err)
+		}
+	default:
 		return nil, fmt.Errorf("%w: start response begins with part %q, want the manifest", track.ErrBadManifest, kind)
 	}
 	m, err := track.Open(b, key)
@@ -208,4 +221,37 @@ func readStartPart(r io.Reader, limit int) (kind byte, index int, b []byte, err 
 		return 0, 0, nil, fmt.Errorf("start response cut inside a part: %w", err)
 	}
 	return kind, index, b, nil
+}
+
+// gzipBytes compresses b (a signed manifest: its hex chunk hashes take
+// about half the room compressed).
+func gzipBytes(b []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	w, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(b); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// gunzipBytes decompresses b, refusing more than limit bytes.
+func gunzipBytes(b []byte, limit int) ([]byte, error) {
+	r, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	out, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > limit {
+		return nil, fmt.Errorf("more than %d bytes", limit)
+	}
+	return out, nil
 }

@@ -50,7 +50,11 @@ func TestStartBringsTheManifestThenTheFirstAudio(t *testing.T) {
 			}
 		}
 	}
-	id := s.Catalog().Entries()[0].Manifest.ID.String()
+	e := s.Catalog().Entries()[0]
+	if len(e.signedGzip) == 0 || len(e.signedGzip) >= len(e.Signed) {
+		t.Errorf("compressed manifest of %d bytes for %d signed", len(e.signedGzip), len(e.Signed))
+	}
+	id := e.Manifest.ID.String()
 	for _, q := range []string{"-1", "x", "99"} {
 		if code, body := rawGet(t, s, "GET", "/v1/tracks/"+id+"/start?chunks="+q, nil); code != 400 {
 			t.Errorf("start with chunks=%s: %d %q, want 400", q, code, body)
@@ -99,6 +103,11 @@ func TestStartResponseIsChecked(t *testing.T) {
 		{"a chunk first", body(part(startPartChunk, 0, chunk(0))), true, track.ErrBadManifest},
 		{"a forged manifest", body(part(startPartManifest, 0, append([]byte(nil), e.Signed[:len(e.Signed)-3]...))), true, nil},
 		{"empty", body(), true, io.EOF},
+		{"a compressed manifest that is not gzip", body(part(startPartManifestGzip, 0, e.Signed)), true, track.ErrBadManifest},
+		{"a compressed manifest of another track", body(func(w *bytes.Buffer) {
+			z, _ := gzipBytes(other.Signed)
+			writeStartPart(w, startPartManifestGzip, 0, z)
+		}), true, track.ErrBadManifest},
 		{"a chunk that fails its hash", body(part(startPartManifest, 0, e.Signed), part(startPartChunk, 1, bad)), false, track.ErrBadChunk},
 		{"chunk 1 sent as chunk 0", body(part(startPartManifest, 0, e.Signed), part(startPartChunk, 0, chunk(1))), false, track.ErrBadChunk},
 		{"an index past the track", body(part(startPartManifest, 0, e.Signed), part(startPartChunk, m.NumChunks(), chunk(0))), false, track.ErrBadManifest},
@@ -124,6 +133,15 @@ func TestStartResponseIsChecked(t *testing.T) {
 			t.Errorf("%s: got %v, want an error (%v)", tc.name, err, tc.want)
 		}
 	}
+	// A plain manifest part is read as well as a compressed one; a
+	// compressed one that inflates past the limit is refused.
+	if _, err := readStart(body(part(startPartManifest, 0, e.Signed)), key, m.ID); err != nil {
+		t.Errorf("a plain manifest part: %v", err)
+	}
+	if _, err := gunzipBytes(mustGzip(t, make([]byte, 1<<20)), 1<<19); err == nil {
+		t.Error("a compressed part that inflates past its limit was read")
+	}
+
 	// Out of order: chunk 1, then chunk 0 again.
 	sr, err := readStart(body(part(startPartManifest, 0, e.Signed), part(startPartChunk, 1, chunk(1)), part(startPartChunk, 0, chunk(0))), key, m.ID)
 	if err != nil {
@@ -135,4 +153,13 @@ func TestStartResponseIsChecked(t *testing.T) {
 	if _, _, err := sr.Next(); !errors.Is(err, track.ErrBadManifest) {
 		t.Errorf("a chunk before the last one: %v, want refused", err)
 	}
+}
+
+func mustGzip(t *testing.T, b []byte) []byte {
+	t.Helper()
+	z, err := gzipBytes(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return z
 }

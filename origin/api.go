@@ -107,6 +107,7 @@ const (
 	kindCatalog  = "catalog"
 	kindManifest = "manifest"
 	kindChunk    = "chunk"
+	kindStart    = "start"
 	kindCover    = "cover"
 	kindTracker  = "tracker"
 	kindInfo     = "info"
@@ -127,6 +128,7 @@ func (s *Server) handler() http.Handler {
 	route("GET /v1/tracks/{id}", kindCatalog, s.getTrack)
 	route("GET /v1/tracks/{id}/manifest", kindManifest, s.getManifest)
 	route("GET /v1/tracks/{id}/chunks/{n}", kindChunk, s.getChunk)
+	route("GET /v1/tracks/{id}/start", kindStart, s.getStart)
 	route("GET /v1/tracks/{id}/cover", kindCover, s.getCover)
 	route("POST /v1/tracker/announce", kindTracker, s.postAnnounce)
 	route("GET /v1/tracker/peers", kindTracker, s.getPeers)
@@ -226,6 +228,9 @@ func (w *countingWriter) Write(b []byte) (int, error) {
 	w.bytes += int64(n)
 	return n, err
 }
+
+// Unwrap lets http.ResponseController reach the server's writer (Flush).
+func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *countingWriter) statusOr200() int {
 	if w.status == 0 {

@@ -199,6 +199,9 @@ func (sc *scheduler) run(ctx context.Context) {
 			}
 		}
 	}()
+	if r := sc.s.startRest; r != nil {
+		sc.adoptStart(ctx, r)
+	}
 	discoveryDone := make(chan struct{})
 	dctx, stopDiscovery := context.WithCancel(ctx)
 	defer stopDiscovery()

@@ -64,6 +64,7 @@ func envConfig(t *testing.T) Config {
 	env("POTLUCK_SIM_RESTART", func(v string) (err error) { cfg.Workload.Restart, err = strconv.ParseFloat(v, 64); return })
 	env("POTLUCK_SIM_ORIGIN_DOWN_AT", func(v string) (err error) { cfg.OriginDownAt, err = time.ParseDuration(v); return })
 	env("POTLUCK_SIM_DHT", func(v string) (err error) { cfg.DHT, err = strconv.ParseBool(v); return })
+	env("POTLUCK_SIM_LOSS", func(v string) (err error) { cfg.Net.Loss, err = strconv.ParseFloat(v, 64); return })
 	if os.Getenv("POTLUCK_SIM_LITE") != "" {
 		cfg.Library = LiteLibrary()
 	}

@@ -75,7 +75,8 @@ type Server struct {
 
 	scanMu sync.Mutex // one scan at a time
 
-	// chunkBytes is the chunk payload bytes written to 200 answers.
+	// chunkBytes is the chunk payload bytes written to 200 answers (chunk
+	// and start requests).
 	chunkBytes atomic.Int64
 
 	udp      net.PacketConn
@@ -138,8 +139,8 @@ func (s *Server) URL() URL { return s.url }
 func (s *Server) Catalog() *Catalog { return s.catalog.Load() }
 
 // ChunkBytesServed returns the chunk payload bytes the origin has written
-// to its answers to chunk requests (bodies of 200 answers, not the wire:
-// no headers, framing or retransmissions).
+// to its answers to chunk and start requests (the chunks of 200 answers,
+// not the wire: no headers, framing or retransmissions).
 func (s *Server) ChunkBytesServed() int64 { return s.chunkBytes.Load() }
 
 // Tracker returns the origin's peer tracker.

@@ -406,7 +406,8 @@ func TestShutdownAndCloseTwice(t *testing.T) {
 
 // TestChunkBytesServed checks that the origin counts the chunk payload it
 // serves: every chunk of every track once (the tracks' bytes), nothing for
-// a revalidation answered 304 or a chunk that does not exist.
+// a revalidation answered 304 or a chunk that does not exist, and the
+// chunks of a start answer.
 func TestChunkBytesServed(t *testing.T) {
 	s := startOrigin(t, "", nil)
 	c := newTestClient(t, s.URL(), TransportQUIC)
@@ -434,5 +435,24 @@ func TestChunkBytesServed(t *testing.T) {
 	}
 	if got := s.ChunkBytesServed(); got != want {
 		t.Errorf("chunk bytes served %d after a 304 and a 404, want still %d", got, want)
+	}
+	// A start answer's chunks count too (its manifest does not).
+	sr, err := c.Start(context.Background(), m.ID, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sr.Close()
+	for {
+		_, b, err := sr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		want += int64(len(b))
+	}
+	if got := s.ChunkBytesServed(); got != want {
+		t.Errorf("chunk bytes served %d after a start, want %d", got, want)
 	}
 }

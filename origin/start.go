@@ -91,6 +91,7 @@ func (s *Server) getStart(w http.ResponseWriter, r *http.Request) error {
 		if err := writeStartPart(w, startPartChunk, first+k, b); err != nil {
 			return err
 		}
+		s.chunkBytes.Add(int64(len(b)))
 		_ = rc.Flush()
 	}
 	return nil

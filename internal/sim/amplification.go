@@ -102,7 +102,7 @@ func (r *run) reportAmplification(rep *Report) {
 // each swarm size, both modes, with what each run cost this machine.
 func AmplificationMarkdown(points []ScalePoint) string {
 	var sb strings.Builder
-	sb.WriteString("| listeners | origin ÷ floor, Potluck | origin ÷ floor, client-server | floor (MB), Potluck / client-server | origin chunk MB, Potluck | origin chunk MB, client-server | beyond the floor, Potluck: repeats / unplayed / not received (MB) | beyond the floor, client-server: repeats / unplayed / not received (MB) | plays started, Potluck / client-server | plays with stutter, Potluck / client-server |\n")
+	sb.WriteString("| listeners | origin ÷ floor, Potluck | origin ÷ floor, client-server | floor (MB), Potluck / client-server | origin chunk MB, Potluck | origin chunk MB, client-server | beyond the floor, Potluck: repeats / unplayed / rest (MB) | beyond the floor, client-server: repeats / unplayed / rest (MB) | plays started, Potluck / client-server | plays with stutter, Potluck / client-server |\n")
 	sb.WriteString("|---:|---:|---:|---:|---:|---:|---|---|---:|---:|\n")
 	// cell renders a figure of r, or "–" for a mode that did not run.
 	cell := func(r *Report, format string, get func(*Report) any) string {
@@ -159,9 +159,9 @@ func (c *chunkCounts) add(id track.ID, i int, bytes int) {
 	c.mu.Unlock()
 }
 
-// countingOrigin is a listener's origin client that counts the chunks it
-// receives (every other method is the client's own, so the node sees the
-// same origin).
+// countingOrigin is a listener's origin client that counts the chunks its
+// chunk requests receive (every other method is the client's own, so the
+// node sees the same origin; a start answer's chunks are not counted).
 type countingOrigin struct {
 	*origin.Client
 	counts *chunkCounts
@@ -183,8 +183,8 @@ func (o countingOrigin) ChunkUnchecked(ctx context.Context, id track.ID, i int) 
 	return b, err
 }
 
-// avoidable splits the chunk bytes listeners received from the origin
-// beyond the floor: repeat is what came for played chunks beyond one copy
+// avoidable splits the chunk bytes listeners received from the origin's
+// chunk requests beyond the floor: repeat is what came for played chunks beyond one copy
 // of each (and any copy of a chunk a cache held at the start), unplayed
 // what came for chunks no listener played.
 func avoidable(received map[chunkKey]int64, played []chunkKey, heldAtStart map[chunkKey]bool, manifests map[track.ID]*track.Manifest) (repeat, unplayed int64) {

@@ -94,9 +94,9 @@ func TestOriginAmplificationRun(t *testing.T) {
 					t.Errorf("origin served %d chunk bytes, but the plays got %d from it", rep.OriginChunkBytes, fromOrigin)
 				}
 				// What listeners received whole the origin sent whole.
-				if got := rep.OriginFloorBytes + rep.OriginRepeatBytes + rep.OriginUnplayedBytes; got > rep.OriginChunkBytes || got < fromOrigin {
-					t.Errorf("floor %d + repeats %d + unplayed %d = %d bytes received from the origin: want from %d (the plays') to %d (what it served)",
-						rep.OriginFloorBytes, rep.OriginRepeatBytes, rep.OriginUnplayedBytes, got, fromOrigin, rep.OriginChunkBytes)
+				if got := rep.OriginFloorBytes + rep.OriginRepeatBytes + rep.OriginUnplayedBytes; got > rep.OriginChunkBytes {
+					t.Errorf("floor %d + repeats %d + unplayed %d = %d bytes received from the origin: want at most the %d it served",
+						rep.OriginFloorBytes, rep.OriginRepeatBytes, rep.OriginUnplayedBytes, got, rep.OriginChunkBytes)
 				}
 			})
 		})

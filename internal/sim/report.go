@@ -146,8 +146,12 @@ type Report struct {
 	// played chunks beyond one copy each (heads and emergencies of tracks
 	// peers held, copies fetched twice), and those of chunks no listener
 	// played (fetched ahead of a skip, a leave or the end of the run).
-	// OriginChunkBytes less the floor and these two is what the origin
-	// sent that no listener received whole (requests cancelled midway).
+	// OriginChunkBytes less the floor and these two is the rest: what the
+	// origin sent that no listener received whole (requests cancelled
+	// midway), and the chunks of start answers (manifest and first chunks
+	// in one request), which listeners' clients do not count chunk by
+	// chunk: a chunk a listener had first from a start answer and again
+	// from a chunk request counts as its first copy, not a repeat.
 	OriginRepeatBytes   int64 `json:"origin_repeat_bytes"`
 	OriginUnplayedBytes int64 `json:"origin_unplayed_bytes"`
 	// ListenerHours is the audio played by all listeners, in hours.

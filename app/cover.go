@@ -54,12 +54,21 @@ func thumbnail(b []byte) (image.Image, error) {
 	return dst, nil
 }
 
-// showCover makes img show cover, or the placeholder if cover is nil.
+// showCover makes img show cover, or the placeholder if cover is nil. A
+// row shown again with the same cover (a list refreshed to mark the
+// playing track) is left alone: a refresh scales the picture again.
 func showCover(img *canvas.Image, cover image.Image) {
 	if cover != nil {
+		if img.Resource == nil && img.Image == cover {
+			return
+		}
 		img.Resource, img.Image = nil, cover
 	} else {
-		img.Resource, img.Image = theme.MediaMusicIcon(), nil
+		icon := theme.MediaMusicIcon()
+		if img.Resource == icon {
+			return
+		}
+		img.Resource, img.Image = icon, nil
 	}
 	img.Refresh()
 }

@@ -22,7 +22,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -167,15 +166,6 @@ func run() error {
 
 	if why := noDisplay(); why != "" {
 		return errors.New(why + ".\n" + headlessHint)
-	}
-	if os.Getenv("GOGC") == "" {
-		// Most of the app's heap lives as long as it does (fonts,
-		// widgets, the catalogue: about 20 MiB) and it allocates about
-		// 4 MB/s while it plays, so collecting at 1.5 times the live heap
-		// rather than twice keeps about 9 MiB less resident for about
-		// 0.3 more collections a second, too few to show in its CPU use
-		// (TestMeasureApp).
-		debug.SetGCPercent(50)
 	}
 	if addr := os.Getenv(profileEnv); addr != "" {
 		done, err := serveProfiles(context.Background(), addr, log)

@@ -178,6 +178,9 @@ func (n *Node) afterFailedStart(ctx context.Context, id track.ID, err error) (*t
 // asks the origin for them again nor counts them as missing while they
 // come.
 func (sc *scheduler) adoptStart(ctx context.Context, r *startRest) {
+	// The origin answered the start: a late chunk of it is a slow
+	// origin, not one that never answered (judge's first timeout).
+	sc.origin.answered = true
 	ids := map[int]reqID{}
 	got := sc.s.view().got
 	for _, i := range r.want {

@@ -36,11 +36,45 @@ const announceDomain = "potluck-announce/2\x00"
 // key is originKey, at time now: it sets PeerID (derived from the key as
 // on the peer protocol), Key, Time and Sig.
 func (r *AnnounceRequest) Sign(key ed25519.PrivateKey, originKey ed25519.PublicKey, now time.Time) {
-	pub := key.Public().(ed25519.PublicKey)
-	r.PeerID = peerid.FromKey(pub)
-	r.Key = base64.RawURLEncoding.EncodeToString(pub)
-	r.Time = now.UnixMilli()
-	r.Sig = base64.RawURLEncoding.EncodeToString(ed25519.Sign(key, r.message(originKey)))
+	r.PeerID, r.Key, r.Time = nodeIdentity(key, now)
+	r.Sig = nodeSig(key, r.message(originKey))
+}
+
+// nodeIdentity is what a node's signed request says of its signer: the
+// peer ID and base64url public key of key, and the time now in ms.
+func nodeIdentity(key ed25519.PrivateKey, now time.Time) (id, pub string, ms int64) {
+	k := key.Public().(ed25519.PublicKey)
+	return peerid.FromKey(k), base64.RawURLEncoding.EncodeToString(k), now.UnixMilli()
+}
+
+// nodeSig is key's base64url signature of msg.
+func nodeSig(key ed25519.PrivateKey, msg []byte) string {
+	return base64.RawURLEncoding.EncodeToString(ed25519.Sign(key, msg))
+}
+
+// checkNodeSig checks a node's signed request (what names it in errors):
+// key and sig base64url Ed25519, time at (ms) within AnnounceClockSkew of
+// now, peerID the key's ID, sig key's signature of msg().
+func checkNodeSig(what, peerID, key, sig string, at int64, now time.Time, msg func() []byte) error {
+	pub, err := base64.RawURLEncoding.DecodeString(key)
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return badRequest("%s: key must be a base64url Ed25519 public key", what)
+	}
+	s, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || len(s) != ed25519.SignatureSize {
+		return badRequest("%s: sig must be a base64url Ed25519 signature", what)
+	}
+	if skew := now.Sub(time.UnixMilli(at)); skew > AnnounceClockSkew || skew < -AnnounceClockSkew {
+		return badRequest("%s: time_ms is %s off the origin's clock, at most %s; check the node's clock",
+			what, skew.Round(time.Second), AnnounceClockSkew)
+	}
+	if want := peerid.FromKey(pub); peerID != want {
+		return httpError{code: http.StatusForbidden, msg: fmt.Sprintf("%s: peer_id %q is not the ID of key %s (%s)", what, peerID, key, want)}
+	}
+	if !ed25519.Verify(pub, msg(), s) {
+		return httpError{code: http.StatusForbidden, msg: what + ": bad signature (signed for another origin, or altered)"}
+	}
+	return nil
 }
 
 // message is what an announce's signature covers: the domain, the origin's
@@ -79,23 +113,8 @@ func decodeAnnounce(body []byte, originKey ed25519.PublicKey, now time.Time) (An
 	if len(req.PeerID) > 128 || len(req.Addr) > 64 {
 		return req, badRequest("announce: peer_id or addr too long")
 	}
-	pub, err := base64.RawURLEncoding.DecodeString(req.Key)
-	if err != nil || len(pub) != ed25519.PublicKeySize {
-		return req, badRequest("announce: key must be a base64url Ed25519 public key")
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(req.Sig)
-	if err != nil || len(sig) != ed25519.SignatureSize {
-		return req, badRequest("announce: sig must be a base64url Ed25519 signature")
-	}
-	if skew := now.Sub(time.UnixMilli(req.Time)); skew > AnnounceClockSkew || skew < -AnnounceClockSkew {
-		return req, badRequest("announce: time_ms is %s off the origin's clock, at most %s; check the node's clock",
-			skew.Round(time.Second), AnnounceClockSkew)
-	}
-	if want := peerid.FromKey(pub); req.PeerID != want {
-		return req, httpError{code: http.StatusForbidden, msg: fmt.Sprintf("announce: peer_id %q is not the ID of key %s (%s)", req.PeerID, req.Key, want)}
-	}
-	if !ed25519.Verify(pub, req.message(originKey), sig) {
-		return req, httpError{code: http.StatusForbidden, msg: "announce: bad signature (signed for another origin, or altered)"}
+	if err := checkNodeSig("announce", req.PeerID, req.Key, req.Sig, req.Time, now, func() []byte { return req.message(originKey) }); err != nil {
+		return req, err
 	}
 	if _, _, err := CheckAddr(req.Addr); err != nil {
 		return req, badRequest("%v", err)

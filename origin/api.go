@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"path"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -78,7 +79,16 @@ type AnnounceRequest struct {
 	// mapping included) rather than Addr's port. It is not signed: either
 	// way the tracker lists only the announcer's own IP.
 	SameSocket bool `json:"same_socket,omitempty"`
+	// Reach is how the node says others reach it (one of Reaches); the
+	// tracker passes it on in its peer lists, so that a node dialling a
+	// peer behind a NAT starts punching at once. Not signed: it is a
+	// hint, and a wrong one costs only a punch or a wait.
+	Reach string `json:"reach,omitempty"`
 }
+
+// Reaches are the values of AnnounceRequest.Reach and PeerInfo.Reach (a
+// swarm node's reachability states); the tracker drops any other.
+var Reaches = []string{"public", "port mapped", "reachable after punching", "not reachable"}
 
 // AnnounceResponse tells a peer when to announce again.
 type AnnounceResponse struct {
@@ -97,6 +107,7 @@ const (
 	kindCatalog  = "catalog"
 	kindManifest = "manifest"
 	kindChunk    = "chunk"
+	kindStart    = "start"
 	kindCover    = "cover"
 	kindTracker  = "tracker"
 	kindInfo     = "info"
@@ -117,9 +128,11 @@ func (s *Server) handler() http.Handler {
 	route("GET /v1/tracks/{id}", kindCatalog, s.getTrack)
 	route("GET /v1/tracks/{id}/manifest", kindManifest, s.getManifest)
 	route("GET /v1/tracks/{id}/chunks/{n}", kindChunk, s.getChunk)
+	route("GET /v1/tracks/{id}/start", kindStart, s.getStart)
 	route("GET /v1/tracks/{id}/cover", kindCover, s.getCover)
 	route("POST /v1/tracker/announce", kindTracker, s.postAnnounce)
 	route("GET /v1/tracker/peers", kindTracker, s.getPeers)
+	route("POST /v1/punch", kindTracker, s.postPunch)
 	route("GET /healthz", kindOther, func(w http.ResponseWriter, r *http.Request) error {
 		_, err := io.WriteString(w, "ok\n")
 		return err
@@ -215,6 +228,9 @@ func (w *countingWriter) Write(b []byte) (int, error) {
 	w.bytes += int64(n)
 	return n, err
 }
+
+// Unwrap lets http.ResponseController reach the server's writer (Flush).
+func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *countingWriter) statusOr200() int {
 	if w.status == 0 {
@@ -402,6 +418,9 @@ func (s *Server) postAnnounce(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := PeerInfo{ID: req.PeerID, Addr: addr.String()}
+	if slices.Contains(Reaches, req.Reach) {
+		p.Reach = req.Reach
+	}
 	// An announce older than the peer's last (two of its announces crossed,
 	// or a replay) changes nothing: the newer one stands.
 	if err := s.tracker.Announce(p, src, req.Time, req.Tracks); err != nil && !errors.Is(err, ErrStaleAnnounce) {

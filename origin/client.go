@@ -483,16 +483,22 @@ func (c *Client) Announce(ctx context.Context, req AnnounceRequest) (AnnounceRes
 	// Over HTTP/3 from the node's socket, the origin sees the address
 	// peers can reach (see UseQUIC).
 	req.SameSocket = c.quicTr.Load() != nil
-	body, err := json.Marshal(req)
+	return out, c.postJSON(ctx, "/v1/tracker/announce", req, &out, 1<<20)
+}
+
+// postJSON posts in as JSON to path and decodes the answer, at most limit
+// bytes, into out.
+func (c *Client) postJSON(ctx context.Context, path string, in, out any, limit int64) error {
+	body, err := json.Marshal(in)
 	if err != nil {
-		return out, err
+		return err
 	}
-	resp, err := c.do(ctx, http.MethodPost, "/v1/tracker/announce", body)
+	resp, err := c.do(ctx, http.MethodPost, path, body)
 	if err != nil {
-		return out, err
+		return err
 	}
 	defer resp.Body.Close()
-	return out, json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out)
+	return json.NewDecoder(io.LimitReader(resp.Body, limit)).Decode(out)
 }
 
 // Peers asks the tracker for up to n live peers holding id, never self.
@@ -503,4 +509,17 @@ func (c *Client) Peers(ctx context.Context, id track.ID, self string, n int) ([]
 	}
 	var out PeersResponse
 	return out.Peers, c.getJSON(ctx, "/v1/tracker/peers?"+q.Encode(), &out)
+}
+
+// Punch asks the origin to be the rendezvous of a hole punch (POST
+// /v1/punch): it tells req.Target to punch toward the address this
+// request comes from, and answers with the target's address. The request
+// must come from the node's swarm socket (see UseQUIC), where the punches
+// start and the target's come in.
+func (c *Client) Punch(ctx context.Context, req PunchRequest) (PunchResponse, error) {
+	var out PunchResponse
+	if c.quicTr.Load() == nil {
+		return out, errors.New("punch: the client does not speak from the node's socket")
+	}
+	return out, c.postJSON(ctx, "/v1/punch", req, &out, 4096)
 }

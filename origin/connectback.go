@@ -106,7 +106,19 @@ func (cb *connectBack) check(ctx context.Context, addr netip.AddrPort, key ed255
 func (cb *connectBack) handshake(ctx context.Context, addr netip.AddrPort, want string) error {
 	ctx, cancel := context.WithTimeout(ctx, connectBackTimeout)
 	defer cancel()
-	conf := &tls.Config{
+	qc, err := cb.dial(ctx, addr, cb.peerTLS(want))
+	if err != nil {
+		return fmt.Errorf("%w (%s: %v)", errNotThere, addr, err)
+	}
+	qc.CloseWithError(0, "connect-back done")
+	return nil
+}
+
+// peerTLS is the client side of a peer-protocol handshake with the node
+// whose peer ID is want: the origin's certificate, the peer ALPN, and the
+// node's key checked against want.
+func (cb *connectBack) peerTLS(want string) *tls.Config {
+	return &tls.Config{
 		MinVersion:         tls.VersionTLS13,
 		Certificates:       []tls.Certificate{cb.cert},
 		NextProtos:         []string{peerid.ALPN},
@@ -122,12 +134,6 @@ func (cb *connectBack) handshake(ctx context.Context, addr netip.AddrPort, want 
 			return nil
 		},
 	}
-	qc, err := cb.dial(ctx, addr, conf)
-	if err != nil {
-		return fmt.Errorf("%w (%s: %v)", errNotThere, addr, err)
-	}
-	qc.CloseWithError(0, "connect-back done")
-	return nil
 }
 
 // remember keeps r, forgetting expired results (and, if that is not

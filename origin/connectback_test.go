@@ -22,20 +22,23 @@ import (
 // peer ALPN) with key's certificate, as a node does, and counts them.
 func peerListener(t *testing.T, key ed25519.PrivateKey) (netip.AddrPort, *atomic.Int32) {
 	t.Helper()
-	cert, err := selfSignedCert(key, "")
+	ln, err := quic.ListenAddr("127.0.0.1:0", peerServerTLS(t, key), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := quic.ListenAddr("127.0.0.1:0", &tls.Config{
-		MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert},
-		NextProtos: []string{peerid.ALPN}, ClientAuth: tls.RequireAnyClientCert,
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	handshakes := new(atomic.Int32)
+	servePeerConns(t, ln, func(_ context.Context, qc *quic.Conn) {
+		handshakes.Add(1)
+		qc.CloseWithError(0, "")
+	})
+	return netip.MustParseAddrPort(ln.Addr().String()), handshakes
+}
+
+// servePeerConns hands each connection ln accepts to serve, one after
+// the other, until the test ends; then it closes ln.
+func servePeerConns(t *testing.T, ln *quic.Listener, serve func(context.Context, *quic.Conn)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	handshakes := new(atomic.Int32)
 	go func() {
 		defer close(done)
 		for {
@@ -43,12 +46,24 @@ func peerListener(t *testing.T, key ed25519.PrivateKey) (netip.AddrPort, *atomic
 			if err != nil {
 				return
 			}
-			handshakes.Add(1)
-			qc.CloseWithError(0, "")
+			serve(ctx, qc)
 		}
 	}()
 	t.Cleanup(func() { cancel(); ln.Close(); <-done })
-	return netip.MustParseAddrPort(ln.Addr().String()), handshakes
+}
+
+// peerServerTLS is the server side of a node's peer-protocol TLS: key's
+// certificate, the peer ALPN, a client certificate required.
+func peerServerTLS(t *testing.T, key ed25519.PrivateKey) *tls.Config {
+	t.Helper()
+	cert, err := selfSignedCert(key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{
+		MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert},
+		NextProtos: []string{peerid.ALPN}, ClientAuth: tls.RequireAnyClientCert,
+	}
 }
 
 // TestAnnounceConnectBack: an announced port is listed only once the

@@ -34,6 +34,8 @@ type Entry struct {
 	Cover []byte
 	// coverSum is Cover's SHA-256 in hex, "" if there is none.
 	coverSum string
+	// signedGzip is Signed compressed, as the start of a play sends it.
+	signedGzip []byte
 
 	size    int64
 	modTime time.Time
@@ -276,6 +278,9 @@ func buildEntry(p string, data []byte, key ed25519.PrivateKey, chunkSize int) (*
 	e := &Entry{Path: p, Manifest: m}
 	applyTags(m, e, data, p)
 	if e.Signed, err = track.Sign(m, key); err != nil {
+		return nil, err
+	}
+	if e.signedGzip, err = gzipBytes(e.Signed); err != nil {
 		return nil, err
 	}
 	return e, nil

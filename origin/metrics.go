@@ -21,6 +21,7 @@ type metrics struct {
 	bodyTimeouts *prometheus.CounterVec
 	inFlight     *prometheus.GaugeVec
 	connectBacks *prometheus.CounterVec
+	rendezvous   *prometheus.CounterVec
 	tracks       prometheus.Gauge
 	libBytes     prometheus.Gauge
 	skipped      prometheus.Gauge
@@ -55,6 +56,8 @@ func newMetrics(trackerPeers func() float64) *metrics {
 			Help: "API requests being handled now, by transport (quic, tcp)."}, []string{"transport"}),
 		connectBacks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "potluck_origin_tracker_connect_backs_total",
 			Help: "Announced addresses checked by connecting back, by result (ok, failed, busy)."}, []string{"result"}),
+		rendezvous: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "potluck_origin_rendezvous_punches_total",
+			Help: "Punch requests (POST /v1/punch), by result (ok, failed, busy, not_listed, refused)."}, []string{"result"}),
 		tracks: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "potluck_origin_tracks", Help: "Tracks in the catalogue.",
 		}),
@@ -68,7 +71,7 @@ func newMetrics(trackerPeers func() float64) *metrics {
 			Name: "potluck_origin_last_scan_seconds", Help: "How long the last library scan took.",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.bytes, m.conns, m.openConns, m.refused, m.bodyTimeouts, m.inFlight, m.connectBacks, m.tracks, m.libBytes, m.skipped, m.scanSeconds,
+	m.reg.MustRegister(m.requests, m.bytes, m.conns, m.openConns, m.refused, m.bodyTimeouts, m.inFlight, m.connectBacks, m.rendezvous, m.tracks, m.libBytes, m.skipped, m.scanSeconds,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "potluck_origin_tracker_peers", Help: "Peers listed by the tracker.",
 		}, trackerPeers),
@@ -80,6 +83,9 @@ func newMetrics(trackerPeers func() float64) *metrics {
 	}
 	for _, r := range []string{"ok", "failed", "busy"} {
 		m.connectBacks.WithLabelValues(r)
+	}
+	for _, r := range []string{"ok", "failed", "busy", "not_listed", "refused"} {
+		m.rendezvous.WithLabelValues(r)
 	}
 	for _, t := range []string{"quic", "tcp"} {
 		m.conns.WithLabelValues(t)

@@ -67,9 +67,11 @@ type Server struct {
 	conns   *connLimiter // the API's TCP and QUIC connections
 	// connectBack proves announced addresses (see listedAddr).
 	connectBack *connectBack
-	bites       *biteLog
-	catalog     atomic.Pointer[Catalog]
-	url         URL
+	// rendezvous relays punches (see postPunch).
+	rendezvous *rendezvous
+	bites      *biteLog
+	catalog    atomic.Pointer[Catalog]
+	url        URL
 
 	scanMu sync.Mutex // one scan at a time
 
@@ -251,6 +253,7 @@ func (s *Server) serve(ctx context.Context) {
 		s.tr = &quic.Transport{Conn: s.udp}
 	}
 	s.connectBack = newConnectBack(cert, s.tr)
+	s.rendezvous = newRendezvous(s.connectBack)
 	if s.tr != nil {
 		tlsConf := http3.ConfigureTLSConfig(&tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}})
 		ln, err := s.tr.ListenEarly(tlsConf, quicConfig(lim, s.conns))
@@ -309,6 +312,7 @@ func (s *Server) serve(ctx context.Context) {
 				return
 			case <-t.C:
 				s.tracker.Expire()
+				s.rendezvous.rate.sweep()
 			}
 		}
 	})

@@ -40,6 +40,9 @@ var peerIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 type PeerInfo struct {
 	ID   string `json:"peer_id"`
 	Addr string `json:"addr"`
+	// Reach is how the peer said others reach it (AnnounceRequest.Reach),
+	// if it said.
+	Reach string `json:"reach,omitempty"`
 }
 
 // TrackerLimits bound what strangers can make the tracker hold and do.
@@ -374,6 +377,18 @@ func (t *Tracker) Peers(id track.ID, exclude string, n int) []PeerInfo {
 	sh.mu.RUnlock()
 	rand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	return out
+}
+
+// Lookup returns the listing of the peer id, if it is live: announced
+// within the TTL.
+func (t *Tracker) Lookup(id string) (PeerInfo, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.peers[id]
+	if p == nil || t.now().UnixNano() > p.expires.Load() {
+		return PeerInfo{}, false
+	}
+	return p.info, true
 }
 
 // AllowAnnounce reports whether src may announce now, or a *LimitError.

@@ -28,8 +28,13 @@ func (ts *testSwarm) stranger(n *Node) *peerConn {
 }
 
 func (ts *testSwarm) dialStranger(n *Node) (*peerConn, error) {
-	t := ts.t
 	_, key, _ := ed25519.GenerateKey(nil)
+	return ts.dialAs(n, key)
+}
+
+// dialAs dials n over real QUIC with the identity of key.
+func (ts *testSwarm) dialAs(n *Node, key ed25519.PrivateKey) (*peerConn, error) {
+	t := ts.t
 	base, err := tlsConfig(key, "")
 	if err != nil {
 		return nil, err

@@ -87,14 +87,7 @@ func (n *Node) conn(ctx context.Context, p PeerAddr) (*peerConn, error) {
 		var c *peerConn
 		release, err := n.mayDial(p)
 		if err == nil {
-			c, err = n.dial(ctx, p)
-			release()
-			if err != nil && !errors.Is(err, ErrNodeClosed) {
-				// Behind a NAT, perhaps: a rendezvous may get us through.
-				if pc, perr := n.punchAfterFail(ctx, p); perr == nil {
-					c, err = pc, nil
-				}
-			}
+			c, err = n.dialOrPunch(ctx, p, release)
 		}
 		n.mu.Lock()
 		delete(n.dialing, p.ID)
@@ -102,6 +95,86 @@ func (n *Node) conn(ctx context.Context, p PeerAddr) (*peerConn, error) {
 		n.mu.Unlock()
 		return c, err
 	}
+}
+
+// punchHeadStart is how long a direct dial runs alone before a punch is
+// asked for beside it, unless the peer is known to be behind a NAT: a
+// dial that will succeed has mostly done so by then (one round trip and
+// a handshake), and one that will fail takes seconds to say so.
+const punchHeadStart = 400 * time.Millisecond
+
+// dialOrPunch dials p directly and, once the dial fails, or has not
+// succeeded within punchHeadStart, or at once if the tracker said p is
+// behind a NAT, also tries to reach it by punching (punchAfterFail). The
+// first connection made is taken; the other attempt is called off. The
+// dial's claim ends (release) when the dial does.
+func (n *Node) dialOrPunch(ctx context.Context, p PeerAddr, release func()) (*peerConn, error) {
+	if p.ID == "" { // no identity to punch to
+		defer release()
+		return n.dial(ctx, p)
+	}
+	type result struct {
+		c   *peerConn
+		err error
+	}
+	dctx, cancelDial := context.WithCancel(ctx)
+	defer cancelDial()
+	pctx, cancelPunch := context.WithCancel(ctx)
+	defer cancelPunch()
+	dialed := make(chan result, 1)
+	go func() {
+		defer release()
+		c, err := n.dial(dctx, p)
+		dialed <- result{c, err}
+	}()
+	head := punchHeadStart
+	n.mu.Lock()
+	if recentLocked(n.reach.behindNAT, p.Addr) {
+		head = 0
+	}
+	n.mu.Unlock()
+	timer := time.NewTimer(head)
+	defer timer.Stop()
+	var punched chan result // nil until the punch starts
+	startPunch := func() {
+		if punched == nil {
+			punched = make(chan result, 1)
+			go func() {
+				c, err := n.punchAfterFail(pctx, p)
+				punched <- result{c, err}
+			}()
+		}
+	}
+	var dialErr error
+	dialing, punchDone := true, false
+	for dialing || (punched != nil && !punchDone) {
+		select {
+		case r := <-dialed:
+			dialing = false
+			if r.err == nil || errors.Is(r.err, ErrNodeClosed) {
+				cancelPunch()
+				if punched != nil && !punchDone {
+					<-punched
+				}
+				return r.c, r.err
+			}
+			// Behind a NAT, perhaps: a rendezvous may get us through.
+			dialErr = r.err
+			startPunch()
+		case <-timer.C:
+			startPunch()
+		case r := <-punched:
+			punchDone = true
+			if r.err == nil {
+				cancelDial()
+				if dialing {
+					<-dialed
+				}
+				return r.c, nil
+			}
+		}
+	}
+	return nil, dialErr
 }
 
 // errHearsay is a dial of an address only hearsay speaks for, refused
@@ -153,6 +226,13 @@ func (n *Node) dial(ctx context.Context, p PeerAddr) (*peerConn, error) {
 	n.noteSent(udp.String())
 	n.traversal.dialing(p.ID)
 	qc, err := n.tr.Dial(ctx, udp, conf, quicConfig())
+	kind := kindDirect
+	n.mu.Lock()
+	if recentLocked(n.reach.punched, udp.String()) {
+		// Through a hole a punch beside this dial opened.
+		kind = kindPunched
+	}
+	n.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("peer %s at %s: %w", p.ID.Short(), p.Addr, err)
 	}
@@ -164,7 +244,7 @@ func (n *Node) dial(ctx context.Context, p PeerAddr) (*peerConn, error) {
 	}
 	// The handshake proved that p.ID's key answers at p.Addr.
 	n.confirm(p)
-	return n.addConn(qc, p.ID, p.Addr, true)
+	return n.addConn(qc, p.ID, p.Addr, true, kind)
 }
 
 // verifyAnyPeer accepts any node's handshake but this node's own or a
@@ -196,6 +276,13 @@ func (n *Node) acceptLoop() {
 		}
 		if n.full(qc.RemoteAddr()) {
 			qc.CloseWithError(errCodeFull, "too many connections")
+			continue
+		}
+		if id == n.originPeerID() {
+			if !n.wg.Go(func() { n.serveOrigin(qc) }) {
+				qc.CloseWithError(0, "node closing")
+				return
+			}
 			continue
 		}
 		if _, err := n.addConn(qc, id, qc.RemoteAddr().String(), false); err != nil {

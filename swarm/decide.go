@@ -68,7 +68,8 @@ type peerView struct {
 	alive    bool    // its connection is open
 	skip     map[int]time.Time
 	busy     time.Time
-	strikes  int // requests in a row that timed out
+	strikes  int  // requests in a row that timed out
+	lan      bool // found on the local network (see lan.go)
 }
 
 // usable reports whether p may be asked for chunk i now.
@@ -257,6 +258,17 @@ func (d *decider) plan() {
 			d.watch(i, fs, urgent)
 			continue
 		}
+		if !in.noPeers && !d.peersSpent(i) {
+			// LAN first: a LAN peer that holds the chunk and is not
+			// failing gets it before any other peer or the origin.
+			if p, room, held := d.lanPeer(i); room {
+				d.emit(action{kind: actRequest, chunk: i, peer: p})
+				d.inflight[p]++
+				continue
+			} else if held && !urgent {
+				continue // its queue is full: a slot frees soon
+			}
+		}
 		originUp := !now.Before(in.origin.downUntil)
 		if in.noPeers || ((head || urgent || d.peersSpent(i)) && originUp) {
 			d.askOrigin(i)
@@ -360,6 +372,35 @@ func (d *decider) bestPeer(i int) (PeerID, bool) {
 		}
 	}
 	return best, found
+}
+
+// lanPeer picks, among the LAN peers that hold chunk i and are not
+// failing (no stall in a row, not skipped or busy for it), the one with
+// room in its queue expected to deliver soonest. held reports whether
+// any such LAN peer holds the chunk, room whether one of them can take
+// it now.
+func (d *decider) lanPeer(i int) (best PeerID, room, held bool) {
+	in := d.in
+	var bestETA float64
+	for _, id := range d.ids {
+		p := in.peers[id]
+		if !p.lan || d.dropped[id] || !p.alive || d.strikes[id] > 0 || !p.usable(i, in.now) {
+			continue
+		}
+		held = true
+		if d.inflight[id] >= in.cfg.PerPeer {
+			continue
+		}
+		r := p.rate
+		if r == 0 {
+			r = lanRatePrior
+		}
+		eta := float64(d.inflight[id]+1) * float64(in.m.ChunkSize) / r
+		if !room || eta < bestETA {
+			best, bestETA, room = id, eta, true
+		}
+	}
+	return best, room, held
 }
 
 // tieRank orders the peers of equal expected delivery, differently on

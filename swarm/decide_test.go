@@ -86,16 +86,33 @@ func (a action) String() string {
 	return fmt.Sprintf("%s(chunk %d, %s, req %d)", names[a.kind], a.chunk, from, a.req)
 }
 
+// decideCase is a snapshot of a stream of n chunks in mode, changed by
+// edit, and the actions decide must take from it.
+type decideCase struct {
+	name string
+	mode Mode
+	edit func(*snapshot)
+	want []action
+}
+
+func runDecideCases(t *testing.T, n int, cases []decideCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := testSnapshot(n, c.mode)
+			c.edit(in)
+			if got := decide(in); !slices.Equal(got, c.want) {
+				t.Errorf("decide:\n got %v\nwant %v", got, c.want)
+			}
+		})
+	}
+}
+
 // TestDecide drives decide through every rule of docs/scheduler.md.
 func TestDecide(t *testing.T) {
 	const n = 6
 	const o = originID
-	cases := []struct {
-		name string
-		mode Mode
-		edit func(*snapshot)
-		want []action
-	}{
+	cases := []decideCase{
 		{
 			name: "head: the first 3 s go to the origin while peers are looked up",
 			mode: ModeFetch,
@@ -425,16 +442,7 @@ func TestDecide(t *testing.T) {
 			edit: func(s *snapshot) { s.got, s.announcedComplete = all(n), true },
 		},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			in := testSnapshot(n, c.mode)
-			c.edit(in)
-			got := decide(in)
-			if !slices.Equal(got, c.want) {
-				t.Errorf("decide:\n got %v\nwant %v", got, c.want)
-			}
-		})
-	}
+	runDecideCases(t, n, cases)
 }
 
 // decide must not change its snapshot: the executor still reads it.
@@ -454,4 +462,105 @@ func TestDecideLeavesItsInputAlone(t *testing.T) {
 	if len(in.requests) != 2 || len(in.waiting) != 0 || in.origin.inflight != 0 {
 		t.Errorf("snapshot changed: requests %v, waiting %v, origin %+v", in.requests, in.waiting, in.origin)
 	}
+}
+
+// lanHolder is a peer on the local network holding have, measured at
+// rate (0: untried).
+func lanHolder(have cache.Bitfield, rate float64) peerView {
+	p := holder(have, rate)
+	p.lan = true
+	return p
+}
+
+// TestDecideLANFirst: a chunk a LAN peer holds goes to it before any
+// other peer or the origin, head and emergency included, unless the LAN
+// peer is failing (a stall in a row, skipped for the chunk) or the chunk
+// had its share of peers; a chunk due now whose LAN holder's queue is
+// full goes by the usual rules, any other waits for a slot.
+func TestDecideLANFirst(t *testing.T) {
+	const n = 6
+	const o = originID
+	cases := []decideCase{
+		{
+			name: "head: the LAN peer, not the origin; past its queue the chunks wait",
+			mode: ModeFetch,
+			edit: func(s *snapshot) {
+				s.discovered, s.lookedUp = false, false
+				s.peers["l"] = lanHolder(all(n), 0)
+			},
+			want: []action{ask(0, "l"), ask(1, "l"), ask(2, "l"), ask(3, "l")},
+		},
+		{
+			name: "a faster peer on the Internet: the LAN peer still first, the rest wait",
+			mode: ModeFetch,
+			edit: func(s *snapshot) {
+				s.cfg.Head = time.Millisecond
+				s.got = bits(n, 0)
+				s.peers["l"] = lanHolder(all(n), 100<<10)
+				s.peers["w"] = holder(all(n), 50<<20)
+			},
+			want: []action{ask(1, "l"), ask(2, "l"), ask(3, "l"), ask(4, "l")},
+		},
+		{
+			name: "chunks the LAN peer lacks go by the usual rules",
+			mode: ModeFetch,
+			edit: func(s *snapshot) {
+				s.cfg.Head = time.Millisecond
+				s.got = bits(n, 0)
+				s.peers["l"] = lanHolder(bits(n, 1, 2), 0)
+				s.peers["w"] = holder(all(n), 1<<20)
+			},
+			want: []action{ask(1, "l"), ask(2, "l"), ask(3, "w"), ask(4, "w"), ask(5, "w")},
+		},
+		{
+			name: "a failing LAN peer (a stall in a row) is one peer among others",
+			mode: ModeFetch,
+			edit: func(s *snapshot) {
+				s.cfg.Head = time.Millisecond
+				s.got = bits(n, 0, 1, 2)
+				l := lanHolder(all(n), 100<<10)
+				l.strikes = 1
+				s.peers["l"] = l
+				s.peers["w"] = holder(all(n), 50<<20)
+			},
+			want: []action{ask(3, "w"), ask(4, "w"), ask(5, "w")},
+		},
+		{
+			name: "a chunk the LAN peer is skipped for goes elsewhere",
+			mode: ModeFetch,
+			edit: func(s *snapshot) {
+				s.cfg.Head = time.Millisecond
+				s.got = bits(n, 0, 1, 2, 3, 5)
+				l := lanHolder(all(n), 0)
+				l.skip[4] = t0.Add(time.Minute)
+				s.peers["l"] = l
+				s.peers["w"] = holder(all(n), 0)
+			},
+			want: []action{ask(4, "w")},
+		},
+		{
+			name: "emergency: the LAN peer before the origin; past its queue, the origin",
+			mode: ModePlay,
+			edit: func(s *snapshot) {
+				s.cfg.Head = time.Millisecond
+				s.clocked, s.playTime = true, 0
+				l := lanHolder(all(n), 0)
+				l.inflight = 3
+				s.peers["l"] = l
+			},
+			want: []action{ask(0, "l"), ask(1, o)},
+		},
+		{
+			name: "peers spent: the origin, LAN peer or not",
+			mode: ModeFetch,
+			edit: func(s *snapshot) {
+				s.cfg.Head = time.Millisecond
+				s.got = bits(n, 0, 1, 2, 3, 5)
+				s.peers["l"] = lanHolder(all(n), 0)
+				s.tries = map[int]int{4: peerTries}
+			},
+			want: []action{ask(4, o)},
+		},
+	}
+	runDecideCases(t, n, cases)
 }

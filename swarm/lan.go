@@ -35,7 +35,8 @@ const (
 // lanRatePrior is the delivery rate a LAN peer is assumed to have until
 // its first chunk is measured: an untried peer counts as 1 MB/s in the
 // scheduler's choice (decide.go), so a LAN peer that holds a chunk is
-// asked first. Measurements soon replace it (conn.go, observe).
+// asked first even where the LAN rule (decider.lanPeer) lets go of it.
+// Measurements soon replace it (conn.go, observe).
 const lanRatePrior = 4 << 20
 
 // maxLANPeers bounds the LAN peers a node remembers and dials per query.

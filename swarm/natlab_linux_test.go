@@ -146,7 +146,7 @@ func TestPunchThroughRendezvous(t *testing.T) {
 	if err != nil {
 		t.Fatalf("A did not reach B by punching: %v", err)
 	}
-	t.Logf("A reached B at %s in %v (direct dial failure included)", c.addr, time.Since(start).Round(time.Millisecond))
+	t.Logf("A reached B at %s in %v from the start of its dial", c.addr, time.Since(start).Round(time.Millisecond))
 	if c.kind != kindPunched {
 		t.Errorf("A's connection to B is of kind %d, want punched", c.kind)
 	}
@@ -165,6 +165,63 @@ func TestPunchThroughRendezvous(t *testing.T) {
 	}
 	if rb.Punched != 1 {
 		t.Errorf("B: %+v, want 1 punched peer", rb)
+	}
+}
+
+// TestPunchThroughOrigin: A and B sit behind two NAT routers and share
+// no peer. A's direct dial of B fails and no connected peer can relay,
+// so A asks the origin (POST /v1/punch); the origin tells B, over a
+// connection from its own socket, to punch toward A's address as the
+// origin saw A's request; both punch, A dials B through the hole and
+// fetches the track mostly from B.
+func TestPunchThroughOrigin(t *testing.T) {
+	ns := newNATSwarm(t)
+	a := ns.nodeIn(ns.lab.NATHost(1, natlab.Cone), func(c *Config) { c.Scheduler.Head = time.Millisecond })
+	b := ns.nodeIn(ns.lab.NATHost(2, natlab.Cone), nil)
+	m, data := ns.track()
+	if got, _ := fetch(t, b, m.ID); !bytes.Equal(got, data) {
+		t.Fatal("B's copy differs from the origin's")
+	}
+	resp, err := b.Announce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Announce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Peers()) != 0 || len(b.Peers()) != 0 {
+		t.Fatalf("A and B have peers before they meet: %v, %v", a.Peers(), b.Peers())
+	}
+
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	c, err := a.conn(ctx, PeerAddr{ID: b.ID(), Addr: resp.Addr})
+	if err != nil {
+		t.Fatalf("A did not reach B through the origin: %v", err)
+	}
+	t.Logf("A reached B at %s through the origin in %v", c.addr, time.Since(start).Round(time.Millisecond))
+	if c.kind != kindPunched || !strings.HasPrefix(c.addr, "11.0.0.2:") {
+		t.Errorf("A's connection to B: kind %d at %s, want punched at B's router", c.kind, c.addr)
+	}
+	for _, n := range []*Node{a, b} {
+		for _, p := range n.Peers() {
+			if p.ID == IDFromKey(ns.url.Key) {
+				t.Errorf("%s lists the origin as a peer", n.ID().Short())
+			}
+		}
+	}
+
+	got, st := fetch(t, a, m.ID)
+	if !bytes.Equal(got, data) {
+		t.Fatal("A's copy differs from the origin's")
+	}
+	t.Logf("A fetched %d bytes: %d from peers, %d from the origin; B served %d", len(got), st.FromPeers, st.FromOrigin, b.BytesServed())
+	if st.FromPeers < int64(len(data))*8/10 {
+		t.Errorf("%d of %d bytes came from B, want at least 80%%", st.FromPeers, len(data))
+	}
+	if ra, rb := a.Reachability(), b.Reachability(); ra.Punched != 1 || rb.Punched != 1 || rb.State != ReachPunching {
+		t.Errorf("A %+v, B %+v: want one punched peer each, B reachable after punching", ra, rb)
 	}
 }
 

@@ -489,6 +489,9 @@ func (n *Node) signedAnnounce(tracks []track.ID) origin.AnnounceRequest {
 		}
 	}
 	req := origin.AnnounceRequest{Addr: n.announceAddr(), Tracks: tracks}
+	if st := n.Reachability().State; st != ReachUnknown {
+		req.Reach = st
+	}
 	req.Sign(n.key, n.origin.URL().Key, at)
 	return req
 }

@@ -43,6 +43,12 @@ const (
 	relayEvery = 2 * time.Second
 	punchBurst = 8
 	punchRate  = 2
+	// The origin may deliver originPunchBurst PUNCHes at once, then
+	// originPunchRate a second; each of its connections carries at most
+	// originPunchesPerConn.
+	originPunchBurst     = 4
+	originPunchRate      = 1
+	originPunchesPerConn = 4
 )
 
 // punchState is the node's punching: attempts under way by peer and the
@@ -51,8 +57,11 @@ type punchState struct {
 	p      *nat.Puncher
 	ownMux bool          // the mux is the node's own (no DHT)
 	lim    *rate.Limiter // PUNCHes answered
-	active map[PeerID]chan struct{}
-	failed map[PeerID]time.Time
+	// fromOrigin bounds the PUNCHes the origin delivers (its own
+	// connections; see serveOrigin), before lim.
+	fromOrigin *rate.Limiter
+	active     map[PeerID]chan struct{}
+	failed     map[PeerID]time.Time
 }
 
 // startPuncher wires a Puncher to the node's socket (frame 0x02 of the
@@ -68,6 +77,7 @@ func (n *Node) startPuncher() error {
 	}
 	n.punch.p = nat.NewPuncherConn(pc)
 	n.punch.lim = rate.NewLimiter(punchRate, punchBurst)
+	n.punch.fromOrigin = rate.NewLimiter(originPunchRate, originPunchBurst)
 	n.punch.active = map[PeerID]chan struct{}{}
 	n.punch.failed = map[PeerID]time.Time{}
 	return nil
@@ -144,15 +154,19 @@ func (n *Node) punchAfterFail(ctx context.Context, p PeerAddr) (*peerConn, error
 }
 
 // punchPeer asks up to punchRendezvous connected peers in turn to relay
-// a punch to p, and punches and dials with the first that does.
+// a punch to p, then the origin if none could, and punches and dials
+// with the first that does.
 func (n *Node) punchPeer(p PeerAddr) error {
 	ctx, cancel := context.WithTimeout(n.ctx, punchBudget)
 	defer cancel()
-	tried := 0
+	tried, relayed := 0, false
 	var last error = errors.New("no peer to relay the punch")
 	for _, rv := range n.connected() {
 		if rv.id == p.ID || tried >= punchRendezvous {
 			continue
+		}
+		if n.connectedTo(p.ID) {
+			return nil // a direct dial got there meanwhile
 		}
 		tried++
 		c, err := n.punchVia(ctx, rv, p)
@@ -161,8 +175,24 @@ func (n *Node) punchPeer(p PeerAddr) error {
 		}
 		last = fmt.Errorf("via %s: %w", rv.id.Short(), err)
 		if c != nil || ctx.Err() != nil {
-			break // the relay reached p and the punch or dial failed
+			relayed = c != nil // the relay reached p; the punch or dial failed
+			break
 		}
+	}
+	// No peer could relay: the origin, which every node announces to, is
+	// the rendezvous of last resort.
+	if !relayed && ctx.Err() == nil && !n.connectedTo(p.ID) {
+		if ro, ok := n.origin.(rendezvousOrigin); ok {
+			tried++
+			err := n.punchViaOrigin(ctx, ro, p)
+			if err == nil {
+				return nil
+			}
+			last = fmt.Errorf("via the origin: %w", err)
+		}
+	}
+	if n.connectedTo(p.ID) {
+		return nil // the dial beside the punch got there
 	}
 	if tried > 0 {
 		n.mu.Lock()
@@ -170,6 +200,14 @@ func (n *Node) punchPeer(p PeerAddr) error {
 		n.mu.Unlock()
 	}
 	return last
+}
+
+// connectedTo reports whether the node holds a live connection to id.
+func (n *Node) connectedTo(id PeerID) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c := n.conns[id]
+	return c != nil && c.conn.Context().Err() == nil
 }
 
 // punchVia asks rv to relay a punch to p, punches toward p's address as
@@ -185,45 +223,52 @@ func (n *Node) punchVia(ctx context.Context, rv *peerConn, p PeerAddr) (*peerCon
 		return nil, err
 	}
 	at := time.Now().Add(punchDelay)
-	remote, err := net.ResolveUDPAddr("udp", string(b))
+	if _, err := n.punchAndDial(ctx, p, string(b), nonce, at, rv.id.Short()); err != nil {
+		return rv, err
+	}
+	return rv, nil
+}
+
+// punchAndDial punches toward p at addr (as a rendezvous saw it) from the
+// moment at, then dials p where its punch came from. via names the
+// rendezvous, for the log.
+func (n *Node) punchAndDial(ctx context.Context, p PeerAddr, addr string, nonce nat.Nonce, at time.Time, via string) (*peerConn, error) {
+	remote, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
-		return rv, fmt.Errorf("relay named %q: %w", b, err)
+		return nil, fmt.Errorf("rendezvous named %q: %w", addr, err)
 	}
 	n.mu.Lock()
 	n.notePunchedLocked(remote.String())
 	n.mu.Unlock()
 	res, err := n.punch.p.Punch(ctx, remote, nonce, at, nat.Schedule{Timeout: punchTimeout})
 	if err != nil {
-		return rv, err
+		return nil, err
 	}
-	addr := res.Remote.String()
+	punched := res.Remote.String()
 	n.mu.Lock()
-	n.notePunchedLocked(addr)
+	n.notePunchedLocked(punched)
+	n.reach.punchedOK++
+	c := n.conns[p.ID]
 	n.mu.Unlock()
+	if c != nil && c.conn.Context().Err() == nil {
+		return c, nil // a direct dial got there meanwhile
+	}
 	conf, err := tlsConfigFor(n.tlsConf, p.ID)
 	if err != nil {
-		return rv, err
+		return nil, err
 	}
 	dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	udp, err := net.ResolveUDPAddr("udp", addr)
+	qc, err := n.tr.Dial(dctx, res.Remote, conf, quicConfig())
 	if err != nil {
-		return rv, err
+		return nil, fmt.Errorf("dial after punching (%d sent, %v): %w", res.Sent, res.Elapsed, err)
 	}
-	qc, err := n.tr.Dial(dctx, udp, conf, quicConfig())
+	n.confirm(PeerAddr{ID: p.ID, Addr: punched})
+	c, err = n.addConn(qc, p.ID, punched, true, kindPunched)
 	if err != nil {
-		return rv, fmt.Errorf("dial after punching (%d sent, %v): %w", res.Sent, res.Elapsed, err)
+		return nil, err
 	}
-	pa := PeerAddr{ID: p.ID, Addr: addr}
-	n.confirm(pa)
-	c, err := n.addConn(qc, p.ID, addr, true, kindPunched)
-	if err != nil {
-		return rv, err
-	}
-	n.mu.Lock()
-	n.reach.punchedOK++
-	n.mu.Unlock()
-	n.log.Info("reached peer by punching", "peer", p.ID.Short(), "addr", addr, "via", rv.id.Short(), "punches", res.Sent, "took", res.Elapsed)
+	n.log.Info("reached peer by punching", "peer", p.ID.Short(), "addr", punched, "via", via, "punches", res.Sent, "took", res.Elapsed)
 	return c, nil
 }
 

@@ -68,6 +68,10 @@ type reachState struct {
 	// punched holds the addresses this node punched a hole to recently
 	// (bounded as sentTo is): a connection from one is a punched one.
 	punched map[string]time.Time
+	// behindNAT holds the addresses of peers the tracker said are behind
+	// a NAT with no port mapped (bounded as sentTo is): a dial there
+	// starts punching at once (see dialOrPunch).
+	behindNAT map[string]time.Time
 }
 
 // sentToTTL is how long a dial or punch explains an inbound connection:
@@ -109,6 +113,23 @@ func noteAddr(m map[string]time.Time, addr string) {
 		}
 	}
 	m[addr] = now
+}
+
+// noteBehindNAT records that the peer at addr said it is behind a NAT.
+func (n *Node) noteBehindNAT(addr string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.reach.behindNAT == nil {
+		n.reach.behindNAT = map[string]time.Time{}
+	}
+	noteAddr(n.reach.behindNAT, addr)
+}
+
+// recentLocked reports whether m holds addr from within sentToTTL. n.mu
+// held.
+func recentLocked(m map[string]time.Time, addr string) bool {
+	at, ok := m[addr]
+	return ok && time.Since(at) < sentToTTL
 }
 
 func (n *Node) noteSent(addr string) {

@@ -199,6 +199,9 @@ func (sc *scheduler) run(ctx context.Context) {
 			}
 		}
 	}()
+	if r := sc.s.startRest; r != nil {
+		sc.adoptStart(ctx, r)
+	}
 	discoveryDone := make(chan struct{})
 	dctx, stopDiscovery := context.WithCancel(ctx)
 	defer stopDiscovery()
@@ -280,7 +283,7 @@ func (sc *scheduler) snapshot(v view, now time.Time) *snapshot {
 	for id, p := range sc.peers {
 		in.peers[id] = peerView{
 			have: p.have, inflight: p.inflight, rate: p.c.deliveryRate(), alive: p.c.alive(),
-			skip: p.skip, busy: p.busy, strikes: p.strikes,
+			skip: p.skip, busy: p.busy, strikes: p.strikes, lan: p.c.kind == kindLAN,
 		}
 	}
 	return in

@@ -110,6 +110,9 @@ type Stream struct {
 	peersUsed map[PeerID]bool
 	curIdx    int
 	cur       []byte
+	// startRest is the origin's start response still under way when Open
+	// returned; the scheduler takes it as it starts.
+	startRest *startRest
 }
 
 // Manifest returns the verified manifest of the stream's track.
@@ -119,11 +122,12 @@ func (s *Stream) Manifest() *track.Manifest { return s.m }
 // origin, or a peer (verified against the origin key); Open fails only if
 // none of them has it.
 func (n *Node) Open(ctx context.Context, id track.ID, mode Mode) (*Stream, error) {
-	m, first, err := n.manifestAndFirst(ctx, id)
+	m, first, rest, err := n.manifestAndFirst(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	s := &Stream{
+		startRest: rest,
 		n:         n,
 		m:         m,
 		mode:      mode,
@@ -172,6 +176,9 @@ func (n *Node) Open(ctx context.Context, id track.ID, mode Mode) (*Stream, error
 		defer func() { s.mu.Lock(); s.stopped = true; s.cond.Broadcast(); s.mu.Unlock() }()
 		newScheduler(s).run(schedCtx)
 	}) {
+		if rest != nil {
+			rest.cancel()
+		}
 		close(s.done) // the node is closing: no scheduler ever ran
 		s.Close()
 		return nil, ErrNodeClosed
@@ -186,87 +193,6 @@ type prefetchKey struct{}
 // peers can serve the head before it is due.
 func Prefetch(ctx context.Context) context.Context {
 	return context.WithValue(ctx, prefetchKey{}, true)
-}
-
-// firstChunker is an origin that can send a chunk before its manifest is
-// known (*origin.Client).
-type firstChunker interface {
-	ChunkUnchecked(ctx context.Context, id track.ID, i int) ([]byte, error)
-}
-
-// firstChunks is how many chunks ask beside the manifest: the first
-// alone may hold less audio than the next round trip takes (a high
-// bitrate, a slow link), and the decoder reads ahead.
-const firstChunks = 2
-
-// manifestAndFirst finds the manifest of id as manifest does. When it has
-// to ask the origin, it asks for the first chunks in the same round trip,
-// and returns them too once the manifest has verified them (nil where
-// not): a play then starts one round trip after Open, not two. An
-// unchecked chunk that does not match is dropped unused.
-func (n *Node) manifestAndFirst(ctx context.Context, id track.ID) (*track.Manifest, [][]byte, error) {
-	fc, ok := n.origin.(firstChunker)
-	prefetch, _ := ctx.Value(prefetchKey{}).(bool)
-	if _, _, cached := n.store.Manifest(id); cached || !ok || prefetch {
-		m, err := n.manifest(ctx, id)
-		return m, nil, err
-	}
-	if have := n.store.Have(id); have != nil && have.Has(0) {
-		m, err := n.manifest(ctx, id)
-		return m, nil, err
-	}
-	fctx, cancel := context.WithTimeout(ctx, originManifestTimeout)
-	defer cancel()
-	early := make([]chan []byte, firstChunks)
-	for i := range early {
-		early[i] = make(chan []byte, 1)
-		go func() {
-			b, err := fc.ChunkUnchecked(fctx, id, i)
-			if err != nil {
-				b = nil
-			}
-			early[i] <- b
-		}()
-	}
-	got := make([]bool, firstChunks) // received from early[i]
-	drain := func() {
-		cancel()
-		for i, ch := range early {
-			if !got[i] {
-				<-ch
-			}
-		}
-	}
-	asked := time.Now()
-	m, err := n.manifest(ctx, id)
-	if err != nil {
-		drain()
-		return nil, nil, err
-	}
-	// The chunks left with the manifest's request; they are due about when
-	// the manifest came. Waiting longer than the manifest took would make
-	// Open slower than not asking.
-	wait := time.NewTimer(max(100*time.Millisecond, time.Since(asked)))
-	defer wait.Stop()
-	first := make([][]byte, 0, firstChunks)
-	for i, ch := range early {
-		var b []byte
-		select {
-		case b = <-ch:
-			got[i] = true
-		case <-wait.C:
-		}
-		if b == nil || i >= m.NumChunks() {
-			break
-		}
-		if m.VerifyChunk(i, b) != nil {
-			n.log.Warn("origin's chunk does not match its manifest; dropped", "track", id, "chunk", i)
-			break
-		}
-		first = append(first, b)
-	}
-	drain()
-	return m, first, nil
 }
 
 // manifest finds the manifest of id: cache, then origin, then peers.
@@ -284,6 +210,12 @@ func (n *Node) manifest(ctx context.Context, id track.ID) (*track.Manifest, erro
 	if errors.Is(originErr, track.ErrBadSignature) || errors.Is(originErr, track.ErrBadManifest) {
 		return nil, originErr
 	}
+	return n.manifestFromPeers(ctx, id, originErr)
+}
+
+// manifestFromPeers asks peers for the manifest of id, which the origin
+// did not give (originErr says why).
+func (n *Node) manifestFromPeers(ctx context.Context, id track.ID, originErr error) (*track.Manifest, error) {
 	n.log.Info("origin has no manifest for us; asking peers", "track", id, "err", originErr)
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -357,6 +289,9 @@ func (n *Node) candidates(ctx context.Context, id track.ID, withKnown, withDHT b
 		var found []PeerAddr
 		for _, p := range ps {
 			found = append(found, PeerAddr{ID: PeerID(p.ID), Addr: p.Addr})
+			if p.Reach == ReachNone || p.Reach == ReachPunching {
+				n.noteBehindNAT(p.Addr)
+			}
 		}
 		n.learn(netip.Prefix{}, found)
 		n.confirm(found...)

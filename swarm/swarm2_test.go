@@ -6,11 +6,13 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/origin"
 	"github.com/potluckfm/potluck/track"
 )
 
@@ -495,47 +497,63 @@ func TestCompleteMapIsAskedAgainOnANewConnection(t *testing.T) {
 	}
 }
 
-// tamperedFirst is an origin whose unchecked first chunks are wrong.
-type tamperedFirst struct{ Origin }
+// countingOrigin counts the chunks asked of its origin one by one; it
+// passes the start of a play through.
+type countingOrigin struct {
+	Origin
+	chunks atomic.Int32
+}
 
-func (o tamperedFirst) ChunkUnchecked(ctx context.Context, id track.ID, i int) ([]byte, error) {
-	b, err := o.Origin.(firstChunker).ChunkUnchecked(ctx, id, i)
-	if len(b) > 0 {
-		b[0] ^= 0xff
-	}
-	return b, err
+func (o *countingOrigin) Chunk(ctx context.Context, m *track.Manifest, i int) ([]byte, error) {
+	o.chunks.Add(1)
+	return o.Origin.Chunk(ctx, m, i)
+}
+
+func (o *countingOrigin) Start(ctx context.Context, id track.ID, n int) (*origin.StartReader, error) {
+	return o.Origin.(headStarter).Start(ctx, id, n)
 }
 
 // TestOpenBringsTheFirstChunkWithTheManifest: a play opened from nothing
-// has its first chunks when Open returns, asked beside the manifest (one
-// round trip to the first sound); chunks that do not match the manifest
-// are dropped, and the stream still reads the right bytes.
+// has the chunk holding its first audio when Open returns, sent after the
+// manifest in one answer (one round trip to the first sound); the chunk
+// after it, still on its way, is not asked for again; and an origin that
+// cannot answer a start still serves the play, one request at a time.
 func TestOpenBringsTheFirstChunkWithTheManifest(t *testing.T) {
 	ts := newTestSwarm(t)
 	m, want := ts.track()
-	first, _ := m.ChunkBounds(firstChunks) // the bytes before chunk firstChunks
-
-	n := ts.node(func(c *Config) { c.NoAnnounce = true })
-	s, err := n.Open(context.Background(), m.ID, ModePlay)
-	if err != nil {
-		t.Fatal(err)
+	from, end := origin.StartChunks(m, firstChunks)
+	if end-from != firstChunks {
+		t.Fatalf("track of %d chunks: a start brings %d, want %d", m.NumChunks(), end-from, firstChunks)
 	}
-	if st := s.Stats(); !s.view().got.Has(firstChunks-1) || st.FromOrigin != first {
-		t.Errorf("after Open: stats %+v; want the first %d chunks (%d bytes) from the origin", st, firstChunks, first)
-	}
-	s.Close()
 
-	bad := ts.node(func(c *Config) { c.NoAnnounce = true; c.Origin = tamperedFirst{c.Origin} })
-	s, err = bad.Open(context.Background(), m.ID, ModeFetch)
+	o := &countingOrigin{}
+	n := ts.node(func(c *Config) { o.Origin = c.Origin; c.NoAnnounce, c.NoPeers, c.Origin = true, true, o })
+	s, err := n.Open(context.Background(), m.ID, ModeFetch)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if s.view().got.Has(0) {
-		t.Error("a first chunk that does not match the manifest was kept")
+	if !s.view().got.Has(from) {
+		t.Errorf("after Open: chunk %d (the first audio, at byte %d) not held", from, m.Audio.AudioStart)
 	}
 	got, err := io.ReadAll(s)
 	if err != nil || !bytes.Equal(got, want) {
-		t.Errorf("read %d bytes (%v), want the track's %d", len(got), err, len(want))
+		t.Fatalf("read %d bytes (%v), want the track's %d", len(got), err, len(want))
+	}
+	if asked, wantAsked := int(o.chunks.Load()), m.NumChunks()-firstChunks; asked != wantAsked {
+		t.Errorf("%d chunks asked of the origin one by one, want %d (all but the start's %d)", asked, wantAsked, firstChunks)
+	}
+	if st := s.Stats(); st.FromOrigin != int64(len(want)) {
+		t.Errorf("stats %+v: want all %d bytes from the origin", st, len(want))
+	}
+
+	old := ts.node(func(c *Config) { c.NoAnnounce, c.NoPeers, c.Origin = true, true, struct{ Origin }{c.Origin} })
+	s2, err := old.Open(context.Background(), m.ID, ModeFetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if got, err := io.ReadAll(s2); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("without a start: read %d bytes (%v), want the track's %d", len(got), err, len(want))
 	}
 }

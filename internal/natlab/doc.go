@@ -1,8 +1,9 @@
 // Package natlab builds real NAT routers for tests: network namespaces
 // joined by veth pairs and a bridge, with nftables masquerade in each
 // router, and UDP sockets opened inside a namespace for code running in
-// the test process. It needs root, ip and nft; NewLab skips the test
-// otherwise.
+// the test process or for helper processes (the test binary re-executed
+// inside a namespace; see StartHelper). It needs root, ip and nft; New
+// skips the test otherwise.
 //
 // Topology of a lab (names are unique per lab):
 //

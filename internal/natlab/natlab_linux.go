@@ -34,6 +34,10 @@ const (
 	// Symmetric is Cone with "masquerade random": a new public port for
 	// every destination, which defeats hole punching.
 	Symmetric
+	// OpenInput is Cone without the input drop: an early punch reaches
+	// the router itself and leaves a conntrack entry that makes
+	// masquerade give the host's own punches another port.
+	OpenInput
 )
 
 // Lab is a set of namespaces for one test.
@@ -106,6 +110,10 @@ func sweep(t testing.TB) {
 // NS is the full name of the lab's namespace name ("inet", "r1", "h1").
 func (l *Lab) NS(name string) string { return l.prefix + name }
 
+// AddNS makes namespace name with its loopback up, and returns its full
+// name.
+func (l *Lab) AddNS(name string) string { return l.addNS(name) }
+
 func (l *Lab) addNS(name string) string {
 	ns := l.NS(name)
 	l.mu.Lock()
@@ -132,6 +140,13 @@ func (l *Lab) ipIn(ns string, cmds ...string) {
 	l.run(strings.NewReader(strings.Join(cmds, "\n")+"\n"), "ip", "-n", ns, "-batch", "-")
 }
 
+// Run runs a command and returns its output; it fails the test if the
+// command fails.
+func (l *Lab) Run(name string, args ...string) string {
+	l.t.Helper()
+	return l.run(nil, name, args...)
+}
+
 func (l *Lab) run(stdin io.Reader, name string, args ...string) string {
 	l.t.Helper()
 	cmd := exec.Command(name, args...)
@@ -141,6 +156,12 @@ func (l *Lab) run(stdin io.Reader, name string, args ...string) string {
 		l.t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// NFT loads an nftables ruleset into namespace ns.
+func (l *Lab) NFT(ns, rules string) {
+	l.t.Helper()
+	l.nft(ns, rules)
 }
 
 func (l *Lab) nft(ns, rules string) {
@@ -158,6 +179,10 @@ func Rules(kind Kind) string {
 	if kind == Symmetric {
 		masq = "masquerade random"
 	}
+	input := `iifname "rw" ct state new drop`
+	if kind == OpenInput {
+		input = ""
+	}
 	return `
 table ip nat {
   chain post {
@@ -173,7 +198,7 @@ table ip filter {
   }
   chain input {
     type filter hook input priority 0; policy accept;
-    iifname "rw" ct state new drop
+    ` + input + `
   }
 }
 `
@@ -183,6 +208,15 @@ table ip filter {
 // hN behind it (10.0.N.2), and returns the host's namespace.
 func (l *Lab) NATHost(n int, kind Kind) string {
 	l.t.Helper()
+	l.nft(l.AddRouter(n), Rules(kind))
+	return l.AddHost(n)
+}
+
+// AddRouter makes router rN on the bridge (WAN 11.0.0.N, LAN
+// 10.0.N.0/24), forwarding but without rules, and returns its namespace;
+// AddHost puts a host behind it.
+func (l *Lab) AddRouter(n int) string {
+	l.t.Helper()
 	inet, r := l.NS("inet"), l.addNS(fmt.Sprintf("r%d", n))
 	l.ipIn(r,
 		fmt.Sprintf("link add name rw type veth peer name w%d netns %s", n, inet),
@@ -190,8 +224,14 @@ func (l *Lab) NATHost(n int, kind Kind) string {
 		"link set rw up")
 	l.ipIn(inet, fmt.Sprintf("link set w%d master bridge0 up", n))
 	l.run(nil, "ip", "netns", "exec", r, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
-	l.nft(r, Rules(kind))
-	h := l.addNS(fmt.Sprintf("h%d", n))
+	return r
+}
+
+// AddHost makes host hN (10.0.N.2) behind router rN and returns its
+// namespace.
+func (l *Lab) AddHost(n int) string {
+	l.t.Helper()
+	r, h := l.NS(fmt.Sprintf("r%d", n)), l.addNS(fmt.Sprintf("h%d", n))
 	l.ipIn(r,
 		fmt.Sprintf("link add name rl type veth peer name eth0 netns %s", h),
 		fmt.Sprintf("addr add 10.0.%d.1/24 dev rl", n),

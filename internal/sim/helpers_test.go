@@ -76,6 +76,7 @@ func envConfig(t *testing.T) Config {
 		cfg.NoTraversal = !on
 		return err
 	})
+	env("POTLUCK_SIM_LOSS", func(v string) (err error) { cfg.Net.Loss, err = strconv.ParseFloat(v, 64); return })
 	if os.Getenv("POTLUCK_SIM_LITE") != "" {
 		cfg.Library = LiteLibrary()
 	}

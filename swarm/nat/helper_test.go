@@ -1,7 +1,8 @@
+//go:build linux
+
 package nat
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+
+	"github.com/potluckfm/potluck/internal/natlab"
 )
 
 // observeType frames the test rendezvous's datagrams: a one-byte request
@@ -28,27 +31,20 @@ import (
 const observeType byte = 0x03
 
 // TestHelperProcess is not a test: the lab tests run this binary inside a
-// namespace with helperEnv set, and it then serves their commands, one per
-// line on stdin, replying "@@ ok ..." or "@@ err ..." on stdout.
+// namespace as a natlab helper, and it then serves their commands (see
+// labNode.do).
 func TestHelperProcess(t *testing.T) {
-	if os.Getenv(helperEnv) == "" {
+	if !natlab.IsHelper() {
 		t.Skip("run by the NAT lab tests inside a namespace")
 	}
 	n := &labNode{observed: make(chan string, 1)}
 	defer n.close()
-	sc := bufio.NewScanner(os.Stdin)
-	for sc.Scan() {
-		words := strings.Fields(sc.Text())
-		if len(words) == 0 {
-			continue
-		}
-		reply, err := n.do(words[0], words[1:])
-		if err != nil {
-			fmt.Printf("@@ err %v\n", strings.ReplaceAll(err.Error(), "\n", " "))
-		} else {
-			fmt.Printf("@@ ok %s\n", reply)
-		}
-	}
+	natlab.ServeHelper(n.do)
+}
+
+// startHelper runs TestHelperProcess in namespace ns of lab l.
+func startHelper(l *natlab.Lab, name, ns string) *natlab.Helper {
+	return l.StartHelper(name, ns, "TestHelperProcess")
 }
 
 // labNode is a node in a namespace: one quic.Transport that listens for

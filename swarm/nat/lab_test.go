@@ -1,3 +1,5 @@
+//go:build linux
+
 package nat
 
 import (
@@ -10,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/potluckfm/potluck/internal/natlab"
 )
 
 const rendezvousPort = 3478
@@ -19,15 +23,15 @@ const rendezvousPort = 3478
 // rendezvous gave them, one dials the other over QUIC from the same socket
 // and they exchange bytes.
 func TestPunchThroughTwoNATs(t *testing.T) {
-	l := newLab(t)
-	ns1, ns2 := l.natHost(1, coneNAT), l.natHost(2, coneNAT)
-	rv := l.startHelper("rendezvous", l.ns("inet"))
-	a, b := l.startHelper("h1", ns1), l.startHelper("h2", ns2)
-	rv.call("listen %d", rendezvousPort)
-	a.call("listen 0")
-	b.call("listen 0")
-	rvAddr := fmt.Sprintf("%s:%d", publicIP, rendezvousPort)
-	oa, ob := a.call("observe %s", rvAddr)[0], b.call("observe %s", rvAddr)[0]
+	l := natlab.New(t)
+	ns1, ns2 := l.NATHost(1, natlab.Cone), l.NATHost(2, natlab.Cone)
+	rv := startHelper(l, "rendezvous", l.NS("inet"))
+	a, b := startHelper(l, "h1", ns1), startHelper(l, "h2", ns2)
+	rv.Call("listen %d", rendezvousPort)
+	a.Call("listen 0")
+	b.Call("listen 0")
+	rvAddr := fmt.Sprintf("%s:%d", natlab.PublicIP, rendezvousPort)
+	oa, ob := a.Call("observe %s", rvAddr)[0], b.Call("observe %s", rvAddr)[0]
 	if !strings.HasPrefix(oa, "11.0.0.1:") || !strings.HasPrefix(ob, "11.0.0.2:") {
 		t.Fatalf("observed %s and %s, want the routers' WAN addresses", oa, ob)
 	}
@@ -35,24 +39,24 @@ func TestPunchThroughTwoNATs(t *testing.T) {
 	// The NATs are real: nobody reaches a host unsolicited, neither a
 	// public host (other than the rendezvous, which the hosts have talked
 	// to) nor the other host.
-	stranger := l.startHelper("stranger", l.ns("inet"))
-	stranger.call("listen 0")
+	stranger := startHelper(l, "stranger", l.NS("inet"))
+	stranger.Call("listen 0")
 	for _, c := range []struct {
-		from *helper
+		from *natlab.Helper
 		to   string
 	}{{stranger, oa}, {stranger, ob}, {a, ob}} {
-		if echo, err := c.from.try("dial %s 1000", c.to); err == nil {
-			t.Fatalf("%s dialled %s unsolicited: %v", c.from.name, c.to, echo)
+		if echo, err := c.from.Try("dial %s 1000", c.to); err == nil {
+			t.Fatalf("%s dialled %s unsolicited: %v", c.from.Name(), c.to, echo)
 		}
 	}
 
 	// The rendezvous tells each the other's address, a nonce and a moment.
 	nonce := NewNonce()
 	at := time.Now().Add(200 * time.Millisecond).UnixNano()
-	a.send("punch %s %s %d 5000 50", ob, nonce, at)
-	b.send("punch %s %s %d 5000 50", oa, nonce, at)
-	ra, errA := a.recv()
-	rb, errB := b.recv()
+	a.Send("punch %s %s %d 5000 50", ob, nonce, at)
+	b.Send("punch %s %s %d 5000 50", oa, nonce, at)
+	ra, errA := a.Recv()
+	rb, errB := b.Recv()
 	if errA != nil || errB != nil {
 		t.Fatalf("punch: h1 %v, h2 %v", errA, errB)
 	}
@@ -63,14 +67,14 @@ func TestPunchThroughTwoNATs(t *testing.T) {
 	}
 
 	// Now QUIC both ways, from the sockets that punched.
-	if echo := a.call("dial %s 3000", ra[0]); !strings.HasPrefix(echo[0], "echo:") {
+	if echo := a.Call("dial %s 3000", ra[0]); !strings.HasPrefix(echo[0], "echo:") {
 		t.Fatalf("h1 -> h2: %v", echo)
 	}
-	if echo := b.call("dial %s 3000", rb[0]); !strings.HasPrefix(echo[0], "echo:") {
+	if echo := b.Call("dial %s 3000", rb[0]); !strings.HasPrefix(echo[0], "echo:") {
 		t.Fatalf("h2 -> h1: %v", echo)
 	}
 	// The hole is for the peer only: a stranger still cannot dial.
-	if echo, err := stranger.try("dial %s 1000", ob); err == nil {
+	if echo, err := stranger.Try("dial %s 1000", ob); err == nil {
 		t.Fatalf("public host dialled %s after the punch: %v", ob, echo)
 	}
 }
@@ -80,40 +84,40 @@ func TestPunchThroughTwoNATs(t *testing.T) {
 // differ), and checks that punching toward a router that maps each
 // destination to a new port (a symmetric NAT) gives up in bounded time.
 func TestPunchTimings(t *testing.T) {
-	l := newLab(t)
-	ns1, ns2, ns3, ns4 := l.natHost(1, coneNAT), l.natHost(2, coneNAT), l.natHost(3, symmetricNAT), l.natHost(4, openInputNAT)
-	rv := l.startHelper("rendezvous", l.ns("inet"))
-	rv.call("listen %d", rendezvousPort)
-	rvAddr := fmt.Sprintf("%s:%d", publicIP, rendezvousPort)
+	l := natlab.New(t)
+	ns1, ns2, ns3, ns4 := l.NATHost(1, natlab.Cone), l.NATHost(2, natlab.Cone), l.NATHost(3, natlab.Symmetric), l.NATHost(4, natlab.OpenInput)
+	rv := startHelper(l, "rendezvous", l.NS("inet"))
+	rv.Call("listen %d", rendezvousPort)
+	rvAddr := fmt.Sprintf("%s:%d", natlab.PublicIP, rendezvousPort)
 
 	for _, c := range []struct {
 		name     string
 		late     time.Duration // how much later h2 starts
 		interval time.Duration
-		kind     natKind // h2's router
+		kind     natlab.Kind // h2's router
 		fails    bool
 	}{
-		{"together", 0, 50 * time.Millisecond, coneNAT, false},
-		{"late 300ms", 300 * time.Millisecond, 50 * time.Millisecond, coneNAT, false},
-		{"late 1s", time.Second, 50 * time.Millisecond, coneNAT, false},
-		{"late 1s every 200ms", time.Second, 200 * time.Millisecond, coneNAT, false},
-		{"symmetric", 0, 50 * time.Millisecond, symmetricNAT, true},
-		{"open input late 300ms", 300 * time.Millisecond, 50 * time.Millisecond, openInputNAT, true},
+		{"together", 0, 50 * time.Millisecond, natlab.Cone, false},
+		{"late 300ms", 300 * time.Millisecond, 50 * time.Millisecond, natlab.Cone, false},
+		{"late 1s", time.Second, 50 * time.Millisecond, natlab.Cone, false},
+		{"late 1s every 200ms", time.Second, 200 * time.Millisecond, natlab.Cone, false},
+		{"symmetric", 0, 50 * time.Millisecond, natlab.Symmetric, true},
+		{"open input late 300ms", 300 * time.Millisecond, 50 * time.Millisecond, natlab.OpenInput, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			nsB := map[natKind]string{coneNAT: ns2, symmetricNAT: ns3, openInputNAT: ns4}[c.kind]
+			nsB := map[natlab.Kind]string{natlab.Cone: ns2, natlab.Symmetric: ns3, natlab.OpenInput: ns4}[c.kind]
 			// Fresh sockets, so no earlier flow helps.
-			a, b := l.startHelper("h1", ns1), l.startHelper("h2", nsB)
-			a.call("listen 0")
-			b.call("listen 0")
-			oa, ob := a.call("observe %s", rvAddr)[0], b.call("observe %s", rvAddr)[0]
+			a, b := startHelper(l, "h1", ns1), startHelper(l, "h2", nsB)
+			a.Call("listen 0")
+			b.Call("listen 0")
+			oa, ob := a.Call("observe %s", rvAddr)[0], b.Call("observe %s", rvAddr)[0]
 			nonce := NewNonce()
 			at := time.Now().Add(200 * time.Millisecond)
 			timeout := 3 * time.Second
-			a.send("punch %s %s %d %d %d", ob, nonce, at.UnixNano(), timeout.Milliseconds(), c.interval.Milliseconds())
-			b.send("punch %s %s %d %d %d", oa, nonce, at.Add(c.late).UnixNano(), timeout.Milliseconds(), c.interval.Milliseconds())
-			ra, errA := a.recv()
-			rb, errB := b.recv()
+			a.Send("punch %s %s %d %d %d", ob, nonce, at.UnixNano(), timeout.Milliseconds(), c.interval.Milliseconds())
+			b.Send("punch %s %s %d %d %d", oa, nonce, at.Add(c.late).UnixNano(), timeout.Milliseconds(), c.interval.Milliseconds())
+			ra, errA := a.Recv()
+			rb, errB := b.Recv()
 			gaveUp := time.Since(at)
 			if c.fails {
 				if errA == nil || errB == nil {
@@ -129,7 +133,7 @@ func TestPunchTimings(t *testing.T) {
 				t.Fatalf("punch: h1 %v, h2 %v", errA, errB)
 			}
 			t.Logf("h1 sent %s, success after %s ms; h2 (late %v) sent %s, success after %s ms", ra[1], ra[2], c.late, rb[1], rb[2])
-			if echo := a.call("dial %s 3000", ra[0]); !strings.HasPrefix(echo[0], "echo:") {
+			if echo := a.Call("dial %s 3000", ra[0]); !strings.HasPrefix(echo[0], "echo:") {
 				t.Fatalf("h1 -> h2: %v", echo)
 			}
 		})
@@ -140,16 +144,16 @@ func TestPunchTimings(t *testing.T) {
 // once, is not mapped, and closes cleanly; on a host whose router answers
 // neither UPnP nor NAT-PMP it says "no gateway" after one search.
 func TestNoGateway(t *testing.T) {
-	l := newLab(t)
-	alone := l.addNS("alone")
-	ns1 := l.natHost(1, coneNAT)
+	l := natlab.New(t)
+	alone := l.AddNS("alone")
+	ns1 := l.NATHost(1, natlab.Cone)
 	for _, c := range []struct {
 		ns      string
 		fastest time.Duration
 	}{{alone, time.Second}, {ns1, 6 * time.Second}} {
-		h := l.startHelper("node", c.ns)
-		h.call("listen 0")
-		r := h.call("map any")
+		h := startHelper(l, "node", c.ns)
+		h.Call("listen 0")
+		r := h.Call("map any")
 		ms, _ := strconv.Atoi(r[len(r)-1])
 		t.Logf("%s: %v", c.ns, r)
 		if r[0] != "no-gateway" {
@@ -158,7 +162,7 @@ func TestNoGateway(t *testing.T) {
 		if time.Duration(ms)*time.Millisecond > c.fastest {
 			t.Errorf("%s: Start took %d ms", c.ns, ms)
 		}
-		if s := h.call("unmap"); s[0] != "idle" {
+		if s := h.Call("unmap"); s[0] != "idle" {
 			t.Errorf("after Close: %v", s)
 		}
 	}
@@ -200,15 +204,15 @@ table inet miniupnpd {
 // NAT-PMP) maps its port, and the public host dials it unsolicited over
 // QUIC; before the mapping and after Close it cannot.
 func TestPortMapping(t *testing.T) {
-	needLab(t)
+	natlab.Need(t)
 	daemon, err := exec.LookPath("miniupnpd")
 	if err != nil {
 		t.Skipf("needs miniupnpd (%v)", err)
 	}
-	l := newLab(t)
-	r := l.addRouter(5)
-	l.nft(r, miniupnpdRules)
-	h5 := l.addHost(5)
+	l := natlab.New(t)
+	r := l.AddRouter(5)
+	l.NFT(r, miniupnpdRules)
+	h5 := l.AddHost(5)
 
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "miniupnpd.conf")
@@ -231,7 +235,7 @@ deny 0-65535 0.0.0.0/0 0-65535
 `), 0o644)
 	cmd := exec.Command("ip", "netns", "exec", r, daemon, "-d", "-f", conf, "-P", filepath.Join(dir, "pid"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	log := &syncBuffer{}
+	log := &natlab.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -250,30 +254,30 @@ deny 0-65535 0.0.0.0/0 0-65535
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	rv := l.startHelper("public", l.ns("inet"))
-	rv.call("listen 0")
+	rv := startHelper(l, "public", l.NS("inet"))
+	rv.Call("listen 0")
 	for _, method := range []string{"natpmp", "upnp"} {
 		t.Run(method, func(t *testing.T) {
-			h := l.startHelper("h5", h5)
-			port := h.call("listen 0")[0]
+			h := startHelper(l, "h5", h5)
+			port := h.Call("listen 0")[0]
 			ext := "11.0.0.5:" + port
-			if echo, err := rv.try("dial %s 1000", ext); err == nil {
+			if echo, err := rv.Try("dial %s 1000", ext); err == nil {
 				t.Fatalf("dialled %s before mapping: %v", ext, echo)
 			}
-			m := h.call("map %s", method)
+			m := h.Call("map %s", method)
 			t.Logf("%s: %v", method, m)
 			if m[0] != "mapped" || !strings.HasPrefix(m[1], "11.0.0.5:") {
 				t.Fatalf("mapping: %v", m)
 			}
-			if echo := rv.call("dial %s 3000", m[1]); !strings.HasPrefix(echo[0], "echo:") {
+			if echo := rv.Call("dial %s 3000", m[1]); !strings.HasPrefix(echo[0], "echo:") {
 				t.Fatalf("dial through the mapping: %v", echo)
 			}
-			rules := l.run(nil, "ip", "netns", "exec", r, "nft", "list", "chain", "inet", "miniupnpd", "preupnp")
+			rules := l.Run("ip", "netns", "exec", r, "nft", "list", "chain", "inet", "miniupnpd", "preupnp")
 			if !strings.Contains(rules, "10.0.5.2") {
 				t.Errorf("no DNAT rule in the router:\n%s", rules)
 			}
-			h.call("unmap")
-			rules = l.run(nil, "ip", "netns", "exec", r, "nft", "list", "chain", "inet", "miniupnpd", "preupnp")
+			h.Call("unmap")
+			rules = l.Run("ip", "netns", "exec", r, "nft", "list", "chain", "inet", "miniupnpd", "preupnp")
 			if strings.Contains(rules, "10.0.5.2") {
 				t.Errorf("mapping left after Close:\n%s", rules)
 			}

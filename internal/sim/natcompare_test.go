@@ -46,8 +46,8 @@ func runNATComparison(t *testing.T, cfg Config) *NATComparison {
 
 // TestNATTraversal runs a small swarm, most of it behind cone NATs, with
 // traversal, without, and without NATs, in virtual time, and checks that
-// punching connects pairs that could not connect without it, and that
-// NATs cost peer share.
+// punching connects pairs that could not connect without it, that NATs
+// cost peer share and that traversal wins it back.
 func TestNATTraversal(t *testing.T) {
 	if raceEnabled {
 		// Three runs of a swarm big enough to have NATed pairs take
@@ -81,15 +81,18 @@ func TestNATTraversal(t *testing.T) {
 		t.Errorf("%.1f%% of pairs unconnected without NATs, %.1f%% with NATs and traversal: want no more without",
 			100*noNAT.UnconnectedShare, 100*trav.UnconnectedShare)
 	}
-	// NATs cost peer share; traversal must not cost more. (In a swarm
-	// this small it need not win much back: the few punched peers may
-	// hold nothing played next.)
-	if noNAT.Share == 0 && cmp.NoNAT.PeerShare <= cmp.NoTraversal.PeerShare {
+	// NATs cost peer share; traversal wins it back, up to about the
+	// share without NATs.
+	if cmp.NoNAT.PeerShare <= cmp.NoTraversal.PeerShare {
 		t.Errorf("peer share %.3f without NATs, %.3f behind NATs without traversal: want more without NATs",
 			cmp.NoNAT.PeerShare, cmp.NoTraversal.PeerShare)
 	}
-	if cmp.Traversal.PeerShare < cmp.NoTraversal.PeerShare-0.05 {
-		t.Errorf("peer share %.3f with traversal, %.3f without: want no less with", cmp.Traversal.PeerShare, cmp.NoTraversal.PeerShare)
+	if cmp.Traversal.PeerShare <= cmp.NoTraversal.PeerShare {
+		t.Errorf("peer share %.3f with traversal, %.3f without: want more with", cmp.Traversal.PeerShare, cmp.NoTraversal.PeerShare)
+	}
+	if cmp.Traversal.PeerShare > cmp.NoNAT.PeerShare+0.05 {
+		t.Errorf("peer share %.3f behind NATs with traversal, %.3f without NATs: want no more than about the same",
+			cmp.Traversal.PeerShare, cmp.NoNAT.PeerShare)
 	}
 }
 

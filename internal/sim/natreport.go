@@ -42,7 +42,7 @@ type NATReport struct {
 	PunchesFailed int `json:"punches_failed"`
 	// TimeToPunchedMS is, for each connection a listener dialled through
 	// a punched hole, the time from the first dial of the attempt (the
-	// direct one, which failed) to the connection.
+	// direct one) to the connection.
 	TimeToPunchedMS Percentiles `json:"time_to_punched_ms"`
 }
 

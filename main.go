@@ -167,6 +167,13 @@ func run() error {
 	if why := noDisplay(); why != "" {
 		return errors.New(why + ".\n" + headlessHint)
 	}
+	if addr := os.Getenv(profileEnv); addr != "" {
+		done, err := serveProfiles(context.Background(), addr, log)
+		if err != nil {
+			return err
+		}
+		defer done()
+	}
 	fail := func(err error) error { return startError{err: err, display: true} }
 
 	// The data directory has potluckd's layout (internal/nodeconf), and

@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"image"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -117,13 +118,11 @@ func (c *albumCard) set(a *Album) {
 	c.album = a
 	c.title.SetText(a.Title)
 	c.artist.SetText(albumByline(a))
-	c.cover.Resource = theme.MediaMusicIcon()
+	var cover image.Image
 	if !a.Cover.IsZero() {
-		if r := c.u.cover(a.Cover); r != nil {
-			c.cover.Resource = r
-		}
+		cover = c.u.cover(a.Cover)
 	}
-	c.cover.Refresh()
+	showCover(c.cover, cover)
 }
 
 // albumByline is "Artist · Year".
@@ -209,9 +208,8 @@ func (p *albumPage) content() fyne.CanvasObject {
 
 func (p *albumPage) coverLoaded() {
 	if !p.album.Cover.IsZero() {
-		if r := p.u.cover(p.album.Cover); r != nil {
-			p.cover.Resource = r
-			p.cover.Refresh()
+		if c := p.u.cover(p.album.Cover); c != nil {
+			showCover(p.cover, c)
 		}
 	}
 }

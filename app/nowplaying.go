@@ -138,10 +138,5 @@ func (p *nowPlaying) coverChanged(id track.ID) {
 	if id != p.current {
 		return
 	}
-	if c := p.u.cover(id); c != nil {
-		p.cover.Resource = c
-	} else {
-		p.cover.Resource = theme.MediaMusicIcon()
-	}
-	p.cover.Refresh()
+	showCover(p.cover, p.u.cover(id))
 }

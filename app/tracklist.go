@@ -191,12 +191,7 @@ func (r *trackRow) set(i int, t origin.TrackInfo) {
 		r.detail.SetText(t.Artist)
 	} else {
 		r.detail.SetText(trackDetail(t))
-		if c := r.l.u.cover(t.ID); c != nil {
-			r.cover.Resource = c
-		} else {
-			r.cover.Resource = theme.MediaMusicIcon()
-		}
-		r.cover.Refresh()
+		showCover(r.cover, r.l.u.cover(t.ID))
 	}
 	r.length.SetText(clock(durationMS(t.DurationMS)))
 	st := r.l.u.playerState()

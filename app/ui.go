@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"image"
 	"log/slog"
 	"reflect"
 	"slices"
@@ -19,6 +20,10 @@ import (
 
 // Title is the window title.
 const Title = "Potluck"
+
+// started is about when the process started (this package's
+// initialisation): "library shown" says how long after it the library was.
+var started = time.Now()
 
 // How often the UI reads the player and the swarm.
 const (
@@ -73,7 +78,9 @@ type UI struct {
 	lastSwarm  SwarmStatus
 	lastPins   []PinProgress
 	model      *Model
-	covers     map[track.ID]fyne.Resource
+	// covers holds each cover loaded, as a thumbnail; nil for one that
+	// is not an image.
+	covers map[track.ID]image.Image
 	// hidden is true while the window is closed and the node serves on.
 	hidden bool
 	// notified is the last track a notification was considered for.
@@ -90,7 +97,7 @@ type UI struct {
 
 // New builds the window and its screens.
 func New(a fyne.App, deps Deps) *UI {
-	u := &UI{deps: deps, covers: map[track.ID]fyne.Resource{}}
+	u := &UI{deps: deps, covers: map[track.ID]image.Image{}}
 	u.win = a.NewWindow(Title)
 	u.status = widget.NewLabel(deps.Notice)
 	u.status.Wrapping = fyne.TextWrapWord
@@ -399,7 +406,8 @@ func (u *UI) showCatalog(tracks []origin.TrackInfo, online bool) {
 		u.albums.setModel(model)
 		u.artists.setModel(model)
 		u.playlists.reload()
-		slog.Info("library shown", "tracks", len(tracks), "albums", len(model.Albums()), "artists", len(model.Artists()), "origin_reachable", online)
+		slog.Info("library shown", "tracks", len(tracks), "albums", len(model.Albums()), "artists", len(model.Artists()), "origin_reachable", online,
+			"since_start", time.Since(started).Round(time.Millisecond))
 	})
 	// What was rendered before the catalogue came (a restored session's
 	// track) had no names: render it again with them.
@@ -416,7 +424,7 @@ func (u *UI) loadCovers(ctx context.Context, tracks []origin.TrackInfo) {
 		if ctx.Err() != nil {
 			return
 		}
-		if t.Cover && u.cover(t.ID) == nil {
+		if t.Cover && !u.coverLoaded(t.ID) {
 			u.loadCover(ctx, t.ID)
 		}
 	}
@@ -490,7 +498,9 @@ func (u *UI) playableNow(id track.ID) bool {
 	return oc.Playable(id)
 }
 
-// loadCover fetches a cover off the UI goroutine and shows it where needed.
+// loadCover fetches a cover off the UI goroutine, decodes it once at the
+// size the UI draws it (thumbnail; the file's bytes are not kept), and
+// shows it where needed.
 func (u *UI) loadCover(ctx context.Context, id track.ID) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -498,9 +508,12 @@ func (u *UI) loadCover(ctx context.Context, id track.ID) {
 	if err != nil {
 		return
 	}
-	res := fyne.NewStaticResource("cover-"+id.String(), b)
+	img, err := thumbnail(b)
+	if err != nil {
+		slog.Debug("cover not shown", "track", id, "err", err)
+	}
 	u.mu.Lock()
-	u.covers[id] = res
+	u.covers[id] = img
 	u.mu.Unlock()
 	fyne.Do(func() {
 		u.library.tracks.list.Refresh()
@@ -535,8 +548,17 @@ func (u *UI) infoLocked(id track.ID) (origin.TrackInfo, bool) {
 }
 
 // cover returns the cover of id, if loaded.
-func (u *UI) cover(id track.ID) fyne.Resource {
+func (u *UI) cover(id track.ID) image.Image {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.covers[id]
+}
+
+// coverLoaded reports whether the cover of id was loaded (whether or not
+// it turned out to be an image).
+func (u *UI) coverLoaded(id track.ID) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	_, ok := u.covers[id]
+	return ok
 }

@@ -128,7 +128,7 @@ func decodePunch(body []byte, originKey ed25519.PublicKey, now time.Time) (punch
 	if err != nil || len(nonce) != punchNonceLen {
 		return ask, badRequest("punch: nonce must be %d bytes, base64url", punchNonceLen)
 	}
-	if req.Delay < 0 || time.Duration(req.Delay)*time.Millisecond > MaxPunchDelay {
+	if req.Delay < 0 || int64(req.Delay) > MaxPunchDelay.Milliseconds() { // compared in ms: a duration of a huge delay_ms wraps
 		return ask, badRequest("punch: delay_ms must be 0 to %d", MaxPunchDelay.Milliseconds())
 	}
 	if err := checkNodeSig("punch", req.PeerID, req.Key, req.Sig, req.Time, now, func() []byte { return req.message(originKey) }); err != nil {

@@ -297,3 +297,24 @@ func TestTrackerPassesReach(t *testing.T) {
 		}
 	}
 }
+
+// TestPunchDelayThatOverflows: a signed delay_ms so large that it wraps
+// when made a duration is refused like any delay past MaxPunchDelay, not
+// passed on as the wrapped value.
+func TestPunchDelayThatOverflows(t *testing.T) {
+	originPub, _, _ := ed25519.GenerateKey(nil)
+	_, key, _ := ed25519.GenerateKey(nil)
+	_, other, _ := ed25519.GenerateKey(nil)
+	target, _, _ := nodeIdentity(other, time.Now())
+	nonce := base64.RawURLEncoding.EncodeToString(make([]byte, punchNonceLen))
+	// 18446744073710 ms is 2^64 ns and 448 µs: 448 µs once wrapped.
+	for _, d := range []int{18446744073710, 9223372036855, int(MaxPunchDelay.Milliseconds()) + 1} {
+		req := PunchRequest{Target: target, Nonce: nonce, Delay: d}
+		req.Sign(key, originPub, time.Now())
+		body, _ := json.Marshal(req)
+		ask, err := decodePunch(body, originPub, time.Now())
+		if se := (httpError{}); !errors.As(err, &se) || se.code != http.StatusBadRequest {
+			t.Errorf("delay_ms %d: %v (delay %v), want 400", d, err, ask.delay)
+		}
+	}
+}

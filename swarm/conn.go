@@ -224,6 +224,7 @@ func (n *Node) dial(ctx context.Context, p PeerAddr) (*peerConn, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	n.noteSent(udp.String())
+	n.traversal.dialing(p.ID)
 	qc, err := n.tr.Dial(ctx, udp, conf, quicConfig())
 	kind := kindDirect
 	n.mu.Lock()
@@ -363,6 +364,7 @@ func (n *Node) addConn(qc *quic.Conn, id PeerID, addr string, outbound bool, kin
 	if c.kind == kindLAN {
 		c.rate = lanRatePrior
 	}
+	n.traversal.connected(id, c.kind, outbound)
 	if old := n.conns[id]; old != nil && old.conn.Context().Err() == nil {
 		if dialer(old) < dialer(c) {
 			// Serve the loser a while, so requests already in flight on

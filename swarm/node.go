@@ -82,6 +82,11 @@ type Config struct {
 	// LAN advertises the node on the local network by mDNS and dials the
 	// nodes of the same swarm found there at their LAN addresses (lan.go).
 	LAN bool
+	// NoPunch turns hole punching off (punch.go): the node neither asks
+	// peers to punch to it nor answers their punches, and a peer it cannot
+	// dial is not reached (benchmarks of NAT without traversal). It still
+	// relays punches between its peers.
+	NoPunch bool
 
 	inNet func(func()) // tests: runs mDNS's socket calls in a namespace
 }
@@ -131,6 +136,7 @@ type Node struct {
 	whoHas     map[PeerID]map[track.ID]time.Time // recent neighbour searches served, by asker
 	reach      reachState                        // see reach.go
 	punch      punchState                        // see punch.go
+	traversal  traversalStats                    // see natstats.go
 	lan        lanState                          // see lan.go
 	warm       warmState                         // see warm.go
 
@@ -295,10 +301,12 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, fmt.Errorf("swarm: %w", err)
 		}
 	}
-	if err := n.startPuncher(); err != nil {
-		n.closeDHT()
-		n.closeTransport()
-		return nil, fmt.Errorf("swarm: %w", err)
+	if !cfg.NoPunch { // without a puncher, punchAfterFail and answerPunch refuse
+		if err := n.startPuncher(); err != nil {
+			n.closeDHT()
+			n.closeTransport()
+			return nil, fmt.Errorf("swarm: %w", err)
+		}
 	}
 	n.ctx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	n.wg.Go(n.acceptLoop)

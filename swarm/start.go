@@ -9,6 +9,7 @@ package swarm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -83,23 +84,7 @@ func (n *Node) manifestAndFirst(ctx context.Context, id track.ID) (*track.Manife
 	n.store.PutManifest(m, sr.Signed)
 	from, end := origin.StartChunks(m, firstChunks)
 	parts := make(chan startPart, end-from+1) // every chunk and an error: the reader never blocks
-	if !n.wg.Go(func() {
-		defer close(parts)
-		defer sr.Close()
-		for {
-			i, b, err := sr.Next()
-			if err == nil && i >= end {
-				err = errors.New("origin sent more of the start than asked")
-			}
-			if err != nil {
-				if !errors.Is(err, io.EOF) && rctx.Err() == nil {
-					parts <- startPart{err: err}
-				}
-				return
-			}
-			parts <- startPart{i: i, b: b}
-		}
-	}) {
+	if !n.wg.Go(func() { readStartParts(rctx, sr, from, end, parts) }) {
 		stop()
 		cancel()
 		sr.Close()
@@ -136,6 +121,43 @@ func (n *Node) manifestAndFirst(ctx context.Context, id track.ID) (*track.Manife
 	return m, first, &startRest{parts: parts, want: want, cancel: cancel}, nil
 }
 
+// startSource is the chunks of a start response (*origin.StartReader).
+type startSource interface {
+	Next() (int, []byte, error)
+	Close() error
+}
+
+// readStartParts passes the chunks from..end-1 of a start response to
+// parts until it ends, then closes the response and parts. A chunk
+// outside them ends the response with an error: parts has room for the
+// chunks asked and one error, no more. It returns when ctx ends, taken
+// or not, so that it never waits on a taker that is gone.
+func readStartParts(ctx context.Context, sr startSource, from, end int, parts chan<- startPart) {
+	defer close(parts)
+	defer sr.Close()
+	for {
+		i, b, err := sr.Next()
+		if err == nil && (i < from || i >= end) {
+			err = fmt.Errorf("origin sent chunk %d in a start of chunks %d to %d", i, from, end-1)
+		}
+		p := startPart{i: i, b: b}
+		if err != nil {
+			if errors.Is(err, io.EOF) || ctx.Err() != nil {
+				return
+			}
+			p = startPart{err: err}
+		}
+		select {
+		case parts <- p:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
 // afterFailedStart finds the manifest of id once the origin's start of
 // the play failed with err: an origin that answered (it lacks the track,
 // or predates the start request) is asked for the manifest alone; one that
@@ -156,6 +178,9 @@ func (n *Node) afterFailedStart(ctx context.Context, id track.ID, err error) (*t
 // asks the origin for them again nor counts them as missing while they
 // come.
 func (sc *scheduler) adoptStart(ctx context.Context, r *startRest) {
+	// The origin answered the start: a late chunk of it is a slow
+	// origin, not one that never answered (judge's first timeout).
+	sc.origin.answered = true
 	ids := map[int]reqID{}
 	got := sc.s.view().got
 	for _, i := range r.want {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -53,6 +54,10 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 	jitter := fset.Duration("jitter", n.Jitter, "most extra one-way delay per packet (no reordering)")
 	originRate := fset.Float64("origin-rate", float64(n.OriginRate)/sim.Mbps, "origin link rate, Mbit/s")
 	originRTT := fset.Duration("origin-rtt", n.OriginRTT, "the origin's own share of round-trip time")
+	natShare := fset.Float64("nat", n.NAT, "share of listeners behind a home router's NAT, which lets in only what comes from addresses they sent to (0: none; the default is a measured share, docs/benchmark.md)")
+	natSymmetric := fset.Float64("nat-symmetric", n.NATSymmetric, "share of those NATs that map each destination to its own port (symmetric: punching does not get through)")
+	natTraversal := fset.Bool("nat-traversal", true, "listeners punch holes through their NATs; false reaches a NATed listener only if it dialled first")
+	natCompare := fset.Bool("nat-compare", false, "run the workload three ways (behind NATs with traversal, without traversal, and without NATs) and report them side by side")
 	w := def.Workload
 	zipf := fset.Float64("zipf", w.Zipf, "Zipf exponent of track popularity (> 1)")
 	skip := fset.Float64("skip", w.Skip, "share of plays skipped part-way")
@@ -75,6 +80,12 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if *baseline != "" && *baseline != "client-server" && *baseline != "none" {
 		return usageError("--baseline %q: the only baseline is client-server", *baseline)
+	}
+	if *natShare < 0 || *natShare > 1 || *natSymmetric < 0 || *natSymmetric > 1 {
+		return usageError("--nat %g, --nat-symmetric %g: want shares from 0 to 1", *natShare, *natSymmetric)
+	}
+	if *natCompare && (*scale != "" || *baseline == "client-server") {
+		return usageError("--nat-compare: not with --scale or --baseline")
 	}
 	if *originDown < 0 {
 		return usageError("--origin-down-at %s: want 0 (never) or more", *originDown)
@@ -107,11 +118,14 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 			RTTMin: *rttMin, RTTMax: *rttMax,
 			DownMin: mbps(*downMin), DownMax: mbps(*downMax),
 			UpMin: mbps(*upMin), UpMax: mbps(*upMax),
-			Loss:       none(*loss),
-			Jitter:     time.Duration(none(float64(*jitter))),
-			OriginRate: mbps(*originRate),
-			OriginRTT:  *originRTT,
+			Loss:         none(*loss),
+			Jitter:       time.Duration(none(float64(*jitter))),
+			OriginRate:   mbps(*originRate),
+			OriginRTT:    *originRTT,
+			NAT:          none(*natShare),
+			NATSymmetric: none(*natSymmetric),
 		},
+		NoTraversal: !*natTraversal,
 		Workload: sim.Workload{
 			Zipf:      *zipf,
 			Skip:      none(*skip),
@@ -142,6 +156,9 @@ func runSim(ctx context.Context, args []string, stdout io.Writer) error {
 
 	if *scale != "" {
 		return runSimScale(ctx, cfg, *scale, *jsonOut, *chartOut, stdout)
+	}
+	if *natCompare {
+		return runSimNATCompare(ctx, cfg, *jsonOut, stdout)
 	}
 	// A run that ends early (interrupted, or a node failed to start)
 	// still reports what it measured, then fails.
@@ -204,6 +221,37 @@ func runSimScale(ctx context.Context, cfg sim.Config, list, jsonOut, chartOut st
 	}
 	_, err = io.WriteString(stdout, sim.ScalingMarkdown(points))
 	return err
+}
+
+// runSimNATCompare runs cfg behind NATs with traversal, without
+// traversal and without NATs, one after the other, and reports them side
+// by side.
+func runSimNATCompare(ctx context.Context, cfg sim.Config, jsonOut string, stdout io.Writer) error {
+	trav, noTrav, noNAT := sim.NATConfigs(cfg)
+	cmp := &sim.NATComparison{}
+	var errs []error
+	for _, run := range []struct {
+		cfg sim.Config
+		rep **sim.Report
+	}{{trav, &cmp.Traversal}, {noTrav, &cmp.NoTraversal}, {noNAT, &cmp.NoNAT}} {
+		rep, _, err := sim.Run(ctx, run.cfg)
+		*run.rep = rep
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if rep == nil || ctx.Err() != nil {
+			break
+		}
+	}
+	if jsonOut != "" {
+		if err := writeJSONFile(jsonOut, cmp); err != nil {
+			return err
+		}
+	}
+	if _, err := io.WriteString(stdout, cmp.Markdown()); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
 }
 
 func writeJSONFile(path string, v any) error {

@@ -1,6 +1,7 @@
 package nodeconf
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -56,8 +57,11 @@ type Node struct {
 	CacheDir string
 	cleanup  func()
 	unshare  func() // gives the origin client its own sockets back
-	mapper   *nat.PortMapper
-	mapped   chan struct{} // closed when the mapper's first attempt ended
+	// closeSocket closes the node's socket, if Start opened it (else the
+	// swarm node does, or the caller).
+	closeSocket func() error
+	mapper      *nat.PortMapper
+	mapped      chan struct{} // closed when the mapper's first attempt ended
 }
 
 // TempPrefix starts the name of the throwaway data directory of a node
@@ -107,14 +111,40 @@ func Start(ctx context.Context, o Options, cfg swarm.Config) (*Node, error) {
 	cfg.DHT = true
 	// Listeners on one network find each other without the Internet.
 	cfg.LAN = !o.NoLAN
+	// The origin client speaks from the node's socket, so the tracker
+	// lists the address it sees, which peers can reach through a NAT. It
+	// has the socket before the node starts: the node's first announce
+	// then opens the origin's connection as the app starts, on the
+	// socket the catalogue and the first play use, so no handshake waits
+	// for a click. (Given the socket after, a first announce that won the
+	// race dialled from a socket of the client's own, and the next
+	// request dialled again.)
+	if c, ok := cfg.Origin.(quicUser); ok && cfg.Transport == nil {
+		pc := cfg.PacketConn
+		if pc == nil {
+			if pc, err = net.ListenPacket("udp", cmp.Or(cfg.Listen, ":0")); err != nil {
+				store.Close()
+				n.cleanup()
+				return nil, fmt.Errorf("swarm: %w", err)
+			}
+		}
+		tr := &quic.Transport{Conn: pc}
+		cfg.Transport = tr
+		c.UseQUIC(tr)
+		n.unshare = func() { c.UseQUIC(nil) }
+		// quic.Transport does not close a socket it was given.
+		n.closeSocket = func() error { return errors.Join(tr.Close(), pc.Close()) }
+	}
 	if n.Node, err = swarm.Start(ctx, cfg); err != nil {
+		if n.unshare != nil {
+			n.unshare()
+			n.closeSocket()
+		}
 		store.Close()
 		n.cleanup()
 		return nil, err
 	}
-	// The origin client speaks from the node's socket, so the tracker
-	// lists the address it sees, which peers can reach through a NAT.
-	if c, ok := cfg.Origin.(quicUser); ok {
+	if c, ok := cfg.Origin.(quicUser); ok && n.unshare == nil {
 		c.UseQUIC(n.Node.Transport())
 		n.unshare = func() { c.UseQUIC(nil) }
 	}
@@ -194,6 +224,9 @@ func (n *Node) Close() error {
 		n.mapper.Close() // removes the mapping; safe while Start runs
 	}
 	err := n.Node.Close()
+	if n.closeSocket != nil {
+		err = errors.Join(err, n.closeSocket())
+	}
 	err = errors.Join(err, n.Store.Close())
 	n.cleanup()
 	return err

@@ -2,14 +2,20 @@ package nodeconf
 
 import (
 	"context"
+	"crypto/ed25519"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"testing"
+	"time"
 
+	"github.com/potluckfm/potluck/assets"
 	"github.com/potluckfm/potluck/cache"
 	"github.com/potluckfm/potluck/internal/testorigin"
 	"github.com/potluckfm/potluck/origin"
@@ -200,5 +206,89 @@ func TestStartRemovesTheTempDirsOfKilledNodes(t *testing.T) {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s removed: %v", p, err)
 		}
+	}
+}
+
+// TestTheOriginConnectionIsOpenBeforeTheFirstPlay: a node opens its
+// connection to the origin as it starts (its first announce), from its
+// own socket, before anything is asked of it; the catalogue and the first
+// play's manifest and chunks then travel on that connection, so no
+// handshake waits for the listener's click.
+func TestTheOriginConnectionIsOpenBeforeTheFirstPlay(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := ln.Addr().String()
+	ln.Close()
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := origin.Start(context.Background(), origin.Config{
+		Library: assets.Demo(), Key: key, Listen: "127.0.0.1:0", Metrics: metricsAddr, Logger: quiet(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	quicConns := func() (total, open string) {
+		resp, err := http.Get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		value := func(name string) string {
+			m := regexp.MustCompile(name + `\{transport="quic"\} (\d+)`).FindSubmatch(b)
+			if m == nil {
+				return "0"
+			}
+			return string(m[1])
+		}
+		return value("potluck_origin_connections_total"), value("potluck_origin_connections_open")
+	}
+
+	for run := range 5 { // the first announce and the sharing of the socket must not race
+		c := origin.NewClient(srv.URL(), origin.ClientOptions{Transport: origin.TransportQUIC})
+		ctx := context.Background()
+		before, _ := quicConns()
+		n, err := Start(ctx, Options{Dir: t.TempDir(), NoPortMap: true, NoLAN: true},
+			swarm.Config{Origin: c, Listen: "127.0.0.1:0", Logger: quiet()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := strconv.Atoi(before)
+		want++
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if total, _ := quicConns(); total == strconv.Itoa(want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("run %d: the node did not connect to the origin as it started", run)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		tracks, online, err := n.Catalogue(ctx)
+		if err != nil || !online || len(tracks) == 0 {
+			t.Fatalf("run %d: catalogue: %d tracks, online %v, %v", run, len(tracks), online, err)
+		}
+		s, err := n.Open(ctx, tracks[0].ID, swarm.ModePlay)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(s, make([]byte, 4096)); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if total, open := quicConns(); total != strconv.Itoa(want) || open != "1" {
+			t.Errorf("run %d: after the catalogue and a play the origin saw %s QUIC connections in all (%s open), want %d (1 open): a handshake waited for the play",
+				run, total, open, want)
+		}
+		if err := n.Close(); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
 	}
 }

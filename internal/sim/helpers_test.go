@@ -27,7 +27,9 @@ func ioCopyDiscard(r io.Reader) (int64, error) { return io.Copy(io.Discard, r) }
 // POTLUCK_SIM_HISTORY, POTLUCK_SIM_TRACK_LENGTH and
 // POTLUCK_SIM_SINK_BUFFER, which mean what potluckd sim's flags of those
 // names mean (0: none), POTLUCK_SIM_ORIGIN_DOWN_AT (--origin-down-at),
-// POTLUCK_SIM_DHT=1 (--dht) and POTLUCK_SIM_LITE=1 (the lite library).
+// POTLUCK_SIM_DHT=1 (--dht), POTLUCK_SIM_NAT (--nat, 0: none),
+// POTLUCK_SIM_NAT_TRAVERSAL=0 (--nat-traversal=false) and
+// POTLUCK_SIM_LITE=1 (the lite library).
 func envConfig(t *testing.T) Config {
 	t.Helper()
 	cfg := Config{}
@@ -64,6 +66,16 @@ func envConfig(t *testing.T) Config {
 	env("POTLUCK_SIM_RESTART", func(v string) (err error) { cfg.Workload.Restart, err = strconv.ParseFloat(v, 64); return })
 	env("POTLUCK_SIM_ORIGIN_DOWN_AT", func(v string) (err error) { cfg.OriginDownAt, err = time.ParseDuration(v); return })
 	env("POTLUCK_SIM_DHT", func(v string) (err error) { cfg.DHT, err = strconv.ParseBool(v); return })
+	env("POTLUCK_SIM_NAT", func(v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		cfg.Net.NAT = float64(orNone(int64(f*1e6))) / 1e6
+		return err
+	})
+	env("POTLUCK_SIM_NAT_TRAVERSAL", func(v string) (err error) {
+		on, err := strconv.ParseBool(v)
+		cfg.NoTraversal = !on
+		return err
+	})
 	env("POTLUCK_SIM_LOSS", func(v string) (err error) { cfg.Net.Loss, err = strconv.ParseFloat(v, 64); return })
 	if os.Getenv("POTLUCK_SIM_LITE") != "" {
 		cfg.Library = LiteLibrary()

@@ -37,6 +37,7 @@ const (
 	streamHistory
 	streamRestart
 	streamBootstrap
+	streamNAT
 )
 
 func (r *run) rng(listener, stream int, n int) *rand.Rand {
@@ -165,6 +166,7 @@ func (l *listener) session(n int, until time.Time, resume *resumePoint) (left *r
 		Transport:  tr,
 		NoPeers:    cfg.Mode == ModeClientServer,
 		NoAnnounce: cfg.Mode == ModeClientServer,
+		NoPunch:    cfg.NoTraversal,
 		Scheduler:  cfg.Scheduler,
 		Logger:     r.log,
 	}

@@ -24,6 +24,7 @@ type network struct {
 	access map[uint32]time.Duration // endpoint IP → one-way access delay
 	last   map[[2]uint32]time.Time  // path → latest delivery, so a path never reorders
 	jitter *rand.Rand
+	nats   map[uint32]*natBox // endpoint IP → its NAT, if behind one (nat.go)
 
 	next atomic.Uint32 // endpoint IPs handed out
 
@@ -39,6 +40,7 @@ func newNetwork(cfg Config) *network {
 		access: map[uint32]time.Duration{},
 		last:   map[[2]uint32]time.Time{},
 		jitter: rand.New(rand.NewPCG(cfg.Seed, 0x6a17)),
+		nats:   map[uint32]*natBox{},
 	}
 	nw.sn = &simnet.Simnet{
 		LatencyFunc: nw.latency,
@@ -57,11 +59,15 @@ func ipKey(a net.Addr) uint32 {
 }
 
 // latency is the simnet router's LatencyFunc: the one-way delay of p. It is
-// called from the router's goroutine.
+// called from the router's goroutine. It passes p through the NATs of its
+// ends first (translate): one that drops p sends it nowhere at once.
 func (nw *network) latency(p *simnet.Packet) time.Duration {
-	from, to := ipKey(p.From), ipKey(p.To)
 	nw.mu.Lock()
 	defer nw.mu.Unlock()
+	if !nw.translate(p) {
+		return 0
+	}
+	from, to := ipKey(p.From), ipKey(p.To)
 	d := nw.access[from] + nw.access[to]
 	if j := nw.cfg.Net.Jitter; j > 0 {
 		d += time.Duration(nw.jitter.Int64N(int64(nw.cfg.wall(j)) + 1))
@@ -81,6 +87,7 @@ type linkSpec struct {
 	down, up int           // bit/s, simulated
 	delay    time.Duration // one-way access delay, simulated
 	loss     float64
+	nat      natType // the home router's NAT in front of it, if any
 }
 
 // endpoint is a simnet endpoint that drops packets it sends and receives
@@ -105,6 +112,10 @@ func (nw *network) newEndpoint(l linkSpec, isOrigin bool, stream uint64) *endpoi
 	addr := &net.UDPAddr{IP: simnet.IntToPublicIPv4(n), Port: 4433}
 	nw.mu.Lock()
 	nw.access[ipKey(addr)] = nw.cfg.wall(l.delay)
+	if l.nat != natNone {
+		nw.nats[ipKey(addr)] = newNATBox(l.nat, addr, nw.cfg.wall(natTimeout),
+			rand.New(rand.NewPCG(nw.cfg.Seed, stream^0x4e4154)))
+	}
 	nw.mu.Unlock()
 	scale := func(bps int) int { return max(int(float64(bps)*nw.cfg.Speed), 8000) }
 	conn := nw.sn.NewEndpoint(addr, simnet.NodeBiDiLinkSettings{

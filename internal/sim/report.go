@@ -173,6 +173,10 @@ type Report struct {
 
 	// Timeline is the traffic per Config.Sample interval.
 	Timeline []Sample `json:"timeline"`
+
+	// NAT is how listeners reached each other through their NATs
+	// (natreport.go; absent in client-server mode).
+	NAT *NATReport `json:"nat,omitempty"`
 }
 
 // Percentiles summarise a distribution; N is its size.
@@ -394,6 +398,7 @@ func (r *run) report(ran, wall, cpu time.Duration, peakMem int64, lags []time.Du
 	rep.PeakGoroutines = r.peakGoroutines
 	rep.PeakMemoryPerNodeMB = round(float64(peakMem)/1e6/float64(cfg.Listeners), 2)
 	rep.WallS = round(wall.Seconds(), 1)
+	rep.NAT = r.natReport()
 	return rep
 }
 
@@ -477,6 +482,10 @@ func (c *Comparison) Markdown() string {
 	if p.OriginDownAtS > 0 {
 		fmt.Fprintf(&sb, "; the origin goes down for good at %s", time.Duration(p.OriginDownAtS*float64(time.Second)).Round(time.Second))
 	}
+	if n := p.NAT; n != nil && n.Share > 0 {
+		fmt.Fprintf(&sb, "; %.0f%% of listeners behind NATs (%.0f%% symmetric), traversal %s", 100*n.Share, 100*n.SymmetricShare,
+			map[bool]string{true: "on", false: "off"}[n.Traversal])
+	}
 	sb.WriteString("\n\n")
 	sb.WriteString("| figure | Potluck | client-server | ratio | early Spotify |\n")
 	sb.WriteString("|---|---:|---:|---:|---:|\n")
@@ -557,6 +566,23 @@ func (c *Comparison) Markdown() string {
 		row("… that played without failing", func(r *Report) float64 { return float64(r.PlaysOKAfterOriginDown) }, "%.0f", false, "")
 		row("… share", func(r *Report) float64 { return 100 * r.OriginDownPlayShare }, pct, false, "")
 		row("… whose track an online peer held", func(r *Report) float64 { return 100 * r.OriginDownHeldShare }, pct, false, "")
+	}
+	if p.NAT != nil {
+		nat := func(get func(*NATReport) float64) func(*Report) float64 {
+			return func(r *Report) float64 {
+				if r.NAT == nil {
+					return math.NaN()
+				}
+				return get(r.NAT)
+			}
+		}
+		row("peer pairs connected directly", nat(func(n *NATReport) float64 { return 100 * n.DirectShare }), pct, false, "")
+		row("… by punching", nat(func(n *NATReport) float64 { return 100 * n.PunchedShare }), pct, false, "")
+		row("… not at all", nat(func(n *NATReport) float64 { return 100 * n.UnconnectedShare }), pct, false, "")
+		if p.NAT.TimeToPunchedMS.N > 0 {
+			row("time to a punched connection p50 (ms)", nat(func(n *NATReport) float64 { return n.TimeToPunchedMS.P50 }), "%.0f", false, "")
+			row("time to a punched connection p90 (ms)", nat(func(n *NATReport) float64 { return n.TimeToPunchedMS.P90 }), "%.0f", false, "")
+		}
 	}
 	row("CPU per node (% of a core)", func(r *Report) float64 { return r.CPUPerNodePercent }, "%.2f", true, "")
 	row("peak memory per node (MB)", func(r *Report) float64 { return r.PeakMemoryPerNodeMB }, "%.1f", true, "")

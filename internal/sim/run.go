@@ -197,6 +197,7 @@ func Run(ctx context.Context, cfg Config) (*Report, []PlayRecord, error) {
 		l.dir = filepath.Join(dir, fmt.Sprintf("listener-%03d", i))
 		r.listeners = append(r.listeners, l)
 	}
+	r.assignNATs()
 	// Workload.Restart of the listeners, drawn from the seed, restart.
 	restarters := int(math.Round(cfg.Workload.Restart * float64(cfg.Listeners)))
 	for _, i := range r.rng(0, streamRestart, 0).Perm(cfg.Listeners)[:restarters] {

@@ -77,6 +77,7 @@ type Sink struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
 	q      []byte
+	buf    []byte // the queue's buffer, of cap bytes; q is a window on it
 	closed bool
 	taken  int64 // bytes oto took from the pipe
 
@@ -196,6 +197,15 @@ func (s *Sink) Write(pcm []byte) (int, error) {
 			return n, errors.New("otosink: sink closed")
 		}
 		k := min(s.cap-len(s.q), len(pcm))
+		if len(s.q)+k > cap(s.q) {
+			// The queue's tail reached the end of its buffer (reads
+			// take from its head): move what is queued to the start,
+			// rather than let append allocate a new buffer every time.
+			if s.buf == nil {
+				s.buf = make([]byte, 0, s.cap)
+			}
+			s.q = append(s.buf[:0], s.q...)
+		}
 		s.q = append(s.q, pcm[:k]...)
 		pcm, n = pcm[k:], n+k
 		s.cond.Broadcast()

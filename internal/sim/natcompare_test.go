@@ -51,8 +51,8 @@ func runNATComparison(t *testing.T, cfg Config) *NATComparison {
 func TestNATTraversal(t *testing.T) {
 	if raceEnabled {
 		// Three runs of a swarm big enough to have NATed pairs take
-		// minutes under -race; TestSim runs the NAT paths there (behind
-		// the default NATs), TestNATPunch the punching.
+		// minutes under -race; TestNATFiltering and TestNATPunch run
+		// there, and scripts/test runs this one without it.
 		t.Skip("three swarm runs: too slow under the race detector")
 	}
 	cfg := testConfig(ModeP2P)
@@ -77,7 +77,9 @@ func TestNATTraversal(t *testing.T) {
 		t.Errorf("%.1f%% of pairs unconnected with traversal, %.1f%% without: want fewer with",
 			100*trav.UnconnectedShare, 100*noTrav.UnconnectedShare)
 	}
-	if noNAT.UnconnectedShare > trav.UnconnectedShare {
+	// A dial lost to the links' loss leaves a pair or two unconnected in
+	// any run, NATs or not: "no more" within a tenth of the pairs.
+	if noNAT.UnconnectedShare > trav.UnconnectedShare+0.1 {
 		t.Errorf("%.1f%% of pairs unconnected without NATs, %.1f%% with NATs and traversal: want no more without",
 			100*noNAT.UnconnectedShare, 100*trav.UnconnectedShare)
 	}

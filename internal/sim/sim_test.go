@@ -28,6 +28,7 @@ func testConfig(mode Mode) Config {
 		// scaled down.
 		TrackLength: time.Minute,
 		Workload:    Workload{History: 3},
+		Net:         NetProfile{NAT: testNAT},
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -136,17 +135,7 @@ func TestOriginAmplification(t *testing.T) {
 		writeAmplification(t, dir, nil)
 		return
 	}
-	sizes := []int{10, 100, 1000}
-	if s := os.Getenv("POTLUCK_SIM_SIZES"); s != "" {
-		sizes = nil
-		for f := range strings.SplitSeq(s, ",") {
-			n, err := strconv.Atoi(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sizes = append(sizes, n)
-		}
-	}
+	sizes := envSizes(t, []int{10, 100, 1000})
 	cfg := envConfig(t)
 	if os.Getenv("POTLUCK_SIM_HISTORY") == "" {
 		cfg.Workload.History = -1

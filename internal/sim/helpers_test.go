@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,4 +94,23 @@ func withFrameDecode(t *testing.T, cfg *Config) {
 		t.Fatal(err)
 	}
 	cfg.FrameDecode = d
+}
+
+// envSizes returns the swarm sizes POTLUCK_SIM_SIZES lists (comma
+// separated), or def if it is not set.
+func envSizes(t *testing.T, def []int) []int {
+	t.Helper()
+	s := os.Getenv("POTLUCK_SIM_SIZES")
+	if s == "" {
+		return def
+	}
+	var sizes []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			t.Fatalf("POTLUCK_SIM_SIZES=%q: want swarm sizes, comma separated", s)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -46,17 +45,7 @@ func TestScaling(t *testing.T) {
 		writeScaling(t, dir, points)
 		return
 	}
-	sizes := []int{10, 25, 50, 100}
-	if s := os.Getenv("POTLUCK_SIM_SIZES"); s != "" {
-		sizes = nil
-		for f := range strings.SplitSeq(s, ",") {
-			n, err := strconv.Atoi(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sizes = append(sizes, n)
-		}
-	}
+	sizes := envSizes(t, []int{10, 25, 50, 100})
 	cfg := envConfig(t)
 	var points []ScalePoint
 	for _, n := range sizes {

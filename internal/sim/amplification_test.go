@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
-	"strconv"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -159,26 +158,13 @@ func TestOriginAmplification(t *testing.T) {
 	for _, n := range sizes {
 		pt := ScalePoint{Listeners: n}
 		for _, mode := range modes {
-			t.Run(strconv.Itoa(n)+"-"+string(mode), func(t *testing.T) {
-				start := time.Now()
-				synctest.Test(t, func(t *testing.T) {
-					c := cfg
-					c.Listeners, c.Mode = n, mode
-					if profile != "" {
-						go writeHeapProfile(t, fmt.Sprintf("%s-%d-%s.pprof", profile, n, mode), c.Duration*3/4)
-					}
-					rep, _, err := Run(context.Background(), c)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if mode == ModeP2P {
-						pt.P2P = rep
-					} else {
-						pt.Baseline = rep
-					}
-				})
-				t.Logf("%d listeners, %s: %s of wall time", n, mode, time.Since(start).Round(time.Second))
-			})
+			var during func(*testing.T, Config)
+			if profile != "" {
+				during = func(t *testing.T, c Config) {
+					writeHeapProfile(t, fmt.Sprintf("%s-%d-%s.pprof", profile, n, mode), c.Duration*3/4)
+				}
+			}
+			runScalePoint(t, cfg, &pt, mode, during)
 		}
 		if (pt.P2P == nil && slices.Contains(modes, ModeP2P)) || (pt.Baseline == nil && slices.Contains(modes, ModeClientServer)) {
 			t.FailNow()

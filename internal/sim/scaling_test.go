@@ -53,25 +53,7 @@ func TestScaling(t *testing.T) {
 		// Both modes at once, each in its own bubble, to use both cores.
 		var wg sync.WaitGroup
 		for _, mode := range []Mode{ModeP2P, ModeClientServer} {
-			wg.Go(func() {
-				t.Run(strconv.Itoa(n)+"-"+string(mode), func(t *testing.T) {
-					start := time.Now()
-					synctest.Test(t, func(t *testing.T) {
-						c := cfg
-						c.Listeners, c.Mode = n, mode
-						rep, _, err := Run(context.Background(), c)
-						if err != nil {
-							t.Fatal(err)
-						}
-						if mode == ModeP2P {
-							pt.P2P = rep
-						} else {
-							pt.Baseline = rep
-						}
-					})
-					t.Logf("%d listeners, %s: %s of wall time", n, mode, time.Since(start).Round(time.Second))
-				})
-			})
+			wg.Go(func() { runScalePoint(t, cfg, &pt, mode, nil) })
 		}
 		wg.Wait()
 		if pt.P2P == nil || pt.Baseline == nil {
@@ -106,4 +88,31 @@ func writeScaling(t *testing.T, dir string, points []ScalePoint) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// runScalePoint runs cfg with pt.Listeners listeners in mode, in a
+// subtest of its own and in virtual time, and sets pt's report for the
+// mode (left nil if the run failed). during, if not nil, is started
+// beside the run, in its bubble, with the run's configuration.
+func runScalePoint(t *testing.T, cfg Config, pt *ScalePoint, mode Mode, during func(t *testing.T, c Config)) {
+	t.Run(strconv.Itoa(pt.Listeners)+"-"+string(mode), func(t *testing.T) {
+		start := time.Now()
+		synctest.Test(t, func(t *testing.T) {
+			c := cfg
+			c.Listeners, c.Mode = pt.Listeners, mode
+			if during != nil {
+				go during(t, c)
+			}
+			rep, _, err := Run(context.Background(), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if mode == ModeP2P {
+				pt.P2P = rep
+			} else {
+				pt.Baseline = rep
+			}
+		})
+		t.Logf("%d listeners, %s: %s of wall time", pt.Listeners, mode, time.Since(start).Round(time.Second))
+	})
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/potluckfm/potluck/track"
 )
 
+var testNonce = [16]byte{0xa0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0xaf}
+
 var testID = track.ID{0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10}
 
 // Golden bytes: a change here is a change of the wire format, which needs a
@@ -28,6 +30,12 @@ func TestRequestGoldenBytes(t *testing.T) {
 		{request{typ: msgPeers}, "504c4b0105"},
 		{request{typ: msgCatalogue}, "504c4b0106"},
 		{request{typ: msgCover, id: testID}, "504c4b0107" + "0102030405060708090a0b0c0d0e0f10"},
+		// NAT traversal.
+		{request{typ: msgObserved}, "504c4b0108"},
+		{request{typ: msgPunchVia, peer: "ab", nonce: testNonce, delay: 100},
+			"504c4b0109" + "02" + "6162" + "a00102030405060708090a0b0c0d0eaf" + "0064"},
+		{request{typ: msgPunch, peer: "ab", addr: "1.2.3.4:5", nonce: testNonce, delay: 100},
+			"504c4b010a" + "02" + "6162" + "09" + "312e322e332e343a35" + "a00102030405060708090a0b0c0d0eaf" + "0064"},
 	} {
 		var buf bytes.Buffer
 		if err := writeRequest(&buf, tc.req); err != nil {

@@ -123,13 +123,7 @@ func TestOriginAmplificationRun(t *testing.T) {
 // memory and CPU). POTLUCK_SIM_REPLOT=1 only redraws the table from
 // DIR's JSON.
 func TestOriginAmplification(t *testing.T) {
-	dir := os.Getenv("POTLUCK_SIM_AMPLIFICATION")
-	if dir == "" {
-		t.Skip("set POTLUCK_SIM_AMPLIFICATION=DIR to measure the origin's cost against its floor")
-	}
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join("..", "..", dir)
-	}
+	dir := envOutDir(t, "POTLUCK_SIM_AMPLIFICATION", "to measure the origin's cost against its floor")
 	if os.Getenv("POTLUCK_SIM_REPLOT") != "" {
 		writeAmplification(t, dir, nil)
 		return

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -113,4 +114,19 @@ func envSizes(t *testing.T, def []int) []int {
 		sizes = append(sizes, n)
 	}
 	return sizes
+}
+
+// envOutDir returns the directory the environment variable name gives for
+// an on-demand run's output (relative to the repository root), or skips
+// the test, saying to set it to do what.
+func envOutDir(t *testing.T, name, what string) string {
+	t.Helper()
+	dir := os.Getenv(name)
+	if dir == "" {
+		t.Skipf("set %s=DIR %s", name, what)
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join("..", "..", dir)
+	}
+	return dir
 }

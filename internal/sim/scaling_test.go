@@ -26,13 +26,7 @@ import (
 // envConfig (but the number of listeners and the mode) change the runs;
 // POTLUCK_SIM_REPLOT=1 only redraws the table and chart from DIR's JSON.
 func TestScaling(t *testing.T) {
-	dir := os.Getenv("POTLUCK_SIM_SCALING")
-	if dir == "" {
-		t.Skip("set POTLUCK_SIM_SCALING=DIR to measure origin egress by swarm size")
-	}
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join("..", "..", dir)
-	}
+	dir := envOutDir(t, "POTLUCK_SIM_SCALING", "to measure origin egress by swarm size")
 	if os.Getenv("POTLUCK_SIM_REPLOT") != "" {
 		b, err := os.ReadFile(filepath.Join(dir, "benchmark-scaling.json"))
 		if err != nil {

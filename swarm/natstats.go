@@ -55,6 +55,14 @@ type traversalStats struct {
 	punchTimes []time.Duration
 }
 
+// initLocked makes the maps on first use; t.mu held.
+func (t *traversalStats) initLocked() {
+	if t.peers == nil {
+		t.dialStart = map[PeerID]time.Time{}
+		t.peers = map[PeerID]PeerReach{}
+	}
+}
+
 // dialing notes a dial of peer id.
 func (t *traversalStats) dialing(id PeerID) {
 	if id == "" {
@@ -63,10 +71,7 @@ func (t *traversalStats) dialing(id PeerID) {
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.dialStart == nil {
-		t.dialStart = map[PeerID]time.Time{}
-		t.peers = map[PeerID]PeerReach{}
-	}
+	t.initLocked()
 	if at, ok := t.dialStart[id]; !ok || now.Sub(at) > traversalAttempt {
 		if len(t.dialStart) >= maxTraversalPeers {
 			for p, at := range t.dialStart {
@@ -90,10 +95,7 @@ func (t *traversalStats) connected(id PeerID, kind connKind, outbound bool) {
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.peers == nil {
-		t.dialStart = map[PeerID]time.Time{}
-		t.peers = map[PeerID]PeerReach{}
-	}
+	t.initLocked()
 	if r, ok := t.peers[id]; ok || len(t.peers) < maxTraversalPeers {
 		switch kind {
 		case kindPunched:

@@ -315,8 +315,36 @@ func (s *Server) getManifest(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", immutable)
+	w.Header().Add("Vary", "Accept-Encoding")
+	// A manifest's hex chunk hashes take about half the room compressed,
+	// and it was compressed once at the scan: manifests warmed ahead of
+	// a play (the rows in view, the queue) cost half as much.
+	if e.signedGzip != nil && acceptsGzip(r) {
+		w.Header().Set("Content-Encoding", "gzip")
+		_, err = w.Write(e.signedGzip)
+		return err
+	}
 	_, err = w.Write(e.Signed)
 	return err
+}
+
+// acceptsGzip reports whether r's Accept-Encoding takes gzip.
+func acceptsGzip(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept-Encoding") {
+		for part := range strings.SplitSeq(v, ",") {
+			coding, params, _ := strings.Cut(part, ";")
+			if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+				continue
+			}
+			q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q=")
+			if !ok {
+				return true
+			}
+			f, err := strconv.ParseFloat(q, 64)
+			return err == nil && f > 0
+		}
+	}
+	return false
 }
 
 func (s *Server) getChunk(w http.ResponseWriter, r *http.Request) error {

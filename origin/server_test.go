@@ -456,3 +456,54 @@ func TestChunkBytesServed(t *testing.T) {
 		t.Errorf("chunk bytes served %d after a start, want %d", got, want)
 	}
 }
+
+// A manifest goes gzip-compressed to a client that takes gzip (the
+// HTTP/3 client asks for it on its own and inflates it), whole to one
+// that does not.
+func TestManifestTravelsCompressedWhenAccepted(t *testing.T) {
+	s := startOrigin(t, "", nil)
+	e := s.Catalog().Entries()[0]
+	tr := &http3.Transport{TLSClientConfig: pinnedTLSConfig(s.URL().Key, []string{http3.NextProtoH3}), QUICConfig: &quic.Config{}}
+	defer tr.Close()
+	for _, tc := range []struct {
+		accept string
+		gzip   bool
+	}{
+		{"gzip", true},
+		{"br, GZIP;q=0.5", true},
+		{"gzip;q=0", false},
+		{"identity", false},
+		{"", false},
+	} {
+		req, err := http.NewRequest("GET", "https://"+s.URL().Addr+"/v1/tracks/"+e.Manifest.ID.String()+"/manifest", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept-Encoding", tc.accept)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.Header.Get("Content-Encoding") == "gzip"; got != tc.gzip {
+			t.Errorf("Accept-Encoding %q: compressed %v, want %v", tc.accept, got, tc.gzip)
+		}
+		if tc.gzip {
+			if b, err = gunzipBytes(b, maxStartManifest); err != nil {
+				t.Fatalf("Accept-Encoding %q: %v", tc.accept, err)
+			}
+		}
+		if !bytes.Equal(b, e.Signed) {
+			t.Errorf("Accept-Encoding %q: %d bytes that are not the signed manifest", tc.accept, len(b))
+		}
+	}
+	c := NewClient(s.URL(), ClientOptions{Transport: TransportQUIC})
+	defer c.Close()
+	if _, signed, err := c.Manifest(context.Background(), e.Manifest.ID); err != nil || !bytes.Equal(signed, e.Signed) {
+		t.Errorf("client: %v, or bytes that are not the signed manifest", err)
+	}
+}

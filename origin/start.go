@@ -5,6 +5,8 @@ package origin
 // in that order on one stream, so that a listener's first sound is one
 // round trip away and the first chunk is not slowed by the ones after it
 // (responses on parallel streams share the link and finish together).
+// Peers answer a START request with the same parts (swarm's peer
+// protocol), which is why the framing is exported.
 
 import (
 	"bytes"
@@ -97,6 +99,17 @@ func (s *Server) getStart(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// WriteStartManifest writes a start response's first part: the signed
+// manifest, uncompressed.
+func WriteStartManifest(w io.Writer, signed []byte) error {
+	return writeStartPart(w, startPartManifest, 0, signed)
+}
+
+// WriteStartChunk writes a start response's part carrying chunk i.
+func WriteStartChunk(w io.Writer, i int, b []byte) error {
+	return writeStartPart(w, startPartChunk, i, b)
+}
+
 func writeStartPart(w io.Writer, kind byte, index int, b []byte) error {
 	var h [startHeaderLen]byte
 	h[0] = kind
@@ -140,7 +153,7 @@ func (c *Client) Start(ctx context.Context, id track.ID, n int) (*StartReader, e
 	if err != nil {
 		return nil, err
 	}
-	sr, err := readStart(resp.Body, c.url.Key, id)
+	sr, err := ReadStart(resp.Body, c.url.Key, id)
 	if err != nil {
 		resp.Body.Close()
 		return nil, fmt.Errorf("origin %s: start of %s: %w", c.Addr(), id, err)
@@ -149,9 +162,10 @@ func (c *Client) Start(ctx context.Context, id track.ID, n int) (*StartReader, e
 	return sr, nil
 }
 
-// readStart reads a start response's manifest part from body and checks
-// it is id's, signed by key.
-func readStart(body io.ReadCloser, key []byte, id track.ID) (*StartReader, error) {
+// ReadStart reads a start response's manifest part from body and checks
+// it is id's, signed by key; the StartReader it returns reads the chunks
+// and closes body.
+func ReadStart(body io.ReadCloser, key []byte, id track.ID) (*StartReader, error) {
 	kind, _, b, err := readStartPart(body, maxStartManifest)
 	if err != nil {
 		return nil, fmt.Errorf("manifest part: %w", err)

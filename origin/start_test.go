@@ -118,7 +118,7 @@ func TestStartResponseIsChecked(t *testing.T) {
 			w.Truncate(w.Len() - 10)
 		}), false, nil},
 	} {
-		sr, err := readStart(tc.body, key, m.ID)
+		sr, err := ReadStart(tc.body, key, m.ID)
 		if !tc.openErr {
 			if err != nil {
 				t.Fatalf("%s: manifest refused: %v", tc.name, err)
@@ -135,7 +135,7 @@ func TestStartResponseIsChecked(t *testing.T) {
 	}
 	// A plain manifest part is read as well as a compressed one; a
 	// compressed one that inflates past the limit is refused.
-	if _, err := readStart(body(part(startPartManifest, 0, e.Signed)), key, m.ID); err != nil {
+	if _, err := ReadStart(body(part(startPartManifest, 0, e.Signed)), key, m.ID); err != nil {
 		t.Errorf("a plain manifest part: %v", err)
 	}
 	if _, err := gunzipBytes(mustGzip(t, make([]byte, 1<<20)), 1<<19); err == nil {
@@ -143,7 +143,7 @@ func TestStartResponseIsChecked(t *testing.T) {
 	}
 
 	// Out of order: chunk 1, then chunk 0 again.
-	sr, err := readStart(body(part(startPartManifest, 0, e.Signed), part(startPartChunk, 1, chunk(1)), part(startPartChunk, 0, chunk(0))), key, m.ID)
+	sr, err := ReadStart(body(part(startPartManifest, 0, e.Signed), part(startPartChunk, 1, chunk(1)), part(startPartChunk, 0, chunk(0))), key, m.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

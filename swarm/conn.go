@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/quic-go/quic-go"
 	"golang.org/x/time/rate"
 
+	"github.com/potluckfm/potluck/origin"
 	"github.com/potluckfm/potluck/track"
 )
 
@@ -468,6 +470,42 @@ func (c *peerConn) getPeers(ctx context.Context, req request) ([]PeerAddr, error
 
 func (c *peerConn) manifest(ctx context.Context, id track.ID) ([]byte, error) {
 	return c.getBytes(ctx, request{typ: msgManifest, id: id}, maxManifestBytes)
+}
+
+// start asks c for the start of a play of id, as the origin is asked
+// (origin.Client.Start): the manifest, verified against key, and then up
+// to n chunks from the one holding the first audio, of those c holds,
+// which the returned reader verifies one by one. The answer is read
+// under ctx; the caller closes the reader.
+func (c *peerConn) start(ctx context.Context, id track.ID, n int, key []byte) (*origin.StartReader, error) {
+	str, done, err := c.request(ctx, request{typ: msgStart, id: id, count: byte(min(n, origin.MaxStartChunks))})
+	if err != nil {
+		return nil, err
+	}
+	err = readStatus(str)
+	var sr *origin.StartReader
+	if err == nil {
+		sr, err = origin.ReadStart(streamBody{str, done}, key, id)
+	}
+	if err != nil {
+		done()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	return sr, nil
+}
+
+// streamBody is an answer's stream as a body to read and close.
+type streamBody struct {
+	io.Reader
+	done func()
+}
+
+func (b streamBody) Close() error {
+	b.done()
+	return nil
 }
 
 func (c *peerConn) have(ctx context.Context, id track.ID) ([]byte, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"github.com/potluckfm/potluck/cache"
+	"github.com/potluckfm/potluck/origin"
 )
 
 // serveStream answers one request of another node: with what it asked
@@ -76,6 +77,8 @@ func (n *Node) answer(c *peerConn, str *quic.Stream) error {
 		return sent(writeBytes(str, bf))
 	case msgChunk:
 		return n.serveChunk(c, str, req)
+	case msgStart:
+		return n.serveStart(c, str, req)
 	case msgWhoHas:
 		return sent(writePeers(str, n.answerWhoHas(c, req.id, req.ttl)))
 	case msgPeers:
@@ -140,6 +143,60 @@ func (n *Node) serveChunk(c *peerConn, str *quic.Stream, req request) error {
 	}
 	n.bytesServed.Add(int64(len(b)))
 	n.chunksOut.Add(1)
+	return nil
+}
+
+// serveStart answers a START as the origin answers the start of a play:
+// the signed manifest at once, then those of the chunks holding the first
+// audio (origin.StartChunks) that this node holds, within the upload
+// limits as playing-now chunks. Once the manifest is out no status can
+// follow, so a chunk that cannot go (no slot in time, a read that fails)
+// ends the answer early, cleanly between parts: the asker asks for what
+// is missing one chunk at a time.
+func (n *Node) serveStart(c *peerConn, str *quic.Stream, req request) error {
+	unpin := n.store.Pin(req.id)
+	defer unpin()
+	m, signed, ok := n.store.Manifest(req.id)
+	if !ok {
+		return ErrNotHeld
+	}
+	if err := writeStatus(str, statusOK); err != nil {
+		return sent(err)
+	}
+	if err := origin.WriteStartManifest(str, signed); err != nil {
+		return sent(err)
+	}
+	have := n.store.Have(req.id)
+	first, end := origin.StartChunks(m, int(req.count))
+	if have == nil || first >= end {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
+	defer cancel()
+	release, err := n.uploads.acquire(ctx, c.id, PriorityPlaying)
+	if err != nil {
+		return sent(fmt.Errorf("start of %s ends after its manifest: no upload slot: %w", req.id, err))
+	}
+	defer release()
+	for i := first; i < end; i++ {
+		if !have.Has(i) {
+			continue
+		}
+		b, err := n.store.ReadChunk(req.id, i)
+		if err != nil {
+			return sent(fmt.Errorf("start of %s ends before chunk %d: %w", req.id, i, err))
+		}
+		if n.limiter != nil {
+			if err := n.limiter.WaitN(n.ctx, len(b)); err != nil {
+				return sent(fmt.Errorf("start of %s ends before chunk %d: upload rate: %w", req.id, i, err))
+			}
+		}
+		if err := origin.WriteStartChunk(str, i, b); err != nil {
+			return sent(err)
+		}
+		n.bytesServed.Add(int64(len(b)))
+		n.chunksOut.Add(1)
+	}
 	return nil
 }
 

@@ -2,9 +2,10 @@ package swarm
 
 // The start of an uncached play: one request to the origin brings the
 // manifest and then the chunks holding the first audio, on one stream
-// (origin.Client.Start). Open returns as soon as the first of those
-// chunks is verified; the scheduler takes the rest of the response as
-// requests out to the origin.
+// (origin.Client.Start); with the origin down, one request to a peer
+// (START) does the same. Open returns as soon as the first of those
+// chunks is verified; the scheduler takes the rest of the answer as
+// requests out to whoever sends it.
 
 import (
 	"context"
@@ -32,7 +33,7 @@ var _ headStarter = (*origin.Client)(nil)
 // decoder reads ahead.
 const firstChunks = 2
 
-// startPart is one verified chunk of a start response, or the error that
+// startPart is one verified chunk of a start answer, or the error that
 // ended it.
 type startPart struct {
 	i   int
@@ -40,11 +41,19 @@ type startPart struct {
 	err error
 }
 
-// startRest is what a start response has still to bring when Open
-// returns; the stream's scheduler takes it (adoptStart).
+// started is what the start of a play brought by the time Open returns.
+type started struct {
+	first map[int][]byte // verified chunks, by index
+	from  *peerConn      // who sent them; nil for the origin
+	rest  *startRest     // the chunks still on their way, or nil
+}
+
+// startRest is what a start answer has still to bring when Open returns;
+// the stream's scheduler takes it (adoptStart).
 type startRest struct {
-	parts  <-chan startPart // closed after the response's last part
+	parts  <-chan startPart // closed after the answer's last part
 	want   []int            // chunks still to come
+	from   *peerConn        // nil for the origin
 	cancel context.CancelFunc
 }
 
@@ -52,17 +61,17 @@ type startRest struct {
 // to ask the origin, it asks for the start of the play (the manifest and
 // the chunks holding the first audio) in one request, and returns the
 // first chunk with the manifest if it arrives soon after it: a play then
-// starts one round trip after Open is called. The chunks still on their
-// way come back as a startRest for the stream to take.
-func (n *Node) manifestAndFirst(ctx context.Context, id track.ID) (*track.Manifest, map[int][]byte, *startRest, error) {
+// starts one round trip after Open is called. With the origin down, a
+// peer is asked the same way.
+func (n *Node) manifestAndFirst(ctx context.Context, id track.ID) (*track.Manifest, started, error) {
 	hs, ok := n.origin.(headStarter)
 	prefetch, _ := ctx.Value(prefetchKey{}).(bool)
 	_, _, cached := n.store.Manifest(id)
 	if have := n.store.Have(id); cached || !ok || prefetch || (have != nil && have.Count() > 0) {
 		m, err := n.manifest(ctx, id)
-		return m, nil, nil, err
+		return m, started{}, err
 	}
-	// The response outlives Open (its last chunks go to the stream), so it
+	// The answer outlives Open (its last chunks go to the stream), so it
 	// runs under the node's context, cut short if the caller gives up
 	// before the stream takes it, or if the manifest is late.
 	rctx, cancel := context.WithCancel(n.ctx)
@@ -75,50 +84,71 @@ func (n *Node) manifestAndFirst(ctx context.Context, id track.ID) (*track.Manife
 		stop()
 		cancel()
 		if ctx.Err() != nil {
-			return nil, nil, nil, ctx.Err()
+			return nil, started{}, ctx.Err()
 		}
-		m, err := n.afterFailedStart(ctx, id, err)
-		return m, nil, nil, err
+		return n.afterFailedStart(ctx, id, err)
 	}
-	m := sr.Manifest
-	n.store.PutManifest(m, sr.Signed)
-	from, end := origin.StartChunks(m, firstChunks)
-	parts := make(chan startPart, end-from+1) // every chunk and an error: the reader never blocks
-	if !n.wg.Go(func() { readStartParts(rctx, sr, from, end, parts) }) {
-		stop()
-		cancel()
-		sr.Close()
-		return nil, nil, nil, ErrNodeClosed
+	n.store.PutManifest(sr.Manifest, sr.Signed)
+	st, err := n.takeStart(ctx, startAnswer{sr, nil, rctx, stop, cancel}, time.Since(asked))
+	return sr.Manifest, st, err
+}
+
+// startAnswer is a start answer whose manifest has come: it is read under
+// ctx, which detach unties from the caller's context and cut ends.
+type startAnswer struct {
+	sr     *origin.StartReader
+	from   *peerConn // nil for the origin
+	ctx    context.Context
+	detach func() bool
+	cut    context.CancelFunc
+}
+
+// takeStart waits briefly for the first chunk of a answer whose manifest
+// took took to come. The chunks still to come come back in started.rest.
+func (n *Node) takeStart(ctx context.Context, a startAnswer, took time.Duration) (started, error) {
+	m, from := a.sr.Manifest, a.from
+	first, last := origin.StartChunks(m, firstChunks)
+	parts := make(chan startPart, last-first+1) // every chunk and an error: the reader never blocks
+	if !n.wg.Go(func() { readStartParts(a.ctx, a.sr, first, last, parts) }) {
+		a.detach()
+		a.cut()
+		a.sr.Close()
+		return started{}, ErrNodeClosed
 	}
-	first := map[int][]byte{}
+	st := started{first: map[int][]byte{}, from: from}
 	// The chunks follow the manifest on its stream: they are due about a
 	// chunk's transfer after it. Waiting longer than the manifest took
 	// would make Open slower than asking after it.
-	wait := time.NewTimer(max(100*time.Millisecond, time.Since(asked)))
+	wait := time.NewTimer(max(100*time.Millisecond, took))
 	defer wait.Stop()
 	select {
 	case p, ok := <-parts:
 		switch {
 		case ok && p.err == nil:
-			first[p.i] = p.b
+			st.first[p.i] = p.b
+		case ok && from != nil && errors.Is(p.err, track.ErrBadChunk):
+			n.ban(from.id, fmt.Sprintf("sent a chunk of %s that fails its hash in the start of a play", m.ID))
+		case ok && from != nil:
+			n.log.Info("peer's start of a play failed after its manifest", "track", m.ID, "peer", from.id.Short(), "err", p.err)
 		case ok:
-			n.log.Warn("origin's start of a play failed after its manifest", "track", id, "err", p.err)
+			n.log.Warn("origin's start of a play failed after its manifest", "track", m.ID, "err", p.err)
 		}
 	case <-wait.C:
 	case <-ctx.Done():
 	}
-	stop()
+	a.detach()
 	var want []int
-	for i := from; i < end; i++ {
-		if first[i] == nil && (len(first) == 0 || i > from) {
+	for i := first; i < last; i++ {
+		if st.first[i] == nil && (len(st.first) == 0 || i > first) {
 			want = append(want, i)
 		}
 	}
 	if len(want) == 0 {
-		cancel()
-		return m, first, nil, nil
+		a.cut()
+		return st, nil
 	}
-	return m, first, &startRest{parts: parts, want: want, cancel: cancel}, nil
+	st.rest = &startRest{parts: parts, want: want, from: from, cancel: a.cut}
+	return st, nil
 }
 
 // startSource is the chunks of a start response (*origin.StartReader).
@@ -138,7 +168,7 @@ func readStartParts(ctx context.Context, sr startSource, from, end int, parts ch
 	for {
 		i, b, err := sr.Next()
 		if err == nil && (i < from || i >= end) {
-			err = fmt.Errorf("origin sent chunk %d in a start of chunks %d to %d", i, from, end-1)
+			err = fmt.Errorf("chunk %d sent in a start of chunks %d to %d", i, from, end-1)
 		}
 		p := startPart{i: i, b: b}
 		if err != nil {
@@ -162,25 +192,84 @@ func readStartParts(ctx context.Context, sr startSource, from, end int, parts ch
 // the play failed with err: an origin that answered (it lacks the track,
 // or predates the start request) is asked for the manifest alone; one that
 // did not answer is not asked again, and peers are.
-func (n *Node) afterFailedStart(ctx context.Context, id track.ID, err error) (*track.Manifest, error) {
+func (n *Node) afterFailedStart(ctx context.Context, id track.ID, err error) (*track.Manifest, started, error) {
 	if errors.Is(err, track.ErrBadSignature) || errors.Is(err, track.ErrBadManifest) {
-		return nil, err
+		return nil, started{}, err
 	}
 	var se *origin.StatusError
 	if errors.As(err, &se) && se.Code < http.StatusInternalServerError {
-		return n.manifest(ctx, id)
+		m, err := n.manifest(ctx, id)
+		return m, started{}, err
 	}
-	return n.manifestFromPeers(ctx, id, err)
+	return n.fromPeers(ctx, id, err, true)
 }
 
-// adoptStart makes the chunks a start response still brings requests out
-// to the origin, answered as the response delivers them: decide neither
-// asks the origin for them again nor counts them as missing while they
-// come.
+// askPeer asks c for the manifest of id, verified against the origin's
+// key, and with it the start of the play if withStart (and c knows
+// START). lctx bounds the asking; the start's chunks, once its manifest
+// is in, are bounded by ctx alone, as the origin's are.
+func (n *Node) askPeer(ctx, lctx context.Context, c *peerConn, id track.ID, withStart bool) (*track.Manifest, started, error) {
+	key := n.origin.URL().Key
+	if withStart {
+		rctx, cut := context.WithCancel(n.ctx)
+		stop := context.AfterFunc(ctx, cut)
+		stopAsking := context.AfterFunc(lctx, cut)
+		asked := time.Now()
+		sr, err := c.start(rctx, id, firstChunks, key)
+		stopAsking()
+		if err == nil {
+			n.store.PutManifest(sr.Manifest, sr.Signed)
+			st, err := n.takeStart(ctx, startAnswer{sr, c, rctx, stop, cut}, time.Since(asked))
+			return sr.Manifest, st, err
+		}
+		stop()
+		cut()
+		// A node older than START answers it as a bad request: it is
+		// asked for the manifest alone.
+		if !errors.Is(err, ErrBadRequest) {
+			return nil, started{}, n.banForManifest(c, err)
+		}
+	}
+	signed, err := c.manifest(lctx, id)
+	if err != nil {
+		return nil, started{}, err
+	}
+	m, err := track.Open(signed, key)
+	if err == nil && m.ID != id {
+		err = fmt.Errorf("%w: asked for %s, got %s", track.ErrBadManifest, id, m.ID)
+	}
+	if err != nil {
+		return nil, started{}, n.banForManifest(c, err)
+	}
+	n.store.PutManifest(m, signed)
+	return m, started{}, nil
+}
+
+// banForManifest bans c if err says it sent a manifest the origin did not
+// sign (or another track's), and returns err.
+func (n *Node) banForManifest(c *peerConn, err error) error {
+	if errors.Is(err, track.ErrBadSignature) || errors.Is(err, track.ErrBadManifest) {
+		n.ban(c.id, fmt.Sprintf("sent a manifest the origin did not sign: %v", err))
+	}
+	return err
+}
+
+// adoptStart makes the chunks a start answer still brings requests out
+// to its sender, answered as the answer delivers them: decide neither
+// asks for them again nor counts them as missing while they come.
 func (sc *scheduler) adoptStart(ctx context.Context, r *startRest) {
-	// The origin answered the start: a late chunk of it is a slow
-	// origin, not one that never answered (judge's first timeout).
-	sc.origin.answered = true
+	src := sc.origSrc
+	var sp *streamPeer // the sender on the stream, if it is a peer already there
+	if r.from != nil {
+		src = r.from
+		if p := sc.peers[r.from.id]; p != nil && p.c == r.from {
+			sp = p
+		}
+	} else {
+		// The origin answered the start: a late chunk of it is a slow
+		// origin, not one that never answered (judge's first timeout).
+		sc.origin.answered = true
+	}
 	ids := map[int]reqID{}
 	got := sc.s.view().got
 	for _, i := range r.want {
@@ -191,14 +280,18 @@ func (sc *scheduler) adoptStart(ctx context.Context, r *startRest) {
 		ids[i] = sc.lastReq
 		// Cancelling one chunk's request would cut the others': the
 		// response is short, and ends on its own.
-		sc.inflight[i] = append(sc.inflight[i], &pending{id: sc.lastReq, src: sc.origSrc, started: time.Now(), cancel: func() {}})
-		sc.origin.inflight++
+		sc.inflight[i] = append(sc.inflight[i], &pending{id: sc.lastReq, src: src, peer: r.from, sp: sp, started: time.Now(), cancel: func() {}})
+		if sp != nil {
+			sp.inflight++
+		} else if r.from == nil {
+			sc.origin.inflight++
+		}
 	}
 	if len(ids) == 0 {
 		r.cancel()
 		return
 	}
-	started := sc.n.wg.Go(func() {
+	running := sc.n.wg.Go(func() {
 		defer r.cancel()
 		send := func(res result) bool {
 			select {
@@ -208,11 +301,11 @@ func (sc *scheduler) adoptStart(ctx context.Context, r *startRest) {
 				return false
 			}
 		}
-		// What is not delivered fails with the response's error, so that
+		// What is not delivered fails with the answer's error, so that
 		// its chunks are asked again at once.
 		failRest := func(err error) {
 			for i, id := range ids {
-				if !send(result{req: id, chunk: i, err: err}) {
+				if !send(result{req: id, chunk: i, peer: r.from, err: err}) {
 					return
 				}
 			}
@@ -233,7 +326,7 @@ func (sc *scheduler) adoptStart(ctx context.Context, r *startRest) {
 				}
 				if id, ok := ids[p.i]; ok {
 					delete(ids, p.i)
-					if !send(result{req: id, chunk: p.i, data: p.b}) {
+					if !send(result{req: id, chunk: p.i, peer: r.from, data: p.b}) {
 						return
 					}
 				}
@@ -245,7 +338,7 @@ func (sc *scheduler) adoptStart(ctx context.Context, r *startRest) {
 			}
 		}
 	})
-	if !started {
+	if !running {
 		r.cancel()
 	}
 }

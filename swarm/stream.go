@@ -110,8 +110,8 @@ type Stream struct {
 	peersUsed map[PeerID]bool
 	curIdx    int
 	cur       []byte
-	// startRest is the origin's start response still under way when Open
-	// returned; the scheduler takes it as it starts.
+	// startRest is the start answer (the origin's or a peer's) still
+	// under way when Open returned; the scheduler takes it as it starts.
 	startRest *startRest
 }
 
@@ -122,12 +122,12 @@ func (s *Stream) Manifest() *track.Manifest { return s.m }
 // origin, or a peer (verified against the origin key); Open fails only if
 // none of them has it.
 func (n *Node) Open(ctx context.Context, id track.ID, mode Mode) (*Stream, error) {
-	m, first, rest, err := n.manifestAndFirst(ctx, id)
+	m, st, err := n.manifestAndFirst(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	s := &Stream{
-		startRest: rest,
+		startRest: st.rest,
 		n:         n,
 		m:         m,
 		mode:      mode,
@@ -161,8 +161,12 @@ func (n *Node) Open(ctx context.Context, id track.ID, mode Mode) (*Stream, error
 	if s.got.Count() > 0 {
 		s.stats.FirstByte = time.Since(s.opened)
 	}
-	for i, b := range first {
-		if !s.got.Has(i) {
+	for i, b := range st.first {
+		switch {
+		case s.got.Has(i):
+		case st.from != nil:
+			s.deliver(i, b, FromPeer, st.from.id)
+		default:
 			s.deliver(i, b, FromOrigin, originID)
 		}
 	}
@@ -176,8 +180,8 @@ func (n *Node) Open(ctx context.Context, id track.ID, mode Mode) (*Stream, error
 		defer func() { s.mu.Lock(); s.stopped = true; s.cond.Broadcast(); s.mu.Unlock() }()
 		newScheduler(s).run(schedCtx)
 	}) {
-		if rest != nil {
-			rest.cancel()
+		if st.rest != nil {
+			st.rest.cancel()
 		}
 		close(s.done) // the node is closing: no scheduler ever ran
 		s.Close()
@@ -213,9 +217,17 @@ func (n *Node) manifest(ctx context.Context, id track.ID) (*track.Manifest, erro
 	return n.manifestFromPeers(ctx, id, originErr)
 }
 
-// manifestFromPeers asks peers for the manifest of id, which the origin
-// did not give (originErr says why).
+// manifestFromPeers asks peers for the manifest of id, verified against
+// the origin key, once the origin failed with originErr.
 func (n *Node) manifestFromPeers(ctx context.Context, id track.ID, originErr error) (*track.Manifest, error) {
+	m, _, err := n.fromPeers(ctx, id, originErr, false)
+	return m, err
+}
+
+// fromPeers asks peers for the manifest of id, and with it for the start
+// of the play if withStart (askPeer), once the origin failed with
+// originErr.
+func (n *Node) fromPeers(ctx context.Context, id track.ID, originErr error, withStart bool) (*track.Manifest, started, error) {
 	n.log.Info("origin has no manifest for us; asking peers", "track", id, "err", originErr)
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -233,18 +245,11 @@ func (n *Node) manifestFromPeers(ctx context.Context, id track.ID, originErr err
 			if err != nil {
 				continue
 			}
-			signed, err := c.manifest(lctx, id)
-			if err != nil {
-				asked[p.ID] = true
-				continue
+			m, st, err := n.askPeer(ctx, lctx, c, id, withStart)
+			if err == nil || errors.Is(err, ErrNodeClosed) {
+				return m, st, err
 			}
-			m, err := track.Open(signed, n.origin.URL().Key)
-			if err != nil || m.ID != id {
-				n.ban(c.id, fmt.Sprintf("sent a manifest the origin did not sign: %v", err))
-				continue
-			}
-			n.store.PutManifest(m, signed)
-			return m, nil
+			asked[p.ID] = true
 		}
 		if len(cands) == 0 || n.dht == nil || round == 1 {
 			break
@@ -254,7 +259,7 @@ func (n *Node) manifestFromPeers(ctx context.Context, id track.ID, originErr err
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	return nil, unavailableError{fmt.Errorf("manifest of %s: origin: %w; no peer had it either", id, originErr)}
+	return nil, started{}, unavailableError{fmt.Errorf("manifest of %s: origin: %w; no peer had it either", id, originErr)}
 }
 
 // candidates lists peers that may hold id: connected peers, the tracker's

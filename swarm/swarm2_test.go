@@ -557,3 +557,63 @@ func TestOpenBringsTheFirstChunkWithTheManifest(t *testing.T) {
 		t.Errorf("without a start: read %d bytes (%v), want the track's %d", len(got), err, len(want))
 	}
 }
+
+// With the origin down, a peer answers the start of a play as the origin
+// does: Open brings the first audio with the manifest, and no chunk
+// travels twice.
+func TestOpenWithTheOriginDownBringsTheFirstChunkFromAPeer(t *testing.T) {
+	ts := newTestSwarm(t)
+	m, want := ts.track()
+	from, _ := origin.StartChunks(m, firstChunks)
+	a := ts.seed(m, nil)
+	b := ts.node(nil)
+	ctx := context.Background()
+	if _, err := b.conn(ctx, PeerAddr{ID: a.ID(), Addr: a.Addr().String()}); err != nil {
+		t.Fatal(err)
+	}
+	ts.stopOrigin()
+	s, err := b.Open(ctx, m.ID, ModeFetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.view().got.Has(from) {
+		t.Errorf("after Open: chunk %d (the first audio) not held", from)
+	}
+	got, err := io.ReadAll(s)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes (%v), want the track's %d", len(got), err, len(want))
+	}
+	if st := s.Stats(); st.FromPeers != m.Size || st.Peers != 1 {
+		t.Errorf("stats %+v: want all %d bytes from the one peer", st, m.Size)
+	}
+	if served := a.chunksOut.Load(); served != int64(m.NumChunks()) {
+		t.Errorf("A served %d chunks for a track of %d: a chunk of the start was asked again", served, m.NumChunks())
+	}
+}
+
+// A peer whose start of a play carries a chunk that fails its hash is
+// banned, and nothing of it reaches the stream.
+func TestPeerStartWithABadChunkIsBanned(t *testing.T) {
+	ts := newTestSwarm(t)
+	m, _ := ts.track()
+	from, _ := origin.StartChunks(m, firstChunks)
+	garbage := ts.seed(m, func(c *Config) { c.Store = &lyingStore{Store: c.Store, garbage: true} })
+	b := ts.node(nil)
+	ctx := context.Background()
+	if _, err := b.conn(ctx, PeerAddr{ID: garbage.ID(), Addr: garbage.Addr().String()}); err != nil {
+		t.Fatal(err)
+	}
+	ts.stopOrigin()
+	s, err := b.Open(ctx, m.ID, ModeFetch)
+	if err != nil {
+		t.Fatal(err) // the manifest itself was good
+	}
+	defer s.Close()
+	if _, banned := b.Banned(garbage.ID()); !banned {
+		t.Error("the peer that sent a bad chunk in its start is not banned")
+	}
+	if s.view().got.Has(from) {
+		t.Errorf("chunk %d held after a start that sent it corrupt", from)
+	}
+}

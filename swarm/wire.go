@@ -37,6 +37,8 @@ const (
 	msgObserved byte = 8  // → the asker's address as the answerer sees it
 	msgPunchVia byte = 9  // peer ID, nonce, delay → the peer's address; the answerer relays a PUNCH to it
 	msgPunch    byte = 10 // asker ID, asker address, nonce, delay → OK: the answerer punches
+	// The start of a play in one answer, as the origin's start request.
+	msgStart byte = 11 // track ID, count → signed manifest, then the first chunks of audio held
 )
 
 // Status codes of a response.
@@ -136,6 +138,7 @@ type request struct {
 	index    uint32 // msgChunk
 	priority byte   // msgChunk
 	ttl      byte   // msgWhoHas
+	count    byte   // msgStart: chunks asked, from the first audio
 	// msgPunchVia, msgPunch: the peer to punch to (PUNCH_VIA) or from
 	// (PUNCH), its address (PUNCH), the punch nonce and the delay in
 	// milliseconds before punching.
@@ -163,6 +166,9 @@ func writeRequest(w io.Writer, r request) error {
 	case msgWhoHas:
 		buf = append(buf, r.id[:]...)
 		buf = append(buf, r.ttl)
+	case msgStart:
+		buf = append(buf, r.id[:]...)
+		buf = append(buf, r.count)
 	case msgPeers, msgCatalogue, msgObserved:
 	case msgPunchVia, msgPunch:
 		if r.peer == "" || len(r.peer) > 255 || len(r.addr) > maxPunchAddr {
@@ -205,7 +211,7 @@ func readRequest(r io.Reader) (request, error) {
 		bodyLen = track.IDLen
 	case msgChunk:
 		bodyLen = track.IDLen + 5
-	case msgWhoHas:
+	case msgWhoHas, msgStart:
 		bodyLen = track.IDLen + 1
 	case msgPeers, msgCatalogue, msgObserved:
 	case msgPunchVia, msgPunch:
@@ -226,6 +232,8 @@ func readRequest(r io.Reader) (request, error) {
 		req.priority = body[track.IDLen+4]
 	case msgWhoHas:
 		req.ttl = min(body[track.IDLen], MaxWhoHasTTL)
+	case msgStart:
+		req.count = min(body[track.IDLen], origin.MaxStartChunks)
 	}
 	return req, nil
 }

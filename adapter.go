@@ -31,8 +31,9 @@ type playerAdapter struct {
 	cmds []adapterCmd
 	// failed is the last track whose play failed (see onEvent).
 	failed atomic.Pointer[track.ID]
-	// warm, if set, fetches ahead the manifests of the tracks queued next
-	// (swarm.Node.WarmManifests); it is called as each track starts.
+	// warm, if set, fetches ahead the manifests of tracks likely to play
+	// next (swarm.Node.WarmManifests): those queued, called as each track
+	// starts, and those the UI shows (Warm).
 	warm func([]track.ID)
 }
 
@@ -104,6 +105,16 @@ func (a *playerAdapter) run() {
 		}
 	}
 }
+
+// Warm is app.Warmer: it fetches ahead the manifests of the tracks the UI
+// shows. It returns at once.
+func (a *playerAdapter) Warm(ids []track.ID) {
+	if a.warm != nil {
+		a.warm(ids)
+	}
+}
+
+var _ app.Warmer = (*playerAdapter)(nil)
 
 func (a *playerAdapter) PlayContext(ids []track.ID, start int) {
 	ids = slices.Clone(ids)

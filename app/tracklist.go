@@ -185,6 +185,7 @@ func newTrackRow(l *trackList) *trackRow {
 
 func (r *trackRow) set(i int, t origin.TrackInfo) {
 	r.index = i
+	r.l.u.warm.drew(t.ID)
 	r.title.SetText(t.Title)
 	if r.l.numbered {
 		r.number.SetText(trackNumber(t))

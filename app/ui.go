@@ -90,6 +90,8 @@ type UI struct {
 	// offline is true while the origin does not answer and the catalogue
 	// shown is a kept copy (see OfflineCatalog).
 	offline bool
+	// warm fetches ahead what the tracks in view need to start.
+	warm *rowWarmer
 
 	cancel context.CancelFunc // of Start's goroutines
 	wg     sync.WaitGroup
@@ -97,7 +99,7 @@ type UI struct {
 
 // New builds the window and its screens.
 func New(a fyne.App, deps Deps) *UI {
-	u := &UI{deps: deps, covers: map[track.ID]image.Image{}}
+	u := &UI{deps: deps, covers: map[track.ID]image.Image{}, warm: newRowWarmer(deps.Player)}
 	u.win = a.NewWindow(Title)
 	u.status = widget.NewLabel(deps.Notice)
 	u.status.Wrapping = fyne.TextWrapWord
@@ -219,6 +221,7 @@ func (u *UI) Stop() {
 	if u.cancel != nil {
 		u.cancel()
 	}
+	u.warm.stop()
 	u.wg.Wait()
 }
 
@@ -282,6 +285,14 @@ func (u *UI) refresh() {
 		return
 	}
 	trackChanged := st.Current != prev.Current || st.Playing != prev.Playing
+	if st.Current != prev.Current && !st.Current.IsZero() {
+		// The rest of its album is a likely next play, queued or not.
+		if m := u.catalogue(); m != nil {
+			if alb := m.AlbumOf(st.Current); alb != nil {
+				u.warm.warmNow(trackIDs(alb.Tracks))
+			}
+		}
+	}
 	// The status line changes only with the error: other messages (the
 	// catalogue retrying, a like not saved) stay until then.
 	errChanged := errText(st.Err) != errText(prev.Err) || st.ErrTrack != prev.ErrTrack

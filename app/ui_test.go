@@ -105,6 +105,13 @@ func (f fixedSwarm) Status() SwarmStatus { return f.s }
 // test driver, with the catalogue loaded.
 func newTestUI(t *testing.T, sw SwarmStatus) (*UI, *recordingPlayer) {
 	t.Helper()
+	p := &recordingPlayer{st: PlayerState{Volume: 1, Index: -1}}
+	return newTestUIWith(t, sw, p), p
+}
+
+// newTestUIWith is newTestUI with the player p.
+func newTestUIWith(t *testing.T, sw SwarmStatus, p Player) *UI {
+	t.Helper()
 	test.NewTempApp(t)
 	_, key, _ := ed25519.GenerateKey(nil)
 	srv, err := origin.Start(context.Background(), origin.Config{
@@ -125,12 +132,11 @@ func newTestUI(t *testing.T, sw SwarmStatus) (*UI, *recordingPlayer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &recordingPlayer{st: PlayerState{Volume: 1, Index: -1}}
 	u := New(fyne.CurrentApp(), Deps{Catalog: OriginCatalog{client}, Player: p, Swarm: fixedSwarm{sw}, Settings: settings,
 		Playlists: playlists, Offline: &memOffline{}})
 	u.Window().Resize(fyne.NewSize(960, 640))
 	u.loadCatalog(context.Background())
-	return u, p
+	return u
 }
 
 func TestLibraryListsTheCatalogueAndSearchFilters(t *testing.T) {

@@ -103,7 +103,7 @@ type startAnswer struct {
 	cut    context.CancelFunc
 }
 
-// takeStart waits briefly for the first chunk of a answer whose manifest
+// takeStart waits briefly for the first chunk of an answer whose manifest
 // took took to come. The chunks still to come come back in started.rest.
 func (n *Node) takeStart(ctx context.Context, a startAnswer, took time.Duration) (started, error) {
 	m, from := a.sr.Manifest, a.from

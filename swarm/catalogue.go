@@ -71,8 +71,8 @@ const (
 	maxStoredCover       = 2 << 20
 	coverWait            = 3 * time.Second
 	coverPeersAskedAtMax = 4
-	// originDownFor is how long Cover leaves out an origin that did not
-	// answer.
+	// originDownFor is how long Cover and the start of a play leave out
+	// an origin that did not answer.
 	originDownFor = 30 * time.Second
 )
 
@@ -247,8 +247,13 @@ func (n *Node) catalogueFromOrigin(ctx context.Context) ([]origin.TrackInfo, err
 	return cat.Tracks, nil
 }
 
+// errOriginSilent is why the origin was left out: it did not answer a
+// moment ago (noteOrigin).
+var errOriginSilent = errors.New("did not answer a moment ago")
+
 // noteOrigin records whether the origin answered a request (err is the
-// request's error): Cover leaves it out for originDownFor after it did not.
+// request's error): Cover and the start of a play ask peers first for
+// originDownFor after it did not.
 func (n *Node) noteOrigin(err error) {
 	var se *origin.StatusError
 	down := err != nil && !errors.As(err, &se) && !errors.Is(err, context.Canceled)
@@ -259,6 +264,13 @@ func (n *Node) noteOrigin(err error) {
 	} else {
 		n.cat.originDown = time.Time{}
 	}
+}
+
+// originSilent reports whether the origin did not answer a moment ago.
+func (n *Node) originSilent() bool {
+	n.cat.mu.Lock()
+	defer n.cat.mu.Unlock()
+	return time.Now().Before(n.cat.originDown)
 }
 
 // askable returns the peers to ask for a catalogue or a cover: the
@@ -362,15 +374,15 @@ func (n *Node) Cover(ctx context.Context, id track.ID) ([]byte, error) {
 	n.keepCatalogue()
 	n.cat.mu.Lock()
 	info, listed := n.cat.info[id]
-	originDown := time.Now().Before(n.cat.originDown)
 	n.cat.mu.Unlock()
+	originDown := n.originSilent()
 	if img, ok := n.cat.covers.get(id); ok && (!listed || info.CoverSHA256 == "" || coverMatches(img, info.CoverSHA256)) {
 		return img, nil
 	}
 	if listed && !info.Cover {
 		return nil, ErrNoCover
 	}
-	originErr := errors.New("did not answer a moment ago")
+	originErr := errOriginSilent
 	if co, ok := n.origin.(CatalogueOrigin); ok && !originDown {
 		octx, cancel := context.WithTimeout(ctx, coverWait)
 		img, _, err := co.Cover(octx, id)

@@ -71,6 +71,14 @@ func (n *Node) manifestAndFirst(ctx context.Context, id track.ID) (*track.Manife
 		m, err := n.manifest(ctx, id)
 		return m, started{}, err
 	}
+	if n.originSilent() {
+		// Peers first, rather than wait out the origin once more; if
+		// none has the track, the origin may be back.
+		m, st, err := n.fromPeers(ctx, id, errOriginSilent, true)
+		if err == nil || ctx.Err() != nil || errors.Is(err, ErrNodeClosed) {
+			return m, st, err
+		}
+	}
 	// The answer outlives Open (its last chunks go to the stream), so it
 	// runs under the node's context, cut short if the caller gives up
 	// before the stream takes it, or if the manifest is late.
@@ -79,7 +87,12 @@ func (n *Node) manifestAndFirst(ctx context.Context, id track.ID) (*track.Manife
 	late := time.AfterFunc(originManifestTimeout, cancel)
 	asked := time.Now()
 	sr, err := hs.Start(rctx, id, firstChunks)
-	late.Stop()
+	if !late.Stop() && err != nil {
+		err = fmt.Errorf("no answer in %v: %w", originManifestTimeout, context.DeadlineExceeded)
+	}
+	if ctx.Err() == nil {
+		n.noteOrigin(err)
+	}
 	if err != nil {
 		stop()
 		cancel()

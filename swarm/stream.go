@@ -204,9 +204,18 @@ func (n *Node) manifest(ctx context.Context, id track.ID) (*track.Manifest, erro
 	if m, _, ok := n.store.Manifest(id); ok {
 		return m, nil
 	}
+	if n.originSilent() {
+		// Peers first; if none has it, the origin may be back.
+		if m, err := n.manifestFromPeers(ctx, id, errOriginSilent); err == nil || ctx.Err() != nil {
+			return m, err
+		}
+	}
 	octx, cancel := context.WithTimeout(ctx, originManifestTimeout)
 	m, signed, originErr := n.origin.Manifest(octx, id)
 	cancel()
+	if ctx.Err() == nil {
+		n.noteOrigin(originErr)
+	}
 	if originErr == nil {
 		n.store.PutManifest(m, signed)
 		return m, nil

@@ -501,7 +501,7 @@ func TestCompleteMapIsAskedAgainOnANewConnection(t *testing.T) {
 // passes the start of a play through.
 type countingOrigin struct {
 	Origin
-	chunks atomic.Int32
+	chunks, starts atomic.Int32
 }
 
 func (o *countingOrigin) Chunk(ctx context.Context, m *track.Manifest, i int) ([]byte, error) {
@@ -510,6 +510,7 @@ func (o *countingOrigin) Chunk(ctx context.Context, m *track.Manifest, i int) ([
 }
 
 func (o *countingOrigin) Start(ctx context.Context, id track.ID, n int) (*origin.StartReader, error) {
+	o.starts.Add(1)
 	return o.Origin.(headStarter).Start(ctx, id, n)
 }
 
@@ -615,5 +616,41 @@ func TestPeerStartWithABadChunkIsBanned(t *testing.T) {
 	}
 	if s.view().got.Has(from) {
 		t.Errorf("chunk %d held after a start that sent it corrupt", from)
+	}
+}
+
+// An origin that did not answer is left out for a while: the next play's
+// start goes to a peer at once instead of waiting the origin out again.
+func TestASilentOriginIsLeftOutOfTheNextStart(t *testing.T) {
+	ts := newTestSwarm(t)
+	es := ts.origin.Catalog().Entries()
+	if len(es) < 2 {
+		t.Fatalf("%d tracks in the test library, want 2 or more", len(es))
+	}
+	m1, m2 := es[0].Manifest, es[1].Manifest
+	a := ts.seed(m1, nil)
+	if got, _ := fetch(t, a, m2.ID); len(got) != int(m2.Size) {
+		t.Fatalf("A fetched %d bytes of %d", len(got), m2.Size)
+	}
+	o := &countingOrigin{}
+	b := ts.node(func(c *Config) { o.Origin = c.Origin; c.Origin = o })
+	ctx := context.Background()
+	if _, err := b.conn(ctx, PeerAddr{ID: a.ID(), Addr: a.Addr().String()}); err != nil {
+		t.Fatal(err)
+	}
+	ts.stopOrigin()
+	for i, m := range []*track.Manifest{m1, m2} {
+		s, err := b.Open(ctx, m.ID, ModeFetch)
+		if err != nil {
+			t.Fatalf("play %d: %v", i+1, err)
+		}
+		from, _ := origin.StartChunks(m, firstChunks)
+		if !s.view().got.Has(from) {
+			t.Errorf("play %d: the first audio did not come with the manifest", i+1)
+		}
+		s.Close()
+	}
+	if n := o.starts.Load(); n != 1 {
+		t.Errorf("the stopped origin was asked to start %d plays, want 1 (the first)", n)
 	}
 }

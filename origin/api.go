@@ -336,12 +336,14 @@ func acceptsGzip(r *http.Request) bool {
 			if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
 				continue
 			}
-			q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q=")
-			if !ok {
-				return true
+			for param := range strings.SplitSeq(params, ";") {
+				name, value, _ := strings.Cut(param, "=")
+				if strings.EqualFold(strings.TrimSpace(name), "q") {
+					f, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+					return err == nil && f > 0
+				}
 			}
-			f, err := strconv.ParseFloat(q, 64)
-			return err == nil && f > 0
+			return true
 		}
 	}
 	return false

@@ -472,6 +472,8 @@ func TestManifestTravelsCompressedWhenAccepted(t *testing.T) {
 		{"gzip", true},
 		{"br, GZIP;q=0.5", true},
 		{"gzip;q=0", false},
+		{"gzip; x=1; Q=0", false},
+		{"gzip;q=0.001", true},
 		{"identity", false},
 		{"", false},
 	} {

@@ -231,8 +231,13 @@ func readStartPart(r io.Reader, limit int) (kind byte, index int, b []byte, err 
 	if uint64(size) > uint64(limit) {
 		return 0, 0, nil, fmt.Errorf("start part of %d bytes, more than the %d allowed", size, limit)
 	}
-	b = make([]byte, size)
-	if _, err := io.ReadFull(r, b); err != nil {
+	// Grow as bytes arrive rather than trust the announced size up front:
+	// a peer answers starts too.
+	b, err = io.ReadAll(io.LimitReader(r, int64(size)))
+	if err == nil && len(b) != int(size) {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
 		return 0, 0, nil, fmt.Errorf("start response cut inside a part: %w", err)
 	}
 	return kind, index, b, nil

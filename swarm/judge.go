@@ -62,6 +62,10 @@ type verdict struct {
 	until time.Time
 }
 
+// maxOriginBackoff is the longest a stream leaves the origin out after
+// its requests failed.
+const maxOriginBackoff = 5 * time.Second
+
 // judge decides what one answer means: deliver, ban, drop, back off. Like
 // decide, it reads no clock and changes nothing.
 //
@@ -91,7 +95,7 @@ func judge(a answer) verdict {
 			st.failures = max(st.failures, 3)
 		}
 		st.lastErr = a.err
-		st.downUntil = a.now.Add(min(time.Duration(st.failures)*500*time.Millisecond, 5*time.Second))
+		st.downUntil = a.now.Add(min(time.Duration(st.failures)*500*time.Millisecond, maxOriginBackoff))
 		return verdict{kind: vOriginDown, state: st}
 	}
 	switch {

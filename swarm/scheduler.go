@@ -199,6 +199,14 @@ func (sc *scheduler) run(ctx context.Context) {
 			}
 		}
 	}()
+	if sc.n.originSilent() {
+		// The origin did not answer a moment ago: the head goes to peers
+		// (the one that answered the start first) rather than to an
+		// origin request that would only time out, and the origin is
+		// tried again after the longest back-off.
+		sc.origin.failures, sc.origin.lastErr = 1, errOriginSilent
+		sc.origin.downUntil = time.Now().Add(maxOriginBackoff)
+	}
 	if r := sc.s.startRest; r != nil {
 		sc.adoptStart(ctx, r)
 	}
@@ -209,6 +217,13 @@ func (sc *scheduler) run(ctx context.Context) {
 	discovering := !sc.n.cfg.NoPeers && sc.s.view().got.Count() < sc.m.NumChunks()
 	if discovering {
 		sc.n.wg.Go(func() { sc.discover(dctx, discoveryDone) })
+		if c := sc.s.startFrom; c != nil {
+			// The peer that answered the start holds the track: it joins
+			// the stream at once, not after discovery's first round,
+			// which waits on the tracker (with the origin down, for
+			// nothing) before it asks the peers connected.
+			sc.n.wg.Go(func() { sc.askHave(dctx, PeerAddr{ID: c.id, Addr: c.addr}, false) })
+		}
 	} else {
 		close(discoveryDone)
 		sc.lookedUp = true
@@ -521,6 +536,16 @@ func (sc *scheduler) addPeer(h peerHave) {
 		delete(sc.struck, h.c.id)
 	}
 	sc.peers[h.c.id] = sp
+	// Requests out to it before it joined (a start it answered) count in
+	// its queue from now on.
+	for _, ps := range sc.inflight {
+		for _, p := range ps {
+			if p.peer == h.c && p.sp == nil {
+				p.sp = sp
+				sp.inflight++
+			}
+		}
+	}
 	sc.s.mu.Lock()
 	if sc.s.stats.FirstPeer == 0 {
 		sc.s.stats.FirstPeer = time.Since(sc.s.opened)

@@ -71,6 +71,7 @@ func (n *Node) manifestAndFirst(ctx context.Context, id track.ID) (*track.Manife
 		m, err := n.manifest(ctx, id)
 		return m, started{}, err
 	}
+	peersAsked := false
 	if n.originSilent() {
 		// Peers first, rather than wait out the origin once more; if
 		// none has the track, the origin may be back.
@@ -78,6 +79,7 @@ func (n *Node) manifestAndFirst(ctx context.Context, id track.ID) (*track.Manife
 		if err == nil || ctx.Err() != nil || errors.Is(err, ErrNodeClosed) {
 			return m, st, err
 		}
+		peersAsked = true
 	}
 	// The answer outlives Open (its last chunks go to the stream), so it
 	// runs under the node's context, cut short if the caller gives up
@@ -99,10 +101,10 @@ func (n *Node) manifestAndFirst(ctx context.Context, id track.ID) (*track.Manife
 		if ctx.Err() != nil {
 			return nil, started{}, ctx.Err()
 		}
-		return n.afterFailedStart(ctx, id, err)
+		return n.afterFailedStart(ctx, id, err, peersAsked)
 	}
 	n.store.PutManifest(sr.Manifest, sr.Signed)
-	st, err := n.takeStart(ctx, startAnswer{sr, nil, rctx, stop, cancel}, time.Since(asked))
+	st, err := n.takeStart(ctx, startAnswer{sr: sr, ctx: rctx, detach: stop, cut: cancel}, time.Since(asked))
 	return sr.Manifest, st, err
 }
 
@@ -117,12 +119,12 @@ type startAnswer struct {
 }
 
 // takeStart waits briefly for the first chunk of an answer whose manifest
-// took took to come. The chunks still to come come back in started.rest.
+// came after took. The chunks still to come come back in started.rest.
 func (n *Node) takeStart(ctx context.Context, a startAnswer, took time.Duration) (started, error) {
 	m, from := a.sr.Manifest, a.from
-	first, last := origin.StartChunks(m, firstChunks)
-	parts := make(chan startPart, last-first+1) // every chunk and an error: the reader never blocks
-	if !n.wg.Go(func() { readStartParts(a.ctx, a.sr, first, last, parts) }) {
+	first, end := origin.StartChunks(m, firstChunks)
+	parts := make(chan startPart, end-first+1) // every chunk and an error: the reader never blocks
+	if !n.wg.Go(func() { readStartParts(a.ctx, a.sr, first, end, parts) }) {
 		a.detach()
 		a.cut()
 		a.sr.Close()
@@ -151,7 +153,7 @@ func (n *Node) takeStart(ctx context.Context, a startAnswer, took time.Duration)
 	}
 	a.detach()
 	var want []int
-	for i := first; i < last; i++ {
+	for i := first; i < end; i++ {
 		if st.first[i] == nil && (len(st.first) == 0 || i > first) {
 			want = append(want, i)
 		}
@@ -204,8 +206,9 @@ func readStartParts(ctx context.Context, sr startSource, from, end int, parts ch
 // afterFailedStart finds the manifest of id once the origin's start of
 // the play failed with err: an origin that answered (it lacks the track,
 // or predates the start request) is asked for the manifest alone; one that
-// did not answer is not asked again, and peers are.
-func (n *Node) afterFailedStart(ctx context.Context, id track.ID, err error) (*track.Manifest, started, error) {
+// did not answer is not asked again, and peers are, unless peersAsked
+// says they were just now.
+func (n *Node) afterFailedStart(ctx context.Context, id track.ID, err error, peersAsked bool) (*track.Manifest, started, error) {
 	if errors.Is(err, track.ErrBadSignature) || errors.Is(err, track.ErrBadManifest) {
 		return nil, started{}, err
 	}
@@ -213,6 +216,9 @@ func (n *Node) afterFailedStart(ctx context.Context, id track.ID, err error) (*t
 	if errors.As(err, &se) && se.Code < http.StatusInternalServerError {
 		m, err := n.manifest(ctx, id)
 		return m, started{}, err
+	}
+	if peersAsked {
+		return nil, started{}, unavailableError{fmt.Errorf("manifest of %s: origin: %w; no peer had it either", id, err)}
 	}
 	return n.fromPeers(ctx, id, err, true)
 }
@@ -232,7 +238,7 @@ func (n *Node) askPeer(ctx, lctx context.Context, c *peerConn, id track.ID, with
 		stopAsking()
 		if err == nil {
 			n.store.PutManifest(sr.Manifest, sr.Signed)
-			st, err := n.takeStart(ctx, startAnswer{sr, c, rctx, stop, cut}, time.Since(asked))
+			st, err := n.takeStart(ctx, startAnswer{sr: sr, from: c, ctx: rctx, detach: stop, cut: cut}, time.Since(asked))
 			return sr.Manifest, st, err
 		}
 		stop()
@@ -271,13 +277,11 @@ func (n *Node) banForManifest(c *peerConn, err error) error {
 // to its sender, answered as the answer delivers them: decide neither
 // asks for them again nor counts them as missing while they come.
 func (sc *scheduler) adoptStart(ctx context.Context, r *startRest) {
+	// A peer sender is not on the stream yet (discovery has not run):
+	// addPeer counts these requests in its queue when it joins.
 	src := sc.origSrc
-	var sp *streamPeer // the sender on the stream, if it is a peer already there
 	if r.from != nil {
 		src = r.from
-		if p := sc.peers[r.from.id]; p != nil && p.c == r.from {
-			sp = p
-		}
 	} else {
 		// The origin answered the start: a late chunk of it is a slow
 		// origin, not one that never answered (judge's first timeout).
@@ -293,10 +297,8 @@ func (sc *scheduler) adoptStart(ctx context.Context, r *startRest) {
 		ids[i] = sc.lastReq
 		// Cancelling one chunk's request would cut the others': the
 		// response is short, and ends on its own.
-		sc.inflight[i] = append(sc.inflight[i], &pending{id: sc.lastReq, src: src, peer: r.from, sp: sp, started: time.Now(), cancel: func() {}})
-		if sp != nil {
-			sp.inflight++
-		} else if r.from == nil {
+		sc.inflight[i] = append(sc.inflight[i], &pending{id: sc.lastReq, src: src, peer: r.from, started: time.Now(), cancel: func() {}})
+		if r.from == nil {
 			sc.origin.inflight++
 		}
 	}
@@ -314,13 +316,15 @@ func (sc *scheduler) adoptStart(ctx context.Context, r *startRest) {
 				return false
 			}
 		}
-		// What is not delivered fails with the answer's error, so that
-		// its chunks are asked again at once.
+		// What is not delivered fails at once, so that its chunks are
+		// asked again: one of them with the answer's error (a bad chunk
+		// is judged once), the others as cut short.
 		failRest := func(err error) {
 			for i, id := range ids {
 				if !send(result{req: id, chunk: i, peer: r.from, err: err}) {
 					return
 				}
+				err = io.ErrUnexpectedEOF
 			}
 		}
 		late := time.NewTimer(originFirstTimeout)

@@ -112,7 +112,9 @@ type Stream struct {
 	cur       []byte
 	// startRest is the start answer (the origin's or a peer's) still
 	// under way when Open returned; the scheduler takes it as it starts.
+	// startFrom is the peer that answered the start, nil for the origin.
 	startRest *startRest
+	startFrom *peerConn
 }
 
 // Manifest returns the verified manifest of the stream's track.
@@ -128,6 +130,7 @@ func (n *Node) Open(ctx context.Context, id track.ID, mode Mode) (*Stream, error
 	}
 	s := &Stream{
 		startRest: st.rest,
+		startFrom: st.from,
 		n:         n,
 		m:         m,
 		mode:      mode,
@@ -204,11 +207,14 @@ func (n *Node) manifest(ctx context.Context, id track.ID) (*track.Manifest, erro
 	if m, _, ok := n.store.Manifest(id); ok {
 		return m, nil
 	}
+	peersAsked := false
 	if n.originSilent() {
 		// Peers first; if none has it, the origin may be back.
-		if m, err := n.manifestFromPeers(ctx, id, errOriginSilent); err == nil || ctx.Err() != nil {
+		m, err := n.manifestFromPeers(ctx, id, errOriginSilent)
+		if err == nil || ctx.Err() != nil || errors.Is(err, ErrNodeClosed) {
 			return m, err
 		}
+		peersAsked = true
 	}
 	octx, cancel := context.WithTimeout(ctx, originManifestTimeout)
 	m, signed, originErr := n.origin.Manifest(octx, id)
@@ -222,6 +228,9 @@ func (n *Node) manifest(ctx context.Context, id track.ID) (*track.Manifest, erro
 	}
 	if errors.Is(originErr, track.ErrBadSignature) || errors.Is(originErr, track.ErrBadManifest) {
 		return nil, originErr
+	}
+	if peersAsked {
+		return nil, unavailableError{fmt.Errorf("manifest of %s: origin: %w; no peer had it either", id, originErr)}
 	}
 	return n.manifestFromPeers(ctx, id, originErr)
 }

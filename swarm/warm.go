@@ -29,8 +29,8 @@ type warmState struct {
 // rows of the library in view), so that starting one costs only its first
 // chunk. It returns at once. The tracks of the latest call go first, then
 // those of earlier calls still waiting, up to maxWarm; those the store
-// holds are skipped. An origin that does not answer ends the round: the
-// next call tries again.
+// holds are skipped. An origin that does not answer (or did not a moment
+// ago, see noteOrigin) ends the round: a later call tries again.
 func (n *Node) WarmManifests(ids []track.ID) {
 	w := &n.warm
 	w.mu.Lock()
@@ -68,9 +68,18 @@ func (n *Node) warmQueued() {
 		if _, _, ok := n.store.Manifest(id); ok {
 			continue
 		}
+		if n.originSilent() {
+			w.mu.Lock()
+			w.queue = nil
+			w.mu.Unlock()
+			continue
+		}
 		ctx, cancel := context.WithTimeout(n.ctx, originManifestTimeout)
 		m, signed, err := n.origin.Manifest(ctx, id)
 		cancel()
+		if n.ctx.Err() == nil {
+			n.noteOrigin(err)
+		}
 		if err != nil {
 			n.log.Debug("manifest not warmed", "track", id, "err", err)
 			var se *origin.StatusError

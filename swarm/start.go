@@ -48,6 +48,14 @@ type started struct {
 	rest  *startRest     // the chunks still on their way, or nil
 }
 
+// release lets go of what a start brought, for a play that will not take
+// it.
+func (st started) release() {
+	if st.rest != nil {
+		st.rest.cancel()
+	}
+}
+
 // startRest is what a start answer has still to bring when Open returns;
 // the stream's scheduler takes it (adoptStart).
 type startRest struct {

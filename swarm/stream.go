@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/potluckfm/potluck/cache"
@@ -244,41 +246,108 @@ func (n *Node) manifestFromPeers(ctx context.Context, id track.ID, originErr err
 
 // fromPeers asks peers for the manifest of id, and with it for the start
 // of the play if withStart (askPeer), once the origin failed with
-// originErr.
+// originErr. Peers are asked as they are found (those connected at once,
+// the DHT's holders as its lookup names them), up to peerAsks at a time;
+// the first to answer wins, and an answer that comes after it is let go.
 func (n *Node) fromPeers(ctx context.Context, id track.ID, originErr error, withStart bool) (*track.Manifest, started, error) {
 	n.log.Info("origin has no manifest for us; asking peers", "track", id, "err", originErr)
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	// A young DHT may name the holders only on a second look; a round
-	// that names nobody ends the search, so a track nobody holds fails
-	// fast with the origin down.
-	asked := map[PeerID]bool{}
-	for round := 0; lctx.Err() == nil; round++ {
-		cands := n.candidates(lctx, id, false, true)
-		for _, p := range cands {
-			if asked[p.ID] {
-				continue
+	defer context.AfterFunc(n.ctx, cancel)() // the asks end with the node too
+	type answer struct {
+		m  *track.Manifest
+		st started
+	}
+	won := make(chan answer, 1)
+	var (
+		mu    sync.Mutex
+		asked = map[PeerID]bool{}
+		done  bool // an answer won
+		asks  sync.WaitGroup
+	)
+	slots := make(chan struct{}, peerAsks)
+	ask := func(p PeerAddr) {
+		mu.Lock()
+		if asked[p.ID] || done {
+			mu.Unlock()
+			return
+		}
+		asked[p.ID] = true
+		asks.Add(1)
+		mu.Unlock()
+		if !n.wg.Go(func() {
+			defer asks.Done()
+			select {
+			case slots <- struct{}{}:
+			case <-lctx.Done():
+				return
 			}
+			defer func() { <-slots }()
 			c, err := n.conn(lctx, p)
 			if err != nil {
-				continue
+				return
 			}
 			m, st, err := n.askPeer(ctx, lctx, c, id, withStart)
-			if err == nil || errors.Is(err, ErrNodeClosed) {
-				return m, st, err
+			if err != nil {
+				return
 			}
-			asked[p.ID] = true
+			mu.Lock()
+			first := !done
+			done = true
+			mu.Unlock()
+			if !first {
+				st.release()
+				return
+			}
+			won <- answer{m, st}
+		}) {
+			asks.Done() // the node is closing
 		}
-		if len(cands) == 0 || n.dht == nil || round == 1 {
-			break
+	}
+	searched := make(chan struct{})
+	if !n.wg.Go(func() {
+		defer close(searched)
+		// A young DHT may name the holders only on a second look; a
+		// round that names nobody ends the search, so a track nobody
+		// holds fails fast with the origin down.
+		for round := 0; lctx.Err() == nil; round++ {
+			var named atomic.Bool
+			n.eachCandidate(lctx, id, false, true, func(ps []PeerAddr) {
+				named.Store(true)
+				for _, p := range ps {
+					ask(p)
+				}
+			})
+			if !named.Load() || n.dht == nil || round == 1 {
+				break
+			}
+			select {
+			case <-lctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
 		}
+		asks.Wait()
+	}) {
+		return nil, started{}, ErrNodeClosed
+	}
+	select {
+	case a := <-won:
+		return a.m, a.st, nil
+	case <-searched:
 		select {
-		case <-lctx.Done():
-		case <-time.After(500 * time.Millisecond):
+		case a := <-won:
+			return a.m, a.st, nil
+		default:
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, started{}, err
 	}
 	return nil, started{}, unavailableError{fmt.Errorf("manifest of %s: origin: %w; no peer had it either", id, originErr)}
 }
+
+// peerAsks bounds the peers fromPeers asks at once.
+const peerAsks = 4
 
 // candidates lists peers that may hold id: connected peers, the tracker's
 // answer, a neighbour search, and (when the tracker cannot answer, or
@@ -290,39 +359,58 @@ func (n *Node) fromPeers(ctx context.Context, id track.ID, originErr error, with
 func (n *Node) candidates(ctx context.Context, id track.ID, withKnown, withDHT bool) []PeerAddr {
 	var mu sync.Mutex
 	var out []PeerAddr
-	add := func(ps []PeerAddr) {
+	n.eachCandidate(ctx, id, withKnown, withDHT, func(ps []PeerAddr) {
 		mu.Lock()
 		out = append(out, ps...)
 		mu.Unlock()
-	}
-	for _, c := range n.connected() {
-		add([]PeerAddr{{ID: c.id, Addr: c.addr}})
-	}
-	var wg sync.WaitGroup
-	trackerOK := false
-	wg.Go(func() {
-		// A slow tracker must not hold back what peers already told us.
-		tctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
-		defer cancel()
-		ps, err := n.origin.Peers(tctx, id, string(n.id), 30)
-		if err != nil {
-			return
-		}
-		trackerOK = true
-		var found []PeerAddr
-		for _, p := range ps {
-			found = append(found, PeerAddr{ID: PeerID(p.ID), Addr: p.Addr})
-			if p.Reach == ReachNone || p.Reach == ReachPunching {
-				n.noteBehindNAT(p.Addr)
-			}
-		}
-		n.learn(netip.Prefix{}, found)
-		n.confirm(found...)
-		for _, p := range found {
-			n.meetDHT(p.Addr)
-		}
-		add(found)
 	})
+	return dedupe(out, n.id)
+}
+
+// eachCandidate passes found the peers that may hold id as each source
+// names them (candidates lists the sources), from several goroutines at
+// once; it returns when every source has answered. Banned peers are left
+// out; the same peer may come twice. The tracker is not asked while the
+// origin is silent (noteOrigin): the peers remembered stand in for it.
+func (n *Node) eachCandidate(ctx context.Context, id track.ID, withKnown, withDHT bool, found func([]PeerAddr)) {
+	add := func(ps []PeerAddr) {
+		ps = slices.DeleteFunc(ps, func(p PeerAddr) bool { return p.ID == n.id || n.isBanned(p.ID) })
+		if len(ps) > 0 {
+			found(ps)
+		}
+	}
+	var conns []PeerAddr
+	for _, c := range n.connected() {
+		conns = append(conns, PeerAddr{ID: c.id, Addr: c.addr})
+	}
+	add(conns)
+	var wg sync.WaitGroup
+	var trackerOK atomic.Bool
+	if !n.originSilent() {
+		wg.Go(func() {
+			// A slow tracker must not hold back what peers already told us.
+			tctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+			defer cancel()
+			ps, err := n.origin.Peers(tctx, id, string(n.id), 30)
+			if err != nil {
+				return
+			}
+			trackerOK.Store(true)
+			var found []PeerAddr
+			for _, p := range ps {
+				found = append(found, PeerAddr{ID: PeerID(p.ID), Addr: p.Addr})
+				if p.Reach == ReachNone || p.Reach == ReachPunching {
+					n.noteBehindNAT(p.Addr)
+				}
+			}
+			n.learn(netip.Prefix{}, found)
+			n.confirm(found...)
+			for _, p := range found {
+				n.meetDHT(p.Addr)
+			}
+			add(found)
+		})
+	}
 	if withDHT {
 		wg.Go(func() { n.dhtHolders(ctx, id, func(p PeerAddr) { add([]PeerAddr{p}) }) })
 	}
@@ -332,16 +420,9 @@ func (n *Node) candidates(ctx context.Context, id track.ID, withKnown, withDHT b
 		add(n.askNeighbours(sctx, id, MaxWhoHasTTL, ""))
 	})
 	wg.Wait()
-	if withKnown || !trackerOK {
+	if withKnown || !trackerOK.Load() {
 		add(n.knownPeers())
 	}
-	var keep []PeerAddr
-	for _, p := range dedupe(out, n.id) {
-		if !n.isBanned(p.ID) {
-			keep = append(keep, p)
-		}
-	}
-	return keep
 }
 
 // chunkTimes maps each chunk to the playback time of its first byte,

@@ -79,7 +79,6 @@ func (n *Node) manifestAndFirst(ctx context.Context, id track.ID) (*track.Manife
 		m, err := n.manifest(ctx, id)
 		return m, started{}, err
 	}
-	peersAsked := false
 	if n.originSilent() {
 		// Peers first, rather than wait out the origin once more; if
 		// none has the track, the origin may be back.
@@ -87,8 +86,97 @@ func (n *Node) manifestAndFirst(ctx context.Context, id track.ID) (*track.Manife
 		if err == nil || ctx.Err() != nil || errors.Is(err, ErrNodeClosed) {
 			return m, st, err
 		}
-		peersAsked = true
+		m, st, err = n.startFromOrigin(ctx, id, hs)
+		if err != nil && ctx.Err() == nil {
+			return n.afterFailedStart(ctx, id, err, true)
+		}
+		return m, st, err
 	}
+	return n.raceStart(ctx, id, hs)
+}
+
+// originHeadStart is how long the origin has the start of a play to
+// itself before peers are asked beside it: more than a handshake on a
+// lossy link takes, much less than originManifestTimeout.
+const originHeadStart = time.Second
+
+// errOriginSlow is why peers were asked beside the origin.
+var errOriginSlow = fmt.Errorf("no answer in %v yet", originHeadStart)
+
+// raceStart asks the origin for the start of the play of id and, if it
+// has not answered within originHeadStart, peers beside it (fromPeers);
+// the first answer wins, and one that comes after it is let go. So an
+// origin gone down costs a start originHeadStart, not its full timeout.
+func (n *Node) raceStart(ctx context.Context, id track.ID, hs headStarter) (*track.Manifest, started, error) {
+	type result struct {
+		m   *track.Manifest
+		st  started
+		err error
+	}
+	// The origin's request runs to its end even when peers win: whether
+	// it answered is worth knowing (noteOrigin), and it is bounded by
+	// originManifestTimeout. The peers' search ends with the race.
+	pctx, cancelPeers := context.WithCancel(ctx)
+	defer cancelPeers()
+	run := func(f func() (*track.Manifest, started, error)) <-chan result {
+		ch := make(chan result, 1)
+		if !n.wg.Go(func() { m, st, err := f(); ch <- result{m, st, err} }) {
+			ch <- result{err: ErrNodeClosed}
+		}
+		return ch
+	}
+	// letGo releases what a path still to answer brings, once it does.
+	letGo := func(ch <-chan result) {
+		n.wg.Go(func() {
+			if r := <-ch; r.err == nil {
+				r.st.release()
+			}
+		})
+	}
+	fromOrigin := run(func() (*track.Manifest, started, error) { return n.startFromOrigin(ctx, id, hs) })
+	headStart := time.NewTimer(originHeadStart)
+	defer headStart.Stop()
+	select {
+	case r := <-fromOrigin:
+		if r.err == nil || ctx.Err() != nil || errors.Is(r.err, ErrNodeClosed) {
+			return r.m, r.st, r.err
+		}
+		return n.afterFailedStart(ctx, id, r.err, false)
+	case <-headStart.C:
+	}
+	fromPeers := run(func() (*track.Manifest, started, error) { return n.fromPeers(pctx, id, errOriginSlow, true) })
+	var originErr error
+	for fromOrigin != nil || fromPeers != nil {
+		select {
+		case r := <-fromOrigin:
+			fromOrigin = nil
+			if r.err == nil {
+				cancelPeers()
+				if fromPeers != nil {
+					letGo(fromPeers)
+				}
+				return r.m, r.st, nil
+			}
+			originErr = r.err
+		case r := <-fromPeers:
+			fromPeers = nil
+			if r.err == nil {
+				if fromOrigin != nil {
+					letGo(fromOrigin)
+				}
+				return r.m, r.st, nil
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return nil, started{}, ctx.Err()
+	}
+	return n.afterFailedStart(ctx, id, originErr, true)
+}
+
+// startFromOrigin asks the origin for the start of the play of id; its
+// error is the origin's, or ctx's.
+func (n *Node) startFromOrigin(ctx context.Context, id track.ID, hs headStarter) (*track.Manifest, started, error) {
 	// The answer outlives Open (its last chunks go to the stream), so it
 	// runs under the node's context, cut short if the caller gives up
 	// before the stream takes it, or if the manifest is late.
@@ -109,7 +197,7 @@ func (n *Node) manifestAndFirst(ctx context.Context, id track.ID) (*track.Manife
 		if ctx.Err() != nil {
 			return nil, started{}, ctx.Err()
 		}
-		return n.afterFailedStart(ctx, id, err, peersAsked)
+		return nil, started{}, err
 	}
 	n.store.PutManifest(sr.Manifest, sr.Signed)
 	st, err := n.takeStart(ctx, startAnswer{sr: sr, ctx: rctx, detach: stop, cut: cancel}, time.Since(asked))

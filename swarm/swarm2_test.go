@@ -649,8 +649,57 @@ func TestASilentOriginIsLeftOutOfTheNextStart(t *testing.T) {
 			t.Errorf("play %d: the first audio did not come with the manifest", i+1)
 		}
 		s.Close()
+		// Peers answer the first start while the origin's request is
+		// still out (TestASlowOriginRacesThePeers); it ends within
+		// originManifestTimeout, and the origin is known silent then.
+		for deadline := time.Now().Add(2 * originManifestTimeout); !b.originSilent(); {
+			if time.Now().After(deadline) {
+				t.Fatal("the stopped origin is not known to be silent")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	if n := o.starts.Load(); n != 1 {
 		t.Errorf("the stopped origin was asked to start %d plays, want 1 (the first)", n)
+	}
+}
+
+// stuckStart is an origin whose start requests get no answer until
+// unstuck, whatever their context says: an origin gone silent.
+type stuckStart struct {
+	Origin
+	unstuck chan struct{}
+}
+
+func (o *stuckStart) Start(ctx context.Context, id track.ID, n int) (*origin.StartReader, error) {
+	<-o.unstuck
+	return nil, errors.New("no answer")
+}
+
+// An origin that has not answered a start after originHeadStart has
+// peers asked beside it: the play starts from a peer while the origin's
+// request is still out.
+func TestASlowOriginRacesThePeers(t *testing.T) {
+	ts := newTestSwarm(t)
+	m, _ := ts.track()
+	from, _ := origin.StartChunks(m, firstChunks)
+	a := ts.seed(m, nil)
+	o := &stuckStart{unstuck: make(chan struct{})}
+	b := ts.node(func(c *Config) { o.Origin = c.Origin; c.Origin = o })
+	t.Cleanup(func() { close(o.unstuck) }) // before b closes, which waits for the request
+	ctx := context.Background()
+	if _, err := b.conn(ctx, PeerAddr{ID: a.ID(), Addr: a.Addr().String()}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := b.Open(ctx, m.ID, ModeFetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.view().got.Has(from) {
+		t.Errorf("chunk %d (the first audio) did not come with the manifest", from)
+	}
+	if st := s.Stats(); st.FromPeers == 0 {
+		t.Errorf("stats %+v: the start did not come from the peer", st)
 	}
 }

@@ -203,8 +203,11 @@ func (sc *scheduler) run(ctx context.Context) {
 		// The origin did not answer a moment ago: the head goes to peers
 		// (the one that answered the start first) rather than to an
 		// origin request that would only time out, and the origin is
-		// tried again after the longest back-off.
-		sc.origin.failures, sc.origin.lastErr = 1, errOriginSilent
+		// tried again after the longest back-off. As for a stream whose
+		// first origin request timed out, a chunk no peer holds once the
+		// peers have been looked up fails: a track nobody can serve fails
+		// in seconds.
+		sc.origin.failures, sc.origin.lastErr = 3, errOriginSilent
 		sc.origin.downUntil = time.Now().Add(maxOriginBackoff)
 	}
 	if r := sc.s.startRest; r != nil {

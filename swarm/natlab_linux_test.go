@@ -74,25 +74,6 @@ func (ns *natSwarm) nodeIn(name string, edit func(*Config)) *Node {
 	return ns.start(cfg)
 }
 
-// meet connects n to p and waits until both list the connection.
-func meet(t *testing.T, n, p *Node, addr string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := n.conn(ctx, PeerAddr{ID: p.ID(), Addr: addr}); err != nil {
-		t.Fatalf("%s cannot reach %s at %s: %v", n.ID().Short(), p.ID().Short(), addr, err)
-	}
-	for ctx.Err() == nil {
-		for _, q := range p.Peers() {
-			if q.ID == n.ID() {
-				return
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("%s does not list %s", p.ID().Short(), n.ID().Short())
-}
-
 // natPair starts the rendezvous R on the public side and A and B behind
 // routers of kind, both connected to R; B holds the demo's largest track,
 // and the tracker lists it at its router's address.

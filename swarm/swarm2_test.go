@@ -559,6 +559,40 @@ func TestOpenBringsTheFirstChunkWithTheManifest(t *testing.T) {
 	}
 }
 
+// meet connects n to p at addr and waits until both list the connection.
+func meet(t *testing.T, n, p *Node, addr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := n.conn(ctx, PeerAddr{ID: p.ID(), Addr: addr}); err != nil {
+		t.Fatalf("%s cannot reach %s at %s: %v", n.ID().Short(), p.ID().Short(), addr, err)
+	}
+	for ctx.Err() == nil {
+		for _, q := range p.Peers() {
+			if q.ID == n.ID() {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s does not list %s", p.ID().Short(), n.ID().Short())
+}
+
+// openWithOnlyAPeer starts a node that knows holder, stops the origin and
+// opens m there: the start of the play can come from holder alone.
+func openWithOnlyAPeer(t *testing.T, ts *testSwarm, holder *Node, m *track.Manifest) *Stream {
+	t.Helper()
+	b := ts.node(nil)
+	meet(t, b, holder, holder.Addr().String())
+	ts.stopOrigin()
+	s, err := b.Open(context.Background(), m.ID, ModeFetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // With the origin down, a peer answers the start of a play as the origin
 // does: Open brings the first audio with the manifest, and no chunk
 // travels twice.
@@ -567,17 +601,7 @@ func TestOpenWithTheOriginDownBringsTheFirstChunkFromAPeer(t *testing.T) {
 	m, want := ts.track()
 	from, _ := origin.StartChunks(m, firstChunks)
 	a := ts.seed(m, nil)
-	b := ts.node(nil)
-	ctx := context.Background()
-	if _, err := b.conn(ctx, PeerAddr{ID: a.ID(), Addr: a.Addr().String()}); err != nil {
-		t.Fatal(err)
-	}
-	ts.stopOrigin()
-	s, err := b.Open(ctx, m.ID, ModeFetch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openWithOnlyAPeer(t, ts, a, m)
 	if !s.view().got.Has(from) {
 		t.Errorf("after Open: chunk %d (the first audio) not held", from)
 	}
@@ -600,18 +624,8 @@ func TestPeerStartWithABadChunkIsBanned(t *testing.T) {
 	m, _ := ts.track()
 	from, _ := origin.StartChunks(m, firstChunks)
 	garbage := ts.seed(m, func(c *Config) { c.Store = &lyingStore{Store: c.Store, garbage: true} })
-	b := ts.node(nil)
-	ctx := context.Background()
-	if _, err := b.conn(ctx, PeerAddr{ID: garbage.ID(), Addr: garbage.Addr().String()}); err != nil {
-		t.Fatal(err)
-	}
-	ts.stopOrigin()
-	s, err := b.Open(ctx, m.ID, ModeFetch)
-	if err != nil {
-		t.Fatal(err) // the manifest itself was good
-	}
-	defer s.Close()
-	if _, banned := b.Banned(garbage.ID()); !banned {
+	s := openWithOnlyAPeer(t, ts, garbage, m) // the manifest itself is good
+	if _, banned := s.n.Banned(garbage.ID()); !banned {
 		t.Error("the peer that sent a bad chunk in its start is not banned")
 	}
 	if s.view().got.Has(from) {
@@ -635,9 +649,7 @@ func TestASilentOriginIsLeftOutOfTheNextStart(t *testing.T) {
 	o := &countingOrigin{}
 	b := ts.node(func(c *Config) { o.Origin = c.Origin; c.Origin = o })
 	ctx := context.Background()
-	if _, err := b.conn(ctx, PeerAddr{ID: a.ID(), Addr: a.Addr().String()}); err != nil {
-		t.Fatal(err)
-	}
+	meet(t, b, a, a.Addr().String())
 	ts.stopOrigin()
 	for i, m := range []*track.Manifest{m1, m2} {
 		s, err := b.Open(ctx, m.ID, ModeFetch)
@@ -687,11 +699,8 @@ func TestASlowOriginRacesThePeers(t *testing.T) {
 	o := &stuckStart{unstuck: make(chan struct{})}
 	b := ts.node(func(c *Config) { o.Origin = c.Origin; c.Origin = o })
 	t.Cleanup(func() { close(o.unstuck) }) // before b closes, which waits for the request
-	ctx := context.Background()
-	if _, err := b.conn(ctx, PeerAddr{ID: a.ID(), Addr: a.Addr().String()}); err != nil {
-		t.Fatal(err)
-	}
-	s, err := b.Open(ctx, m.ID, ModeFetch)
+	meet(t, b, a, a.Addr().String())
+	s, err := b.Open(context.Background(), m.ID, ModeFetch)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -185,9 +185,7 @@ func (n *Node) Open(ctx context.Context, id track.ID, mode Mode) (*Stream, error
 		defer func() { s.mu.Lock(); s.stopped = true; s.cond.Broadcast(); s.mu.Unlock() }()
 		newScheduler(s).run(schedCtx)
 	}) {
-		if st.rest != nil {
-			st.rest.cancel()
-		}
+		st.release()
 		close(s.done) // the node is closing: no scheduler ever ran
 		s.Close()
 		return nil, ErrNodeClosed

@@ -314,7 +314,7 @@ func (n *Node) afterFailedStart(ctx context.Context, id track.ID, err error, pee
 		return m, started{}, err
 	}
 	if peersAsked {
-		return nil, started{}, unavailableError{fmt.Errorf("manifest of %s: origin: %w; no peer had it either", id, err)}
+		return nil, started{}, noManifest(id, err)
 	}
 	return n.fromPeers(ctx, id, err, true)
 }

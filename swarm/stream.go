@@ -73,6 +73,12 @@ type unavailableError struct{ err error }
 func (e unavailableError) Error() string   { return e.err.Error() }
 func (e unavailableError) Unwrap() []error { return []error{ErrUnavailable, e.err} }
 
+// noManifest is the error of a manifest of id that neither the origin
+// (originErr says why) nor any peer gave.
+func noManifest(id track.ID, originErr error) error {
+	return unavailableError{fmt.Errorf("manifest of %s: origin: %w; no peer had it either", id, originErr)}
+}
+
 // originManifestTimeout bounds the origin's answer for a manifest that
 // is not cached: an origin that is down fails Open in seconds (then the
 // peers are asked).
@@ -230,7 +236,7 @@ func (n *Node) manifest(ctx context.Context, id track.ID) (*track.Manifest, erro
 		return nil, originErr
 	}
 	if peersAsked {
-		return nil, unavailableError{fmt.Errorf("manifest of %s: origin: %w; no peer had it either", id, originErr)}
+		return nil, noManifest(id, originErr)
 	}
 	return n.manifestFromPeers(ctx, id, originErr)
 }
@@ -341,7 +347,7 @@ func (n *Node) fromPeers(ctx context.Context, id track.ID, originErr error, with
 	if err := ctx.Err(); err != nil {
 		return nil, started{}, err
 	}
-	return nil, started{}, unavailableError{fmt.Errorf("manifest of %s: origin: %w; no peer had it either", id, originErr)}
+	return nil, started{}, noManifest(id, originErr)
 }
 
 // peerAsks bounds the peers fromPeers asks at once.

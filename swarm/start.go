@@ -147,25 +147,21 @@ func (n *Node) raceStart(ctx context.Context, id track.ID, hs headStarter) (*tra
 	fromPeers := run(func() (*track.Manifest, started, error) { return n.fromPeers(pctx, id, errOriginSlow, true) })
 	var originErr error
 	for fromOrigin != nil || fromPeers != nil {
+		var r result
 		select {
-		case r := <-fromOrigin:
-			fromOrigin = nil
-			if r.err == nil {
-				cancelPeers()
-				if fromPeers != nil {
-					letGo(fromPeers)
-				}
-				return r.m, r.st, nil
-			}
-			originErr = r.err
-		case r := <-fromPeers:
+		case r = <-fromOrigin:
+			fromOrigin, originErr = nil, r.err
+		case r = <-fromPeers:
 			fromPeers = nil
-			if r.err == nil {
-				if fromOrigin != nil {
-					letGo(fromOrigin)
+		}
+		if r.err == nil {
+			cancelPeers()
+			for _, ch := range []<-chan result{fromOrigin, fromPeers} {
+				if ch != nil {
+					letGo(ch)
 				}
-				return r.m, r.st, nil
 			}
+			return r.m, r.st, nil
 		}
 	}
 	if ctx.Err() != nil {

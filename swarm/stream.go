@@ -222,14 +222,8 @@ func (n *Node) manifest(ctx context.Context, id track.ID) (*track.Manifest, erro
 		}
 		peersAsked = true
 	}
-	octx, cancel := context.WithTimeout(ctx, originManifestTimeout)
-	m, signed, originErr := n.origin.Manifest(octx, id)
-	cancel()
-	if ctx.Err() == nil {
-		n.noteOrigin(originErr)
-	}
+	m, originErr := n.manifestFromOrigin(ctx, id)
 	if originErr == nil {
-		n.store.PutManifest(m, signed)
 		return m, nil
 	}
 	if errors.Is(originErr, track.ErrBadSignature) || errors.Is(originErr, track.ErrBadManifest) {
@@ -239,6 +233,23 @@ func (n *Node) manifest(ctx context.Context, id track.ID) (*track.Manifest, erro
 		return nil, noManifest(id, originErr)
 	}
 	return n.manifestFromPeers(ctx, id, originErr)
+}
+
+// manifestFromOrigin asks the origin for the manifest of id within
+// originManifestTimeout, notes whether it answered (noteOrigin), and keeps
+// the manifest it gives.
+func (n *Node) manifestFromOrigin(ctx context.Context, id track.ID) (*track.Manifest, error) {
+	octx, cancel := context.WithTimeout(ctx, originManifestTimeout)
+	m, signed, err := n.origin.Manifest(octx, id)
+	cancel()
+	if ctx.Err() == nil {
+		n.noteOrigin(err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	n.store.PutManifest(m, signed)
+	return m, nil
 }
 
 // manifestFromPeers asks peers for the manifest of id, verified against

@@ -1,7 +1,6 @@
 package swarm
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -22,6 +21,13 @@ type warmState struct {
 	queue   []track.ID // to fetch, in order
 	running bool       // a goroutine works through queue
 	warmed  atomic.Int64
+}
+
+// drop empties the queue.
+func (w *warmState) drop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.queue = nil
 }
 
 // WarmManifests fetches, in the background, the manifests of tracks the
@@ -69,28 +75,17 @@ func (n *Node) warmQueued() {
 			continue
 		}
 		if n.originSilent() {
-			w.mu.Lock()
-			w.queue = nil
-			w.mu.Unlock()
+			w.drop()
 			continue
 		}
-		ctx, cancel := context.WithTimeout(n.ctx, originManifestTimeout)
-		m, signed, err := n.origin.Manifest(ctx, id)
-		cancel()
-		if n.ctx.Err() == nil {
-			n.noteOrigin(err)
-		}
-		if err != nil {
+		if _, err := n.manifestFromOrigin(n.ctx, id); err != nil {
 			n.log.Debug("manifest not warmed", "track", id, "err", err)
 			var se *origin.StatusError
 			if !errors.As(err, &se) || se.Code >= http.StatusInternalServerError {
-				w.mu.Lock()
-				w.queue = nil
-				w.mu.Unlock()
+				w.drop()
 			}
 			continue
 		}
-		n.store.PutManifest(m, signed)
 		w.warmed.Add(1)
 	}
 }

@@ -48,15 +48,20 @@ func TestChurnSourceKilledMidTransfer(t *testing.T) {
 	t.Logf("stats %+v", s.Stats())
 }
 
-func TestTenNodesAtOnce(t *testing.T) {
-	ts := newTestSwarm(t)
+// TestTenNodesAtOnce: ten nodes fetching one track at the same moment
+// split the chunks nobody holds yet, so the origin sends far less than ten
+// copies. In virtual time: what goes to the origin is decided by the
+// scheduler's waits (DiscoveryWait, MateWait, PeerTimeout), and on the
+// real clock a busy machine ran them out before mates could deliver.
+func TestTenNodesAtOnce(t *testing.T) { synctest.Test(t, testTenNodesAtOnce) }
+
+func testTenNodesAtOnce(t *testing.T) {
+	ts := newSimSwarm(t, nil)
 	m, want := ts.track()
 	const nodes = 10
 	ns := make([]*Node, nodes)
 	for i := range ns {
-		// Generous waits: on a loaded machine (CI runs packages side by side
-		// under -race) a mate's chunks can take seconds to arrive.
-		ns[i] = ts.node(func(c *Config) { c.Scheduler.MateWait, c.Scheduler.DiscoveryWait = 6*time.Second, 3*time.Second })
+		ns[i] = ts.node(nil)
 	}
 	var wg sync.WaitGroup
 	stats := make([]Stats, nodes)
@@ -77,10 +82,8 @@ func TestTenNodesAtOnce(t *testing.T) {
 	}
 	ratio := float64(origin) / float64(nodes*m.Size)
 	t.Logf("origin sent %d bytes for %d fetches of %d bytes: %.2f of client-server; peers sent %d", origin, nodes, m.Size, ratio, peers)
-	// Unloaded, the ratio is about 0.3 (README). Under -race with other
-	// packages' tests on the same two cores it has been seen up to 0.65:
-	// the bound holds there and still fails a swarm that does not share.
-	if ratio > 0.75 {
+	// About 0.4 on the emulated network; 1.0 if nodes do not share.
+	if ratio > 0.5 {
 		t.Errorf("origin carried %.0f%% of ten fetches, want far less", 100*ratio)
 	}
 	if origin+peers != nodes*m.Size {

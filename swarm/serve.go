@@ -39,16 +39,20 @@ func (n *Node) serveStream(c *peerConn, str *quic.Stream) {
 // requestTimeout bounds how long a stream may take to send its request.
 const requestTimeout = 5 * time.Second
 
+// uploadSlotWait is how long a request waits for an upload slot before it
+// is answered "busy" and the asker tries elsewhere.
+const uploadSlotWait = 2 * time.Second
+
 // errUnsent wraps the failure to write an answer: the asker is gone, and
 // no status can reach it either.
 var errUnsent = errors.New("answer not sent")
 
 // sent reports the error of writing an answer, marked errUnsent.
 func sent(err error) error {
-	if err != nil {
-		return fmt.Errorf("%w: %w", errUnsent, err)
+	if err == nil || errors.Is(err, errUnsent) {
+		return err
 	}
-	return nil
+	return fmt.Errorf("%w: %w", errUnsent, err)
 }
 
 // answer reads one request from str and writes its answer; an error it
@@ -119,11 +123,9 @@ func (n *Node) serveChunk(c *peerConn, str *quic.Stream, req request) error {
 	case !have.Has(int(req.index)):
 		return ErrNotHeld
 	}
-	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
-	defer cancel()
-	release, err := n.uploads.acquire(ctx, c.id, req.priority)
+	release, err := n.uploadSlot(c, req.priority)
 	if err != nil {
-		return fmt.Errorf("%w: no upload slot: %w", ErrBusy, err)
+		return err
 	}
 	defer release()
 	b, err := n.store.ReadChunk(req.id, int(req.index))
@@ -133,12 +135,30 @@ func (n *Node) serveChunk(c *peerConn, str *quic.Stream, req request) error {
 	case err != nil:
 		return fmt.Errorf("%w: %w", ErrNotHeld, err)
 	}
+	return n.sendChunk(b, func(b []byte) error { return writeBytes(str, b) })
+}
+
+// uploadSlot waits up to uploadSlotWait for one of the upload slots
+// (uploadSlots) for a request of c at priority.
+func (n *Node) uploadSlot(c *peerConn, priority byte) (release func(), err error) {
+	ctx, cancel := context.WithTimeout(n.ctx, uploadSlotWait)
+	defer cancel()
+	release, err = n.uploads.acquire(ctx, c.id, priority)
+	if err != nil {
+		return nil, fmt.Errorf("%w: no upload slot: %w", ErrBusy, err)
+	}
+	return release, nil
+}
+
+// sendChunk paces chunk b through the upload rate limit, writes it with
+// write and counts it as served. An error writing is marked errUnsent.
+func (n *Node) sendChunk(b []byte, write func([]byte) error) error {
 	if n.limiter != nil {
 		if err := n.limiter.WaitN(n.ctx, len(b)); err != nil {
 			return fmt.Errorf("%w: upload rate: %w", ErrBusy, err)
 		}
 	}
-	if err := writeBytes(str, b); err != nil {
+	if err := write(b); err != nil {
 		return sent(err)
 	}
 	n.bytesServed.Add(int64(len(b)))
@@ -171,11 +191,9 @@ func (n *Node) serveStart(c *peerConn, str *quic.Stream, req request) error {
 	if have == nil || first >= end {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
-	defer cancel()
-	release, err := n.uploads.acquire(ctx, c.id, PriorityPlaying)
+	release, err := n.uploadSlot(c, PriorityPlaying)
 	if err != nil {
-		return sent(fmt.Errorf("start of %s ends after its manifest: no upload slot: %w", req.id, err))
+		return sent(fmt.Errorf("start of %s ends after its manifest: %w", req.id, err))
 	}
 	defer release()
 	for i := first; i < end; i++ {
@@ -183,19 +201,12 @@ func (n *Node) serveStart(c *peerConn, str *quic.Stream, req request) error {
 			continue
 		}
 		b, err := n.store.ReadChunk(req.id, i)
+		if err == nil {
+			err = n.sendChunk(b, func(b []byte) error { return origin.WriteStartChunk(str, i, b) })
+		}
 		if err != nil {
 			return sent(fmt.Errorf("start of %s ends before chunk %d: %w", req.id, i, err))
 		}
-		if n.limiter != nil {
-			if err := n.limiter.WaitN(n.ctx, len(b)); err != nil {
-				return sent(fmt.Errorf("start of %s ends before chunk %d: upload rate: %w", req.id, i, err))
-			}
-		}
-		if err := origin.WriteStartChunk(str, i, b); err != nil {
-			return sent(err)
-		}
-		n.bytesServed.Add(int64(len(b)))
-		n.chunksOut.Add(1)
 	}
 	return nil
 }
@@ -203,11 +214,9 @@ func (n *Node) serveStart(c *peerConn, str *quic.Stream, req request) error {
 // serveBlob uploads a catalogue or a cover within the upload limits, as a
 // prefetch chunk: a slot shared by peer, and the rate limit piece by piece.
 func (n *Node) serveBlob(c *peerConn, str *quic.Stream, b []byte) error {
-	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
-	defer cancel()
-	release, err := n.uploads.acquire(ctx, c.id, PriorityPrefetch)
+	release, err := n.uploadSlot(c, PriorityPrefetch)
 	if err != nil {
-		return fmt.Errorf("%w: no upload slot: %w", ErrBusy, err)
+		return err
 	}
 	defer release()
 	if n.limiter != nil {

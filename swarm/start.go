@@ -173,14 +173,10 @@ func (n *Node) raceStart(ctx context.Context, id track.ID, hs headStarter) (*tra
 // startFromOrigin asks the origin for the start of the play of id; its
 // error is the origin's, or ctx's.
 func (n *Node) startFromOrigin(ctx context.Context, id track.ID, hs headStarter) (*track.Manifest, started, error) {
-	// The answer outlives Open (its last chunks go to the stream), so it
-	// runs under the node's context, cut short if the caller gives up
-	// before the stream takes it, or if the manifest is late.
-	rctx, cancel := context.WithCancel(n.ctx)
-	stop := context.AfterFunc(ctx, cancel)
-	late := time.AfterFunc(originManifestTimeout, cancel)
+	a := n.newStartAnswer(ctx, nil)
+	late := time.AfterFunc(originManifestTimeout, a.cut)
 	asked := time.Now()
-	sr, err := hs.Start(rctx, id, firstChunks)
+	sr, err := hs.Start(a.ctx, id, firstChunks)
 	if !late.Stop() && err != nil {
 		err = fmt.Errorf("no answer in %v: %w", originManifestTimeout, context.DeadlineExceeded)
 	}
@@ -188,37 +184,52 @@ func (n *Node) startFromOrigin(ctx context.Context, id track.ID, hs headStarter)
 		n.noteOrigin(err)
 	}
 	if err != nil {
-		stop()
-		cancel()
+		a.drop()
 		if ctx.Err() != nil {
 			return nil, started{}, ctx.Err()
 		}
 		return nil, started{}, err
 	}
-	n.store.PutManifest(sr.Manifest, sr.Signed)
-	st, err := n.takeStart(ctx, startAnswer{sr: sr, ctx: rctx, detach: stop, cut: cancel}, time.Since(asked))
+	a.sr = sr
+	st, err := n.takeStart(ctx, a, time.Since(asked))
 	return sr.Manifest, st, err
 }
 
-// startAnswer is a start answer whose manifest has come: it is read under
-// ctx, which detach unties from the caller's context and cut ends.
+// startAnswer is the answer to a start of a play, the origin's or a
+// peer's. The answer outlives Open (its last chunks go to the stream), so
+// it is read under ctx, a context of the node's: detach unties it from
+// the caller's context, which until then ends it too, and cut ends it.
 type startAnswer struct {
-	sr     *origin.StartReader
-	from   *peerConn // nil for the origin
+	sr     *origin.StartReader // nil until its manifest has come
+	from   *peerConn           // nil for the origin
 	ctx    context.Context
 	detach func() bool
 	cut    context.CancelFunc
 }
 
-// takeStart waits briefly for the first chunk of an answer whose manifest
-// came after took. The chunks still to come come back in started.rest.
+// newStartAnswer returns the answer of from (nil: the origin) to a start
+// that a caller whose context is ctx is about to ask for.
+func (n *Node) newStartAnswer(ctx context.Context, from *peerConn) startAnswer {
+	rctx, cut := context.WithCancel(n.ctx)
+	return startAnswer{from: from, ctx: rctx, detach: context.AfterFunc(ctx, cut), cut: cut}
+}
+
+// drop lets go of an answer that did not come or will not be read.
+func (a startAnswer) drop() {
+	a.detach()
+	a.cut()
+}
+
+// takeStart keeps the manifest of an answer that came after took, and
+// waits briefly for its first chunk. The chunks still to come come back
+// in started.rest.
 func (n *Node) takeStart(ctx context.Context, a startAnswer, took time.Duration) (started, error) {
 	m, from := a.sr.Manifest, a.from
+	n.store.PutManifest(m, a.sr.Signed)
 	first, end := origin.StartChunks(m, firstChunks)
 	parts := make(chan startPart, end-first+1) // every chunk and an error: the reader never blocks
 	if !n.wg.Go(func() { readStartParts(a.ctx, a.sr, first, end, parts) }) {
-		a.detach()
-		a.cut()
+		a.drop()
 		a.sr.Close()
 		return started{}, ErrNodeClosed
 	}
@@ -322,19 +333,17 @@ func (n *Node) afterFailedStart(ctx context.Context, id track.ID, err error, pee
 func (n *Node) askPeer(ctx, lctx context.Context, c *peerConn, id track.ID, withStart bool) (*track.Manifest, started, error) {
 	key := n.origin.URL().Key
 	if withStart {
-		rctx, cut := context.WithCancel(n.ctx)
-		stop := context.AfterFunc(ctx, cut)
-		stopAsking := context.AfterFunc(lctx, cut)
+		a := n.newStartAnswer(ctx, c)
+		stopAsking := context.AfterFunc(lctx, a.cut)
 		asked := time.Now()
-		sr, err := c.start(rctx, id, firstChunks, key)
+		sr, err := c.start(a.ctx, id, firstChunks, key)
 		stopAsking()
 		if err == nil {
-			n.store.PutManifest(sr.Manifest, sr.Signed)
-			st, err := n.takeStart(ctx, startAnswer{sr: sr, from: c, ctx: rctx, detach: stop, cut: cut}, time.Since(asked))
+			a.sr = sr
+			st, err := n.takeStart(ctx, a, time.Since(asked))
 			return sr.Manifest, st, err
 		}
-		stop()
-		cut()
+		a.drop()
 		// A node older than START answers it as a bad request: it is
 		// asked for the manifest alone.
 		if !errors.Is(err, ErrBadRequest) {

@@ -32,10 +32,16 @@ type playerAdapter struct {
 	// failed is the last track whose play failed (see onEvent).
 	failed atomic.Pointer[track.ID]
 	// warm, if set, fetches ahead the manifests of tracks likely to play
-	// next (swarm.Node.WarmManifests): those queued, called as each track
-	// starts, and those the UI shows (Warm).
+	// next (swarm.Node.WarmManifests): the next queueWarmAhead queued,
+	// called as each track starts, and those the UI shows (Warm).
 	warm func([]track.ID)
 }
+
+// queueWarmAhead is how many of the tracks queued next have their
+// manifests fetched as a track starts: enough that a skip costs only the
+// chunk. Warming the next 32 cost about 350 KB of origin egress each
+// time the queue changed (docs/benchmark.md, "What the median has left").
+const queueWarmAhead = 4
 
 // adapterCmd is a queued call; one with a kind replaces the command of
 // the same kind at the tail of the queue.
@@ -55,7 +61,11 @@ func (a *playerAdapter) onEvent(e player.Event) {
 		a.failed.Store(nil)
 		if a.warm != nil {
 			// On the adapter's goroutine: OnEvent runs on the player's.
-			a.send("warm", func() error { a.warm(a.p.State().Upcoming); return nil })
+			a.send("warm", func() error {
+				up := a.p.State().Upcoming
+				a.warm(up[:min(len(up), queueWarmAhead)])
+				return nil
+			})
 		}
 	}
 }

@@ -217,13 +217,17 @@ type quicUser interface{ UseQUIC(*quic.Transport) }
 // Close stops the node, closes the cache and removes a throwaway data
 // directory.
 func (n *Node) Close() error {
-	if n.unshare != nil {
-		n.unshare()
-	}
 	if n.mapper != nil {
 		n.mapper.Close() // removes the mapping; safe while Start runs
 	}
+	// The node leaves the tracker over the origin connection it shares,
+	// and only then does the client dial from sockets of its own: a
+	// leave sent after the switch cost a handshake of its own (in 0-RTT,
+	// where quic-go races, quic-go/quic-go#4303).
 	err := n.Node.Close()
+	if n.unshare != nil {
+		n.unshare()
+	}
 	if n.closeSocket != nil {
 		err = errors.Join(err, n.closeSocket())
 	}

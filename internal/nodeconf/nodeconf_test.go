@@ -289,6 +289,9 @@ func TestTheOriginConnectionIsOpenBeforeTheFirstPlay(t *testing.T) {
 		if err := n.Close(); err != nil {
 			t.Fatal(err)
 		}
+		if total, _ := quicConns(); total != strconv.Itoa(want) {
+			t.Errorf("run %d: the origin saw %s QUIC connections once the node closed, want %d: its leave dialled anew", run, total, want)
+		}
 		c.Close()
 	}
 }

@@ -168,14 +168,17 @@ func (ts *testSwarm) waitListed(n *Node, id track.ID) {
 	ts.t.Fatalf("tracker does not list %s", n.ID().Short())
 }
 
-// fetch reads a whole track through n in ModeFetch.
+// fetch reads a whole track through n in ModeFetch. It fails t with
+// Error, not Fatal, and returns nil bytes: tests fetch on goroutines of
+// their own, where FailNow may not be called.
 func fetch(t testing.TB, n *Node, id track.ID) ([]byte, Stats) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	s, err := n.Open(ctx, id, ModeFetch)
 	if err != nil {
-		t.Fatal(err)
+		t.Errorf("open %s: %v", id, err)
+		return nil, Stats{}
 	}
 	defer s.Close()
 	done := make(chan struct{})
@@ -189,10 +192,12 @@ func fetch(t testing.TB, n *Node, id track.ID) ([]byte, Stats) {
 	case <-ctx.Done():
 		s.Close()
 		<-done
-		t.Fatalf("fetch of %s did not finish: %v", id, err)
+		t.Errorf("fetch of %s did not finish: %v", id, err)
+		return nil, s.Stats()
 	}
 	if err != nil {
-		t.Fatalf("fetch %s: %v", id, err)
+		t.Errorf("fetch %s: %v", id, err)
+		return nil, s.Stats()
 	}
 	return b, s.Stats()
 }

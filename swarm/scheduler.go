@@ -219,14 +219,34 @@ func (sc *scheduler) run(ctx context.Context) {
 	sc.stopDiscovery = stopDiscovery
 	discovering := !sc.n.cfg.NoPeers && sc.s.view().got.Count() < sc.m.NumChunks()
 	if discovering {
-		sc.n.wg.Go(func() { sc.discover(dctx, discoveryDone) })
+		firstRound := make(chan struct{})
+		sc.n.wg.Go(func() { sc.discover(dctx, firstRound) })
+		startAsked := make(chan struct{})
 		if c := sc.s.startFrom; c != nil {
 			// The peer that answered the start holds the track: it joins
 			// the stream at once, not after discovery's first round,
 			// which waits on the tracker (with the origin down, for
-			// nothing) before it asks the peers connected.
-			sc.n.wg.Go(func() { sc.askHave(dctx, PeerAddr{ID: c.id, Addr: c.addr}, false) })
+			// nothing) before it asks the peers connected. The round
+			// skips a peer asked already, so the lookup ends only once
+			// this ask has too: a chunk no peer holds fails once the
+			// peers are looked up, and this peer holds it.
+			sc.n.wg.Go(func() {
+				defer close(startAsked)
+				sc.askHave(dctx, PeerAddr{ID: c.id, Addr: c.addr}, false)
+			})
+		} else {
+			close(startAsked)
 		}
+		sc.n.wg.Go(func() {
+			for _, ch := range []chan struct{}{firstRound, startAsked} {
+				select {
+				case <-ch:
+				case <-dctx.Done():
+					return
+				}
+			}
+			close(discoveryDone)
+		})
 	} else {
 		close(discoveryDone)
 		sc.lookedUp = true
@@ -260,6 +280,16 @@ func (sc *scheduler) run(ctx context.Context) {
 		case h := <-sc.haves:
 			sc.addPeer(h)
 		case <-discoveryDone:
+			// The maps the lookup brought are in sc.haves: take them
+			// before deciding as looked up.
+			for drained := false; !drained; {
+				select {
+				case h := <-sc.haves:
+					sc.addPeer(h)
+				default:
+					drained = true
+				}
+			}
 			sc.discovered, sc.lookedUp = true, true
 			discoveryDone = nil
 			if discovering && dctx.Err() == nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -676,6 +677,35 @@ func TestASilentOriginIsLeftOutOfTheNextStart(t *testing.T) {
 	}
 	if n := o.starts.Load(); n != 1 {
 		t.Errorf("the stopped origin was asked to start %d plays, want 1 (the first)", n)
+	}
+}
+
+// TestAStartFromAPeerWithTheOriginSilentWaitsForItsMap: with the origin
+// known silent, a stream that started from a peer's answer fails a chunk
+// no peer holds once the peers are looked up; the peer that answered the
+// start holds every chunk, and its map is part of the lookup, so the
+// whole track comes from it.
+func TestAStartFromAPeerWithTheOriginSilentWaitsForItsMap(t *testing.T) {
+	synctest.Test(t, testAStartFromAPeerWithTheOriginSilentWaitsForItsMap)
+}
+
+func testAStartFromAPeerWithTheOriginSilentWaitsForItsMap(t *testing.T) {
+	ts := newSimSwarm(t, nil)
+	m, want := ts.track()
+	a := ts.seed(m, nil)
+	ts.stopOrigin()
+	for try := range 5 { // the lookup and the map's answer race: try a few
+		b := ts.node(func(c *Config) { c.NoAnnounce = true })
+		b.learn(netip.Prefix{}, []PeerAddr{{ID: a.ID(), Addr: a.Addr().String()}})
+		b.noteOrigin(errors.New("no answer"))
+		got, st := fetch(t, b, m.ID)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("try %d: B fetched %d bytes, not the track, with the origin silent and A holding it", try, len(got))
+		}
+		if st.FromPeers != m.Size {
+			t.Errorf("try %d: B's stats %+v: want everything from A", try, st)
+		}
+		b.Close()
 	}
 }
 

@@ -232,27 +232,32 @@ func TestTheOriginConnectionIsOpenBeforeTheFirstPlay(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
-	quicConns := func() (total, open string) {
+	metric := func(series string) string {
 		resp, err := http.Get("http://" + metricsAddr + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		value := func(name string) string {
-			m := regexp.MustCompile(name + `\{transport="quic"\} (\d+)`).FindSubmatch(b)
-			if m == nil {
-				return "0"
-			}
-			return string(m[1])
+		m := regexp.MustCompile(regexp.QuoteMeta(series) + ` (\d+)`).FindSubmatch(b)
+		if m == nil {
+			return "0"
 		}
-		return value("potluck_origin_connections_total"), value("potluck_origin_connections_open")
+		return string(m[1])
+	}
+	quicConns := func() (total, open string) {
+		return metric(`potluck_origin_connections_total{transport="quic"}`), metric(`potluck_origin_connections_open{transport="quic"}`)
+	}
+	announces := func() int {
+		n, _ := strconv.Atoi(metric(`potluck_origin_requests_total{code="200",kind="tracker"}`))
+		return n
 	}
 
 	for run := range 5 { // the first announce and the sharing of the socket must not race
 		c := origin.NewClient(srv.URL(), origin.ClientOptions{Transport: origin.TransportQUIC})
 		ctx := context.Background()
 		before, _ := quicConns()
+		announcedBefore := announces()
 		n, err := Start(ctx, Options{Dir: t.TempDir(), NoPortMap: true, NoLAN: true},
 			swarm.Config{Origin: c, Listen: "127.0.0.1:0", Logger: quiet()})
 		if err != nil {
@@ -291,6 +296,9 @@ func TestTheOriginConnectionIsOpenBeforeTheFirstPlay(t *testing.T) {
 		}
 		if total, _ := quicConns(); total != strconv.Itoa(want) {
 			t.Errorf("run %d: the origin saw %s QUIC connections once the node closed, want %d: its leave dialled anew", run, total, want)
+		}
+		if n := announces() - announcedBefore; n != 2 {
+			t.Errorf("run %d: the tracker answered %d announces, want 2: the first and the leave", run, n)
 		}
 		c.Close()
 	}

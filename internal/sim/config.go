@@ -40,7 +40,7 @@ type Config struct {
 	Tracks int
 	// TrackLength is how long each catalogue track lasts at least: the
 	// library's files joined, frame by frame, until they do (default
-	// 3m30s, about a song's length; the demo files last 25 to 50 s). A
+	// 3m30s, about a song's length; the demo files last 34 to 64 s). A
 	// negative value takes each file as it is.
 	TrackLength time.Duration
 	// Duration is the simulated time the run lasts (default 5m).

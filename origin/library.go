@@ -34,8 +34,12 @@ type Entry struct {
 	Cover []byte
 	// coverSum is Cover's SHA-256 in hex, "" if there is none.
 	coverSum string
-	// signedGzip is Signed compressed, as the start of a play sends it.
-	signedGzip []byte
+	// signedGzip is Signed compressed, as the manifest request sends it
+	// when asked to; signedPacked is Signed packed (track.PackSigned) and
+	// compressed, as the start of a play sends it, or nil if it does not
+	// pack and the start sends signedGzip.
+	signedGzip   []byte
+	signedPacked []byte
 
 	size    int64
 	modTime time.Time
@@ -282,6 +286,11 @@ func buildEntry(p string, data []byte, key ed25519.PrivateKey, chunkSize int) (*
 	}
 	if e.signedGzip, err = gzipBytes(e.Signed); err != nil {
 		return nil, err
+	}
+	if packed, err := track.PackSigned(e.Signed); err == nil {
+		if e.signedPacked, err = gzipBytes(packed); err != nil {
+			return nil, err
+		}
 	}
 	return e, nil
 }

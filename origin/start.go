@@ -28,8 +28,11 @@ import (
 const (
 	startPartManifest     byte = 'M'
 	startPartManifestGzip byte = 'Z' // the signed manifest, gzip-compressed
-	startPartChunk        byte = 'C'
-	startHeaderLen             = 1 + 4 + 4
+	// the signed manifest packed (track.PackSigned) and gzip-compressed,
+	// sent to an asker that says it reads it (startPackedQuery)
+	startPartManifestPacked byte = 'P'
+	startPartChunk          byte = 'C'
+	startHeaderLen               = 1 + 4 + 4
 
 	// StartContentType is the media type of a start response.
 	StartContentType = "application/vnd.potluck.start"
@@ -40,6 +43,10 @@ const (
 	// maxStartManifest bounds a manifest part, as Client.Manifest bounds
 	// a manifest.
 	maxStartManifest = 64 << 20
+	// startPackedQuery is the start request's query parameter by which a
+	// client says it reads a packed manifest part: an origin older than
+	// the packed form ignores it and sends the compressed one.
+	startPackedQuery = "manifest=packed"
 )
 
 // StartChunks returns the chunks a start of m sends: n of them from the
@@ -82,7 +89,10 @@ func (s *Server) getStart(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", immutable)
 	rc := http.NewResponseController(w)
 	manifest, kind := e.signedGzip, startPartManifestGzip
-	if manifest == nil {
+	switch {
+	case e.signedPacked != nil && r.URL.Query().Get("manifest") == "packed":
+		manifest, kind = e.signedPacked, startPartManifestPacked
+	case manifest == nil:
 		manifest, kind = e.Signed, startPartManifest
 	}
 	if err := writeStartPart(w, kind, 0, manifest); err != nil {
@@ -100,8 +110,17 @@ func (s *Server) getStart(w http.ResponseWriter, r *http.Request) error {
 }
 
 // WriteStartManifest writes a start response's first part: the signed
-// manifest, uncompressed.
-func WriteStartManifest(w io.Writer, signed []byte) error {
+// manifest, uncompressed, or, if packed, packed and compressed, as the
+// origin sends it to a client that reads that form. A manifest that does
+// not pack goes uncompressed.
+func WriteStartManifest(w io.Writer, signed []byte, packed bool) error {
+	if packed {
+		if b, err := track.PackSigned(signed); err == nil {
+			if z, err := gzipBytes(b); err == nil {
+				return writeStartPart(w, startPartManifestPacked, 0, z)
+			}
+		}
+	}
 	return writeStartPart(w, startPartManifest, 0, signed)
 }
 
@@ -149,7 +168,7 @@ func (c *Client) Start(ctx context.Context, id track.ID, n int) (*StartReader, e
 		n = DefaultStartChunks
 	}
 	n = min(n, MaxStartChunks)
-	resp, err := c.do(ctx, http.MethodGet, "/v1/tracks/"+id.String()+"/start?chunks="+strconv.Itoa(n), nil)
+	resp, err := c.do(ctx, http.MethodGet, "/v1/tracks/"+id.String()+"/start?chunks="+strconv.Itoa(n)+"&"+startPackedQuery, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -175,6 +194,13 @@ func ReadStart(body io.ReadCloser, key []byte, id track.ID) (*StartReader, error
 	case startPartManifestGzip:
 		if b, err = gunzipBytes(b, maxStartManifest); err != nil {
 			return nil, fmt.Errorf("%w: compressed manifest: %v", track.ErrBadManifest, err)
+		}
+	case startPartManifestPacked:
+		if b, err = gunzipBytes(b, maxStartManifest); err != nil {
+			return nil, fmt.Errorf("%w: compressed manifest: %v", track.ErrBadManifest, err)
+		}
+		if b, err = track.UnpackSigned(b, maxStartManifest); err != nil {
+			return nil, err
 		}
 	default:
 		return nil, fmt.Errorf("%w: start response begins with part %q, want the manifest", track.ErrBadManifest, kind)

@@ -54,7 +54,16 @@ func TestStartBringsTheManifestThenTheFirstAudio(t *testing.T) {
 	if len(e.signedGzip) == 0 || len(e.signedGzip) >= len(e.Signed) {
 		t.Errorf("compressed manifest of %d bytes for %d signed", len(e.signedGzip), len(e.Signed))
 	}
+	if len(e.signedPacked) == 0 || len(e.signedPacked) >= len(e.signedGzip) {
+		t.Errorf("packed manifest of %d bytes for %d compressed", len(e.signedPacked), len(e.signedGzip))
+	}
 	id := e.Manifest.ID.String()
+	// The packed form goes only to a client that says it reads it.
+	for q, want := range map[string]byte{"": startPartManifestGzip, "?" + startPackedQuery: startPartManifestPacked} {
+		if code, body := rawGet(t, s, "GET", "/v1/tracks/"+id+"/start"+q, nil); code != 200 || len(body) == 0 || body[0] != want {
+			t.Errorf("start%s: %d, first part %q, want %q", q, code, body[:min(len(body), 1)], want)
+		}
+	}
 	for _, q := range []string{"-1", "x", "99"} {
 		if code, body := rawGet(t, s, "GET", "/v1/tracks/"+id+"/start?chunks="+q, nil); code != 400 {
 			t.Errorf("start with chunks=%s: %d %q, want 400", q, code, body)
@@ -108,6 +117,16 @@ func TestStartResponseIsChecked(t *testing.T) {
 			z, _ := gzipBytes(other.Signed)
 			writeStartPart(w, startPartManifestGzip, 0, z)
 		}), true, track.ErrBadManifest},
+		{"a packed manifest of another track", body(part(startPartManifestPacked, 0, other.signedPacked)), true, track.ErrBadManifest},
+		{"a packed manifest that does not unpack", body(part(startPartManifestPacked, 0, mustGzip(t, e.Signed))), true, track.ErrBadManifest},
+		{"a packed manifest with a hash changed", body(func(w *bytes.Buffer) {
+			packed, err := track.PackSigned(e.Signed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			packed[len(packed)/2] ^= 1 // in the chunk hashes
+			writeStartPart(w, startPartManifestPacked, 0, mustGzip(t, packed))
+		}), true, track.ErrBadSignature},
 		{"a chunk that fails its hash", body(part(startPartManifest, 0, e.Signed), part(startPartChunk, 1, bad)), false, track.ErrBadChunk},
 		{"chunk 1 sent as chunk 0", body(part(startPartManifest, 0, e.Signed), part(startPartChunk, 0, chunk(1))), false, track.ErrBadChunk},
 		{"an index past the track", body(part(startPartManifest, 0, e.Signed), part(startPartChunk, m.NumChunks(), chunk(0))), false, track.ErrBadManifest},
@@ -133,10 +152,12 @@ func TestStartResponseIsChecked(t *testing.T) {
 			t.Errorf("%s: got %v, want an error (%v)", tc.name, err, tc.want)
 		}
 	}
-	// A plain manifest part is read as well as a compressed one; a
-	// compressed one that inflates past the limit is refused.
-	if _, err := ReadStart(body(part(startPartManifest, 0, e.Signed)), key, m.ID); err != nil {
-		t.Errorf("a plain manifest part: %v", err)
+	// A plain manifest part is read as well as a compressed or packed
+	// one; a compressed one that inflates past the limit is refused.
+	for kind, b := range map[byte][]byte{startPartManifest: e.Signed, startPartManifestGzip: e.signedGzip, startPartManifestPacked: e.signedPacked} {
+		if sr, err := ReadStart(body(part(kind, 0, b)), key, m.ID); err != nil || !bytes.Equal(sr.Signed, e.Signed) {
+			t.Errorf("a manifest part %q: %v", kind, err)
+		}
 	}
 	if _, err := gunzipBytes(mustGzip(t, make([]byte, 1<<20)), 1<<19); err == nil {
 		t.Error("a compressed part that inflates past its limit was read")

@@ -478,7 +478,7 @@ func (c *peerConn) manifest(ctx context.Context, id track.ID) ([]byte, error) {
 // which the returned reader verifies one by one. The answer is read
 // under ctx; the caller closes the reader.
 func (c *peerConn) start(ctx context.Context, id track.ID, n int, key []byte) (*origin.StartReader, error) {
-	str, done, err := c.request(ctx, request{typ: msgStart, id: id, count: byte(min(n, origin.MaxStartChunks))})
+	str, done, err := c.request(ctx, request{typ: msgStart, id: id, count: byte(min(n, origin.MaxStartChunks)), packed: true})
 	if err != nil {
 		return nil, err
 	}

@@ -183,7 +183,7 @@ func (n *Node) serveStart(c *peerConn, str *quic.Stream, req request) error {
 	if err := writeStatus(str, statusOK); err != nil {
 		return sent(err)
 	}
-	if err := origin.WriteStartManifest(str, signed); err != nil {
+	if err := origin.WriteStartManifest(str, signed, req.packed); err != nil {
 		return sent(err)
 	}
 	have := n.store.Have(req.id)

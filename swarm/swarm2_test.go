@@ -3,6 +3,7 @@ package swarm
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"io"
 	"net/netip"
@@ -618,6 +619,49 @@ func TestOpenWithTheOriginDownBringsTheFirstChunkFromAPeer(t *testing.T) {
 	}
 	if served := a.chunksOut.Load(); served != int64(m.NumChunks()) {
 		t.Errorf("A served %d chunks for a track of %d: a chunk of the start was asked again", served, m.NumChunks())
+	}
+}
+
+// A peer answers a START with the manifest packed (track.PackSigned) when
+// the asker says it reads that form, and as signed otherwise: both give
+// the manifest the origin signed, and the packed answer is the smaller.
+func TestPeerStartPacksTheManifestForWhoReadsIt(t *testing.T) {
+	ts := newTestSwarm(t)
+	m, _ := ts.track()
+	a := ts.seed(m, nil)
+	_, key, _ := ed25519.GenerateKey(nil)
+	c, err := ts.dialAs(a, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, signed, _ := a.store.Manifest(m.ID)
+	size := map[bool]int{}
+	for _, packed := range []bool{false, true} {
+		str, done, err := c.request(ctx, request{typ: msgStart, id: m.ID, packed: packed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := readStatus(str); err != nil {
+			t.Fatal(err)
+		}
+		answer, err := io.ReadAll(str)
+		done()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sr, err := origin.ReadStart(io.NopCloser(bytes.NewReader(answer)), ts.url.Key, m.ID)
+		if err != nil {
+			t.Fatalf("packed %v: %v", packed, err)
+		}
+		if !bytes.Equal(sr.Signed, signed) {
+			t.Errorf("packed %v: the manifest read differs from the one the peer holds", packed)
+		}
+		size[packed] = len(answer)
+	}
+	if size[true] >= size[false]-len(signed)/3 {
+		t.Errorf("START answered in %d bytes packed, %d not: want the packed manifest to save a third of its %d bytes", size[true], size[false], len(signed))
 	}
 }
 

@@ -41,6 +41,12 @@ const (
 	msgStart byte = 11 // track ID, count → signed manifest, then the first chunks of audio held
 )
 
+// startPacked is the high bit of a START's count: the asker reads a
+// packed manifest (track.PackSigned). A node older than it takes the
+// count as MaxStartChunks and sends the manifest unpacked, which is read
+// as well.
+const startPacked byte = 0x80
+
 // Status codes of a response.
 const (
 	statusOK             byte = 0
@@ -139,6 +145,7 @@ type request struct {
 	priority byte   // msgChunk
 	ttl      byte   // msgWhoHas
 	count    byte   // msgStart: chunks asked, from the first audio
+	packed   bool   // msgStart: the asker reads a packed manifest
 	// msgPunchVia, msgPunch: the peer to punch to (PUNCH_VIA) or from
 	// (PUNCH), its address (PUNCH), the punch nonce and the delay in
 	// milliseconds before punching.
@@ -168,7 +175,11 @@ func writeRequest(w io.Writer, r request) error {
 		buf = append(buf, r.ttl)
 	case msgStart:
 		buf = append(buf, r.id[:]...)
-		buf = append(buf, r.count)
+		count := min(r.count, origin.MaxStartChunks)
+		if r.packed {
+			count |= startPacked
+		}
+		buf = append(buf, count)
 	case msgPeers, msgCatalogue, msgObserved:
 	case msgPunchVia, msgPunch:
 		if r.peer == "" || len(r.peer) > 255 || len(r.addr) > maxPunchAddr {
@@ -233,7 +244,8 @@ func readRequest(r io.Reader) (request, error) {
 	case msgWhoHas:
 		req.ttl = min(body[track.IDLen], MaxWhoHasTTL)
 	case msgStart:
-		req.count = min(body[track.IDLen], origin.MaxStartChunks)
+		req.count = min(body[track.IDLen]&^startPacked, origin.MaxStartChunks)
+		req.packed = body[track.IDLen]&startPacked != 0
 	}
 	return req, nil
 }

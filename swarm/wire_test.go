@@ -31,6 +31,7 @@ func TestRequestGoldenBytes(t *testing.T) {
 		{request{typ: msgCatalogue}, "504c4b0106"},
 		{request{typ: msgCover, id: testID}, "504c4b0107" + "0102030405060708090a0b0c0d0e0f10"},
 		{request{typ: msgStart, id: testID, count: 2}, "504c4b010b" + "0102030405060708090a0b0c0d0e0f10" + "02"},
+		{request{typ: msgStart, id: testID, count: 2, packed: true}, "504c4b010b" + "0102030405060708090a0b0c0d0e0f10" + "82"},
 		// NAT traversal.
 		{request{typ: msgObserved}, "504c4b0108"},
 		{request{typ: msgPunchVia, peer: "ab", nonce: testNonce, delay: 100},

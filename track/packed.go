@@ -2,6 +2,7 @@ package track
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -43,7 +44,7 @@ func PackSigned(signed []byte) ([]byte, error) {
 	if err := json.Unmarshal(signed, &s); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadManifest, err)
 	}
-	if len(s.Signature) != 64 {
+	if len(s.Signature) != ed25519.SignatureSize {
 		return nil, fmt.Errorf("%w: signature of %d bytes", ErrBadManifest, len(s.Signature))
 	}
 	var m Manifest
@@ -134,11 +135,11 @@ func UnpackSigned(b []byte, limit int) ([]byte, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: packed manifest: %s", ErrBadManifest, fmt.Sprintf(format, args...))
 	}
-	if len(b) < 1+64 || b[0] != packedVersion {
+	if len(b) < 1+ed25519.SignatureSize || b[0] != packedVersion {
 		return nil, bad("no version %d header", packedVersion)
 	}
-	sig := b[1:65]
-	r := b[65:]
+	sig := b[1 : 1+ed25519.SignatureSize]
+	r := b[1+ed25519.SignatureSize:]
 	// uvarint reads a number of at most max(), asked once the number's
 	// own bytes are read: a count is bounded by what follows it.
 	uvarint := func(max func() uint64) (uint64, bool) {

@@ -174,6 +174,9 @@ feed:
 			log.Info("skipping duplicate file", "path", paths[i], "same_as", prev.Path)
 			continue
 		}
+		if e.signedPacked == nil {
+			log.Warn("manifest does not pack (track.PackSigned); its starts send it compressed", "path", e.Path)
+		}
 		c.byID[e.Manifest.ID] = e
 		c.entries = append(c.entries, e)
 		c.bytes += e.size

@@ -44,9 +44,10 @@ const (
 	// a manifest.
 	maxStartManifest = 64 << 20
 	// startPackedQuery is the start request's query parameter by which a
-	// client says it reads a packed manifest part: an origin older than
-	// the packed form ignores it and sends the compressed one.
-	startPackedQuery = "manifest=packed"
+	// client says it reads a packed manifest part (manifest=packed): an
+	// origin older than the packed form ignores it and sends the
+	// compressed one.
+	startPackedQuery, startPacked = "manifest", "packed"
 )
 
 // StartChunks returns the chunks a start of m sends: n of them from the
@@ -67,7 +68,8 @@ func (s *Server) getStart(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	n := DefaultStartChunks
-	if v := r.URL.Query().Get("chunks"); v != "" {
+	query := r.URL.Query()
+	if v := query.Get("chunks"); v != "" {
 		n, err = strconv.Atoi(v)
 		if err != nil || n < 0 || n > MaxStartChunks {
 			return badRequest("chunks %q: want 0 to %d", v, MaxStartChunks)
@@ -90,7 +92,7 @@ func (s *Server) getStart(w http.ResponseWriter, r *http.Request) error {
 	rc := http.NewResponseController(w)
 	manifest, kind := e.signedGzip, startPartManifestGzip
 	switch {
-	case e.signedPacked != nil && r.URL.Query().Get("manifest") == "packed":
+	case e.signedPacked != nil && query.Get(startPackedQuery) == startPacked:
 		manifest, kind = e.signedPacked, startPartManifestPacked
 	case manifest == nil:
 		manifest, kind = e.Signed, startPartManifest
@@ -111,17 +113,21 @@ func (s *Server) getStart(w http.ResponseWriter, r *http.Request) error {
 
 // WriteStartManifest writes a start response's first part: the signed
 // manifest, uncompressed, or, if packed, packed and compressed, as the
-// origin sends it to a client that reads that form. A manifest that does
-// not pack goes uncompressed.
+// origin sends it to a client that reads that form (and compressed if it
+// does not pack: such a client reads that too).
 func WriteStartManifest(w io.Writer, signed []byte, packed bool) error {
-	if packed {
-		if b, err := track.PackSigned(signed); err == nil {
-			if z, err := gzipBytes(b); err == nil {
-				return writeStartPart(w, startPartManifestPacked, 0, z)
-			}
-		}
+	if !packed {
+		return writeStartPart(w, startPartManifest, 0, signed)
 	}
-	return writeStartPart(w, startPartManifest, 0, signed)
+	kind := startPartManifestPacked
+	b, err := track.PackSigned(signed)
+	if err != nil {
+		kind, b = startPartManifestGzip, signed
+	}
+	if b, err = gzipBytes(b); err != nil {
+		return err
+	}
+	return writeStartPart(w, kind, 0, b)
 }
 
 // WriteStartChunk writes a start response's part carrying chunk i.
@@ -168,7 +174,7 @@ func (c *Client) Start(ctx context.Context, id track.ID, n int) (*StartReader, e
 		n = DefaultStartChunks
 	}
 	n = min(n, MaxStartChunks)
-	resp, err := c.do(ctx, http.MethodGet, "/v1/tracks/"+id.String()+"/start?chunks="+strconv.Itoa(n)+"&"+startPackedQuery, nil)
+	resp, err := c.do(ctx, http.MethodGet, "/v1/tracks/"+id.String()+"/start?chunks="+strconv.Itoa(n)+"&"+startPackedQuery+"="+startPacked, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -59,7 +59,7 @@ func TestStartBringsTheManifestThenTheFirstAudio(t *testing.T) {
 	}
 	id := e.Manifest.ID.String()
 	// The packed form goes only to a client that says it reads it.
-	for q, want := range map[string]byte{"": startPartManifestGzip, "?" + startPackedQuery: startPartManifestPacked} {
+	for q, want := range map[string]byte{"": startPartManifestGzip, "?" + startPackedQuery + "=" + startPacked: startPartManifestPacked} {
 		if code, body := rawGet(t, s, "GET", "/v1/tracks/"+id+"/start"+q, nil); code != 200 || len(body) == 0 || body[0] != want {
 			t.Errorf("start%s: %d, first part %q, want %q", q, code, body[:min(len(body), 1)], want)
 		}
@@ -124,7 +124,11 @@ func TestStartResponseIsChecked(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			packed[len(packed)/2] ^= 1 // in the chunk hashes
+			at := bytes.Index(packed, m.ChunkHashes[1][:])
+			if at < 0 {
+				t.Fatal("chunk hash 1 not found raw in the packed manifest")
+			}
+			packed[at] ^= 1
 			writeStartPart(w, startPartManifestPacked, 0, mustGzip(t, packed))
 		}), true, track.ErrBadSignature},
 		{"a chunk that fails its hash", body(part(startPartManifest, 0, e.Signed), part(startPartChunk, 1, bad)), false, track.ErrBadChunk},

@@ -107,8 +107,7 @@ func PackSigned(signed []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("packed manifest does not unpack: %w", err)
 	}
-	var sb Signed
-	if err := json.Unmarshal(back, &sb); err != nil || !bytes.Equal(sb.Manifest, s.Manifest) || !bytes.Equal(sb.Signature, s.Signature) {
+	if !bytes.Equal(back, signed) {
 		return nil, errors.New("packed manifest does not rebuild the signed bytes")
 	}
 	return out, nil
@@ -131,105 +130,127 @@ func locate(body, key, rendered []byte) (at, n int, err error) {
 
 // UnpackSigned rebuilds the signed manifest that b packs, refusing one
 // of more than limit bytes. The result is unverified: check it with Open.
+// It holds no more than b and the result: the result's size is known
+// from b before it is built, and the hashes and points are rendered
+// straight from b.
 func UnpackSigned(b []byte, limit int) ([]byte, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: packed manifest: %s", ErrBadManifest, fmt.Sprintf(format, args...))
 	}
-	if len(b) < 1+ed25519.SignatureSize || b[0] != packedVersion {
+	if len(b) < 1+ed25519.SignatureSize || b[0] != packedVersion || limit < 0 {
 		return nil, bad("no version %d header", packedVersion)
 	}
 	sig := b[1 : 1+ed25519.SignatureSize]
-	r := b[1+ed25519.SignatureSize:]
-	// uvarint reads a number of at most max(), asked once the number's
-	// own bytes are read: a count is bounded by what follows it.
-	uvarint := func(max func() uint64) (uint64, bool) {
-		v, n := binary.Uvarint(r)
-		if n <= 0 {
-			return 0, false
-		}
-		r = r[n:]
-		return v, v <= max()
+	r := packedReader{b: b[1+ed25519.SignatureSize:]}
+	skeleton := r.array(r.uvarint(), 1)
+	hashesAt := r.uvarint()
+	hashes := r.array(r.uvarint(), hashLen)
+	seekAt := r.uvarint()
+	nSeek := r.uvarint()
+	seek := r.b
+	switch {
+	case r.short:
+		return nil, bad("cut short")
+	case hashesAt > uint64(len(skeleton)) || seekAt > uint64(len(skeleton)):
+		return nil, bad("an array placed past the skeleton")
+	case nSeek > uint64(len(seek))/2:
+		return nil, bad("%d seek points in %d bytes", nSeek, len(seek))
 	}
-	rest := func() uint64 { return uint64(len(r)) }
-	skLen, ok := uvarint(rest)
-	if !ok {
-		return nil, bad("skeleton length")
+
+	size := uint64(len(`{"manifest":,"signature":""}`)) + uint64(base64.StdEncoding.EncodedLen(len(sig))) + uint64(len(skeleton))
+	size += uint64(len(appendHashJSON(nil, 1, Hash{}))) * uint64(len(hashes)/hashLen)
+	if err := eachSeekPoint(seek, nSeek, func(i int, p SeekPoint) {
+		size += uint64(len(appendSeekPointJSON(make([]byte, 0, 48), i, p)))
+	}); err != nil {
+		return nil, bad("%v", err)
 	}
-	skeleton := r[:skLen]
-	r = r[skLen:]
-	inSkeleton := func() uint64 { return skLen }
-	hashesAt, ok := uvarint(inSkeleton)
-	if !ok {
-		return nil, bad("chunk hashes' place")
-	}
-	nHashes, ok := uvarint(func() uint64 { return rest() / uint64(len(Hash{})) })
-	if !ok {
-		return nil, bad("chunk hash count")
-	}
-	hashes := make([]Hash, nHashes)
-	for i := range hashes {
-		r = r[copy(hashes[i][:], r):]
-	}
-	seekAt, ok := uvarint(inSkeleton)
-	if !ok {
-		return nil, bad("seek table's place")
-	}
-	nSeek, ok := uvarint(func() uint64 { return rest() / 2 })
-	if !ok {
-		return nil, bad("seek point count")
-	}
-	seek := make([]SeekPoint, nSeek)
-	// The result's length, known before any of it is built: a hash
-	// renders in 66 bytes and a seek point in its digits and 3 more, each
-	// with a comma before all but the first.
-	size := uint64(len(`{"manifest":,"signature":""}`)) + uint64(base64.StdEncoding.EncodedLen(len(sig))) +
-		uint64(len(skeleton)) + 67*nHashes + 4*nSeek
-	for _, n := range []uint64{nHashes, nSeek} {
-		if n > 0 {
-			size-- // no comma before the first
-		}
-	}
-	var last SeekPoint
-	for i := range seek {
-		ds, ok1 := uvarint(func() uint64 { return maxSample })
-		do, ok2 := uvarint(func() uint64 { return MaxFileSize })
-		if !ok1 || !ok2 {
-			return nil, bad("seek point %d", i)
-		}
-		last = SeekPoint{last.Sample + int64(ds), last.Offset + int64(do)}
-		if last.Offset > MaxFileSize || last.Sample > maxSample {
-			return nil, bad("seek point %d out of range", i)
-		}
-		seek[i] = last
-		size += uint64(digits(last.Sample) + digits(last.Offset))
-	}
-	if len(r) != 0 {
-		return nil, bad("%d bytes after the seek table", len(r))
+	if len(hashes) > 0 {
+		size-- // no comma before the first hash
 	}
 	if size > uint64(limit) {
 		return nil, bad("rebuilds to %d bytes, more than the %d allowed", size, limit)
 	}
 
-	type insert struct {
-		at   uint64
-		json []byte
+	out := append(make([]byte, 0, size), `{"manifest":`...)
+	appendHashes := func(out []byte) []byte {
+		for i := 0; i < len(hashes)/hashLen; i++ {
+			out = appendHashJSON(out, i, Hash(hashes[i*hashLen:]))
+		}
+		return out
 	}
-	ins := []insert{{hashesAt, appendHashesJSON(nil, hashes)}, {seekAt, appendSeekJSON(nil, seek)}}
+	appendSeek := func(out []byte) []byte {
+		eachSeekPoint(seek, nSeek, func(i int, p SeekPoint) { out = appendSeekPointJSON(out, i, p) })
+		return out
+	}
+	first, second := appendHashes, appendSeek
+	firstAt, secondAt := hashesAt, seekAt
 	if seekAt < hashesAt {
-		ins[0], ins[1] = ins[1], ins[0]
+		first, second, firstAt, secondAt = second, first, secondAt, firstAt
 	}
-	out := append(make([]byte, 0, 256+len(skeleton)+len(ins[0].json)+len(ins[1].json)), `{"manifest":`...)
-	prev := uint64(0)
-	for _, in := range ins {
-		out = append(out, skeleton[prev:in.at]...)
-		out = append(out, in.json...)
-		prev = in.at
-	}
-	out = append(out, skeleton[prev:]...)
+	out = first(append(out, skeleton[:firstAt]...))
+	out = second(append(out, skeleton[firstAt:secondAt]...))
+	out = append(out, skeleton[secondAt:]...)
 	out = append(out, `,"signature":"`...)
 	out = base64.StdEncoding.AppendEncode(out, sig)
 	out = append(out, `"}`...)
+	if uint64(len(out)) != size {
+		return nil, fmt.Errorf("bug: packed manifest rebuilt in %d bytes, counted %d", len(out), size)
+	}
 	return out, nil
+}
+
+// hashLen is the size of a chunk hash.
+const hashLen = len(Hash{})
+
+// packedReader reads a packed manifest's fields in order; past the end,
+// it reads zeros and notes that it ran short.
+type packedReader struct {
+	b     []byte
+	short bool
+}
+
+func (r *packedReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.short = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// array reads n items of size bytes each.
+func (r *packedReader) array(n uint64, size int) []byte {
+	if n > uint64(len(r.b)/size) {
+		r.short = true
+		return nil
+	}
+	out := r.b[:n*uint64(size)]
+	r.b = r.b[len(out):]
+	return out
+}
+
+// eachSeekPoint decodes the n seek points of b (steps from the point
+// before, as PackSigned writes them), which must be all of b, and calls
+// f with each in turn.
+func eachSeekPoint(b []byte, n uint64, f func(i int, p SeekPoint)) error {
+	r := packedReader{b: b}
+	var p SeekPoint
+	for i := range n {
+		ds, do := r.uvarint(), r.uvarint()
+		if r.short || ds > maxSample || do > MaxFileSize {
+			return fmt.Errorf("seek point %d", i)
+		}
+		p = SeekPoint{p.Sample + int64(ds), p.Offset + int64(do)}
+		if p.Sample > maxSample || p.Offset > MaxFileSize {
+			return fmt.Errorf("seek point %d out of range", i)
+		}
+		f(int(i), p)
+	}
+	if len(r.b) != 0 {
+		return fmt.Errorf("%d bytes after the seek table", len(r.b))
+	}
+	return nil
 }
 
 // maxSample bounds a seek point's sample number: a file of MaxFileSize
@@ -237,38 +258,40 @@ func UnpackSigned(b []byte, limit int) ([]byte, error) {
 // samples.
 const maxSample = MaxFileSize * 1152
 
-// digits is how many bytes v renders in, in decimal.
-func digits(v int64) int {
-	var buf [20]byte
-	return len(strconv.AppendInt(buf[:0], v, 10))
-}
-
 // appendHashesJSON renders hashes as json.Marshal renders a []Hash,
-// without the brackets.
+// without the brackets; appendHashJSON renders the i-th of them.
 func appendHashesJSON(b []byte, hashes []Hash) []byte {
 	for i, h := range hashes {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '"')
-		b = hex.AppendEncode(b, h[:])
-		b = append(b, '"')
+		b = appendHashJSON(b, i, h)
 	}
 	return b
+}
+
+func appendHashJSON(b []byte, i int, h Hash) []byte {
+	if i > 0 {
+		b = append(b, ',')
+	}
+	b = append(b, '"')
+	b = hex.AppendEncode(b, h[:])
+	return append(b, '"')
 }
 
 // appendSeekJSON renders points as json.Marshal renders a []SeekPoint,
-// without the brackets.
+// without the brackets; appendSeekPointJSON renders the i-th of them.
 func appendSeekJSON(b []byte, points []SeekPoint) []byte {
 	for i, p := range points {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '[')
-		b = strconv.AppendInt(b, p.Sample, 10)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, p.Offset, 10)
-		b = append(b, ']')
+		b = appendSeekPointJSON(b, i, p)
 	}
 	return b
+}
+
+func appendSeekPointJSON(b []byte, i int, p SeekPoint) []byte {
+	if i > 0 {
+		b = append(b, ',')
+	}
+	b = append(b, '[')
+	b = strconv.AppendInt(b, p.Sample, 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, p.Offset, 10)
+	return append(b, ']')
 }

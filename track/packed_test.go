@@ -3,9 +3,11 @@ package track
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 )
 
@@ -41,7 +43,16 @@ func TestPackedRebuildsTheSignedBytes(t *testing.T) {
 	body, _ := json.Marshal(m)
 	newer := signedBody(t, append([]byte(`{"loudness_db":-7.5,"seek":"not this one",`), body[1:]...), priv)
 
-	for name, signed := range map[string][]byte{"this version": signed, "no seek table": bare, "a newer origin's": newer} {
+	for _, tc := range []struct {
+		name     string
+		signed   []byte
+		wantSeek int
+	}{
+		{"this version", signed, len(m.Audio.Seek)},
+		{"no seek table", bare, 0},
+		{"a newer origin's", newer, len(m.Audio.Seek)},
+	} {
+		name, signed := tc.name, tc.signed
 		packed, err := PackSigned(signed)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -60,7 +71,7 @@ func TestPackedRebuildsTheSignedBytes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if got.ID != m.ID || len(got.Audio.Seek) != len(map[bool][]SeekPoint{true: nil, false: m.Audio.Seek}[name == "no seek table"]) {
+		if got.ID != m.ID || len(got.Audio.Seek) != tc.wantSeek {
 			t.Errorf("%s: opened %s with %d seek points", name, got.ID, len(got.Audio.Seek))
 		}
 		if _, err := UnpackSigned(packed, len(signed)-1); !errors.Is(err, ErrBadManifest) {
@@ -108,6 +119,63 @@ func TestPackedCannotSayWhatWasNotSigned(t *testing.T) {
 	}
 	if !accepted(packed) {
 		t.Fatal("the packed manifest itself was refused")
+	}
+}
+
+// TestPackedRebuildsAnyText: titles and tags with what JSON escapes
+// (quotes, <>&, control characters, invalid UTF-8) or with the very text
+// the packed form looks for pack and rebuild exactly.
+func TestPackedRebuildsAnyText(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	m := testManifest(t, randomBytes(20_000, 10), 1024)
+	seekJSON, _ := json.Marshal(m.Audio.Seek)
+	for _, title := range []string{
+		"", "Café del Mar ♫ 🎶", `<b>Rock & Roll</b>`, `"quoted" \ back`, "tab\tnew\nline\u2028",
+		"\xff\xfe invalid", `"seek":[`, `"chunk_hashes":[`, `x","seek":[[0,10]],"y":"`, string(seekJSON),
+	} {
+		tm := *m
+		tm.Title, tm.Album = title, title
+		signed, err := Sign(&tm, priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		packed, err := PackSigned(signed)
+		if err != nil {
+			t.Errorf("title %q: %v", title, err)
+			continue
+		}
+		back, err := UnpackSigned(packed, len(signed))
+		if err != nil || !bytes.Equal(back, signed) {
+			t.Errorf("title %q: rebuilt %v, equal %v", title, err, bytes.Equal(back, signed))
+			continue
+		}
+		want, _ := Open(signed, pub) // JSON holds invalid UTF-8 as U+FFFD
+		if got, err := Open(back, pub); err != nil || want == nil || got.Title != want.Title {
+			t.Errorf("title %q: opened %v", title, err)
+		}
+	}
+}
+
+// TestUnpackHoldsNoMoreThanItIsGiven: a packed manifest whose counts
+// promise more than its limit allows is refused before anything the size
+// of the counts is made: a few bytes of input must not cost a client
+// memory many times their size.
+func TestUnpackHoldsNoMoreThanItIsGiven(t *testing.T) {
+	const points = 1 << 20
+	b := append([]byte{packedVersion}, make([]byte, ed25519.SignatureSize)...)
+	b = append(b, 0, 0, 0, 0) // no skeleton, no hashes, seek table at 0
+	b = binary.AppendUvarint(b, points)
+	b = append(b, make([]byte, 2*points)...) // every step 0
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := UnpackSigned(b, 1<<10)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrBadManifest) {
+		t.Fatalf("%d points for a limit of 1 KiB: %v, want refused", points, err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
+		t.Errorf("refusing %d bytes of input allocated %d bytes", len(b), alloc)
 	}
 }
 

@@ -277,15 +277,19 @@ type startSource interface {
 
 // readStartParts passes the chunks from..end-1 of a start response to
 // parts until it ends, then closes the response and parts. A chunk
-// outside them ends the response with an error: parts has room for the
-// chunks asked and one error, no more. It returns when ctx ends, taken
+// before them ends the response with an error: parts has room for the
+// chunks asked and one error, no more. A chunk past them ends it
+// cleanly: a node older than START's packed bit reads the count as 4. It returns when ctx ends, taken
 // or not, so that it never waits on a taker that is gone.
 func readStartParts(ctx context.Context, sr startSource, from, end int, parts chan<- startPart) {
 	defer close(parts)
 	defer sr.Close()
 	for {
 		i, b, err := sr.Next()
-		if err == nil && (i < from || i >= end) {
+		if err == nil && i >= end {
+			return
+		}
+		if err == nil && i < from {
 			err = fmt.Errorf("chunk %d sent in a start of chunks %d to %d", i, from, end-1)
 		}
 		p := startPart{i: i, b: b}

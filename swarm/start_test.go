@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"slices"
 	"context"
 	"io"
 	"sync/atomic"
@@ -69,5 +70,21 @@ func TestStartPartsEndWhateverTheOriginSends(t *testing.T) {
 	<-done
 	if errs != 1 {
 		t.Errorf("%d error parts, want 1 (the chunk not asked for)", errs)
+	}
+
+	// Chunks past those asked (a node older than START's packed bit
+	// sends 4) end the response cleanly, after the ones asked.
+	src = &fakeStart{idx: []int{3, 4, 5, 6}}
+	parts2 := make(chan startPart, end-from+1)
+	readStartParts(context.Background(), src, from, end, parts2)
+	var got []int
+	for p := range parts2 {
+		if p.err != nil {
+			t.Errorf("chunks past those asked: error part %v", p.err)
+		}
+		got = append(got, p.i)
+	}
+	if !slices.Equal(got, []int{3, 4}) || !src.closed.Load() {
+		t.Errorf("chunks past those asked: passed on %v (closed %v), want [3 4] and the response closed", got, src.closed.Load())
 	}
 }

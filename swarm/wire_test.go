@@ -16,8 +16,10 @@ var testNonce = [16]byte{0xa0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0x
 
 var testID = track.ID{0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10}
 
-// Golden bytes: a change here is a change of the wire format, which needs a
-// new protocol version (docs/protocol.md).
+// Golden bytes: a change here is a change of the wire format. One that an
+// older node misreads needs a new protocol version; an addition it reads
+// harmlessly (START's packed bit) is written down as such in
+// docs/protocol.md.
 func TestRequestGoldenBytes(t *testing.T) {
 	for _, tc := range []struct {
 		req  request

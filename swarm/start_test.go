@@ -1,9 +1,9 @@
 package swarm
 
 import (
-	"slices"
 	"context"
 	"io"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"

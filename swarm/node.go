@@ -74,8 +74,9 @@ type Config struct {
 	// Bootstrap lists DHT nodes to join through, beside the saved table,
 	// the peers the tracker names and the peers met.
 	Bootstrap []netip.AddrPort
-	// dhtIDsPerIP overrides the DHT's cap on node IDs from one IP: tests
-	// on loopback, where every node has the same one.
+	// dhtIDsPerIP overrides the DHT's cap on node IDs from one IP, and
+	// on the nodes one IP's answers may name in a lookup: tests on
+	// loopback, where every node has the same one.
 	dhtIDsPerIP int
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger

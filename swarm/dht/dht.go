@@ -50,7 +50,8 @@ type Config struct {
 	// in their tables. A saved ID that does not fit it is replaced.
 	PublicIP netip.Addr
 	// IDsPerIP caps the node IDs one IP (IPv6: /64) may have in this
-	// node's routing table and in one lookup (default 4).
+	// node's routing table and in one lookup (default 4); above 8, it is
+	// also how many nodes one IP's answers may name in one lookup.
 	IDsPerIP int
 	// Logger receives warnings and errors; nil discards them.
 	Logger *slog.Logger

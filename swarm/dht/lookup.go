@@ -36,9 +36,9 @@ var ErrNotStored = errors.New("dht: no node stored the announce")
 // with each answer, until the k closest nodes found have answered or none
 // is left to ask, ctx ends, or lookupMax passes. A lookup takes at most
 // IDsPerIP addresses of one IP (/64), at most 8 nodes per address family
-// named by one IP, never this node, and only nodes whose ID fits their IP
-// where BEP 42 applies. It returns the operation, stopped, for its
-// closest nodes.
+// named by one IP (IDsPerIP if more), never this node, and only nodes
+// whose ID fits their IP where BEP 42 applies. It returns the operation,
+// stopped, for its closest nodes.
 func (d *DHT) traverse(ctx context.Context, target krpc.ID, k int,
 	query func(context.Context, anacrolix.Addr) anacrolix.QueryResult,
 	onReply func(krpc.NodeAddr, anacrolix.QueryResult),
@@ -50,6 +50,7 @@ func (d *DHT) traverse(ctx context.Context, target krpc.ID, k int,
 	perIP := map[netip.Addr]int{}
 	taken := map[netip.AddrPort]bool{}
 	named := map[netip.AddrPort][2]int{} // nodes taken from each answering IP: IPv4, IPv6
+	namesPerIP := max(nodesPerAnswer, d.cfg.IDsPerIP)
 	filter := func(n types.AddrMaybeId) bool {
 		ap := n.Addr.AddrPort
 		if ap.Addr().Is4In6() { // the same node comes as plain IPv4 too
@@ -86,16 +87,18 @@ func (d *DHT) traverse(ctx context.Context, target krpc.ID, k int,
 			qr := res.TraversalQueryResult(addr)
 			// An honest answer names at most 8 nodes per family; more is
 			// a flood, of nodes that may not exist. And one IP (/64) may
-			// name at most 8 per family in a whole lookup, however many
-			// node IDs answer from it, so made-up nodes cost a lookup a
-			// bounded number of timeouts.
+			// name at most namesPerIP per family in a whole lookup,
+			// however many node IDs answer from it, so made-up nodes cost
+			// a lookup a bounded number of timeouts. (Where one IP holds
+			// many nodes, as on loopback, 8 would stop a lookup short of
+			// the nodes closest to its target.)
 			p := netip.AddrPort{}
 			if ap, ok := nodeAddrPort(addr); ok {
 				p = netip.AddrPortFrom(sourcePrefix(ap.Addr()), 0)
 			}
 			mu.Lock()
-			n4 := min(len(qr.Nodes), nodesPerAnswer-named[p][0])
-			n6 := min(len(qr.Nodes6), nodesPerAnswer-named[p][1])
+			n4 := min(len(qr.Nodes), nodesPerAnswer, namesPerIP-named[p][0])
+			n6 := min(len(qr.Nodes6), nodesPerAnswer, namesPerIP-named[p][1])
 			named[p] = [2]int{named[p][0] + n4, named[p][1] + n6}
 			mu.Unlock()
 			qr.Nodes = qr.Nodes[:n4]

@@ -328,9 +328,17 @@ func (c *Client) attempt(ctx context.Context, target, method, path string, body 
 			h3method = http3.MethodGet0RTT
 		}
 		resp, err = c.h3.Load().RoundTrip(req(h3method))
-		if errors.Is(err, quic.Err0RTTRejected) {
+		if method == http.MethodGet && actx.Err() == nil && connectionLost(err) {
+			// The connection had died unseen (a restarted origin reset
+			// it, or it went silent past its idle timeout): the transport
+			// has let it go, and a GET is safe to send again, on a new one.
+			resp, err = c.h3.Load().RoundTrip(req(h3method))
+		}
+		for try := 0; try < 2 && errors.Is(err, quic.Err0RTTRejected); try++ {
 			// Another replica, or a restarted origin, cannot read the
-			// ticket: the handshake is done by now; ask again.
+			// ticket: the handshake is done by now; ask again. (Twice: a
+			// request can still meet the rejected connection before the
+			// transport lets it go.)
 			resp, err = c.h3.Load().RoundTrip(req(method))
 		}
 		var de dialError
@@ -363,6 +371,14 @@ func (c *Client) attempt(ctx context.Context, target, method, path string, body 
 	c.lastTransport.Store(map[bool]Transport{true: TransportQUIC, false: TransportTCP}[useQUIC])
 	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
+}
+
+// connectionLost reports whether err ended a request because its QUIC
+// connection was gone, not because of the request.
+func connectionLost(err error) bool {
+	var idle *quic.IdleTimeoutError
+	var reset *quic.StatelessResetError
+	return errors.As(err, &idle) || errors.As(err, &reset)
 }
 
 // cancelBody ends a request's context when its body is closed.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -259,7 +260,7 @@ func (s *Server) serve(ctx context.Context) {
 	h := s.limitRequests(s.handler())
 	lim := s.limits
 	if s.udp != nil {
-		s.tr = &quic.Transport{Conn: s.udp}
+		s.tr = &quic.Transport{Conn: s.udp, StatelessResetKey: statelessResetKey(s.key)}
 	}
 	s.connectBack = newConnectBack(cert, s.tr)
 	s.rendezvous = newRendezvous(s.connectBack)
@@ -370,4 +371,15 @@ func (s *Server) shutdown(ctx context.Context) error {
 	s.cancel()
 	s.wg.Wait()
 	return errors.Join(errs...)
+}
+
+// statelessResetKey derives the key of the QUIC stateless resets the
+// origin sends for a connection it does not know, from its own key, so
+// that a restarted origin (or a replica with the same key) resets the
+// connections of the one before at their next packet: their clients learn
+// at once that the connection is gone, instead of after their idle
+// timeout, and ask again on a new one.
+func statelessResetKey(key ed25519.PrivateKey) *quic.StatelessResetKey {
+	k := quic.StatelessResetKey(sha256.Sum256(append([]byte("potluck stateless reset v1\x00"), key.Seed()...)))
+	return &k
 }

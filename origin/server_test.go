@@ -509,3 +509,32 @@ func TestManifestTravelsCompressedWhenAccepted(t *testing.T) {
 		t.Errorf("client: %v, or bytes that are not the signed manifest", err)
 	}
 }
+
+// TestAGETOutlivesAnOriginCrash: an origin that comes back on the same
+// address and key after a crash (its connections never closed) resets
+// the old ones at their next packet, and the client asks again on a new
+// connection: the GET succeeds at once, not after the dead connection's
+// idle timeout or an error.
+func TestAGETOutlivesAnOriginCrash(t *testing.T) {
+	key := testKey(t)
+	s1 := startOrigin(t, "", func(c *Config) { c.Key = key })
+	c := newTestClient(t, s1.URL(), TransportQUIC)
+	id := s1.Catalog().Entries()[0].Manifest.ID
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, _, err := c.Manifest(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	addr := s1.URL().Addr
+	// A crash: its sockets close, and no CONNECTION_CLOSE reaches the client.
+	s1.udp.Close()
+	s1.tcpLn.Close()
+	startOrigin(t, "", func(c *Config) { c.Key, c.Listen = key, addr })
+	start := time.Now()
+	if _, _, err := c.Manifest(ctx, id); err != nil {
+		t.Fatalf("a manifest after the origin came back: %v", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the manifest took %v after the origin came back", took)
+	}
+}

@@ -290,10 +290,11 @@ func buildEntry(p string, data []byte, key ed25519.PrivateKey, chunkSize int) (*
 	if e.signedGzip, err = gzipBytes(e.Signed); err != nil {
 		return nil, err
 	}
-	if packed, err := track.PackSigned(e.Signed); err == nil {
-		if e.signedPacked, err = gzipBytes(packed); err != nil {
-			return nil, err
-		}
+	if e.signedPacked, err = packGzip(e.Signed); errors.Is(err, errNoPack) {
+		e.signedPacked, err = nil, nil // the start sends signedGzip
+	}
+	if err != nil {
+		return nil, err
 	}
 	return e, nil
 }

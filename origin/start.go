@@ -120,14 +120,28 @@ func WriteStartManifest(w io.Writer, signed []byte, packed bool) error {
 		return writeStartPart(w, startPartManifest, 0, signed)
 	}
 	kind := startPartManifestPacked
-	b, err := track.PackSigned(signed)
-	if err != nil {
-		kind, b = startPartManifestGzip, signed
+	b, err := packGzip(signed)
+	if errors.Is(err, errNoPack) {
+		kind = startPartManifestGzip
+		b, err = gzipBytes(signed)
 	}
-	if b, err = gzipBytes(b); err != nil {
+	if err != nil {
 		return err
 	}
 	return writeStartPart(w, kind, 0, b)
+}
+
+// errNoPack is packGzip's error for a manifest that does not pack.
+var errNoPack = errors.New("manifest does not pack")
+
+// packGzip packs a signed manifest (track.PackSigned) and compresses it,
+// as a start's packed part carries it.
+func packGzip(signed []byte) ([]byte, error) {
+	packed, err := track.PackSigned(signed)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errNoPack, err)
+	}
+	return gzipBytes(packed)
 }
 
 // WriteStartChunk writes a start response's part carrying chunk i.
@@ -197,16 +211,14 @@ func ReadStart(body io.ReadCloser, key []byte, id track.ID) (*StartReader, error
 	}
 	switch kind {
 	case startPartManifest:
-	case startPartManifestGzip:
+	case startPartManifestGzip, startPartManifestPacked:
 		if b, err = gunzipBytes(b, maxStartManifest); err != nil {
 			return nil, fmt.Errorf("%w: compressed manifest: %v", track.ErrBadManifest, err)
 		}
-	case startPartManifestPacked:
-		if b, err = gunzipBytes(b, maxStartManifest); err != nil {
-			return nil, fmt.Errorf("%w: compressed manifest: %v", track.ErrBadManifest, err)
-		}
-		if b, err = track.UnpackSigned(b, maxStartManifest); err != nil {
-			return nil, err
+		if kind == startPartManifestPacked {
+			if b, err = track.UnpackSigned(b, maxStartManifest); err != nil {
+				return nil, err
+			}
 		}
 	default:
 		return nil, fmt.Errorf("%w: start response begins with part %q, want the manifest", track.ErrBadManifest, kind)

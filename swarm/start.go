@@ -279,8 +279,9 @@ type startSource interface {
 // parts until it ends, then closes the response and parts. A chunk
 // before them ends the response with an error: parts has room for the
 // chunks asked and one error, no more. A chunk past them ends it
-// cleanly: a node older than START's packed bit reads the count as 4. It returns when ctx ends, taken
-// or not, so that it never waits on a taker that is gone.
+// cleanly: a node older than START's packed bit reads the count as 4.
+// It returns when ctx ends, taken or not, so that it never waits on a
+// taker that is gone.
 func readStartParts(ctx context.Context, sr startSource, from, end int, parts chan<- startPart) {
 	defer close(parts)
 	defer sr.Close()
